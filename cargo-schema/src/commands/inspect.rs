@@ -1,0 +1,269 @@
+//! Read commands that need no database: `check`, `history`, `heads`, `branches`, `show`.
+
+use serde_json::json;
+
+use super::{crate_heads, load_graph, plan};
+use crate::commands::revision::display_path;
+use crate::error::{CliError, ExitCode, Result};
+use crate::output::Output;
+use crate::workspace::Workspace;
+
+pub fn check(ws: &Workspace, package: Option<&str>, out: &Output) -> Result<ExitCode> {
+    let graph = load_graph(ws)?;
+    let head_errors = graph.head_errors();
+    let crates: Vec<_> = match package {
+        Some(_) => vec![ws.select(package)?],
+        None => ws.crates.iter().collect(),
+    };
+    if crates.is_empty() {
+        return Err(CliError::input(
+            "no model crate in this workspace: add [package.metadata.schema] to a crate",
+        ));
+    }
+    let mut report = Vec::new();
+    let mut differs = false;
+    for krate in crates {
+        let p = plan(ws, &graph, krate)?;
+        differs |= !p.diff.is_empty();
+        report.push((krate, p));
+    }
+    if out.json() {
+        out.print_json(&json!({
+            "in_sync": !differs && head_errors.is_empty(),
+            "crates": report.iter().map(|(k, p)| json!({
+                "crate": k.name,
+                "in_sync": p.diff.is_empty(),
+                "operations": p.diff.upgrade.iter().map(|o| o.summary()).collect::<Vec<_>>(),
+                "hints": p.diff.hints,
+            })).collect::<Vec<_>>(),
+            "errors": head_errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+        }));
+    } else {
+        for (k, p) in &report {
+            if p.diff.is_empty() {
+                out.say(format!("{}: models match the migrations", k.name));
+            } else {
+                out.say(format!(
+                    "{}: the models differ from the migrations; `cargo schema revision -p {} -m \"...\"` would write:",
+                    k.name, k.name
+                ));
+                for op in &p.diff.upgrade {
+                    out.say(format!("  {}", op.summary()));
+                }
+                for h in &p.diff.hints {
+                    out.warn(format!("possible rename: {h}"));
+                }
+            }
+        }
+    }
+    if !head_errors.is_empty() {
+        return Err(CliError::Input(
+            head_errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ));
+    }
+    Ok(if differs {
+        ExitCode::Difference
+    } else {
+        ExitCode::Success
+    })
+}
+
+fn labels(graph: &schema_core::MigrationGraph, id: &str) -> Vec<String> {
+    graph.labels_of(id).into_iter().collect()
+}
+
+pub fn history(ws: &Workspace, out: &Output) -> Result<ExitCode> {
+    let graph = load_graph(ws)?;
+    let heads: Vec<String> = graph.heads().iter().map(|h| h.id().to_string()).collect();
+    if out.json() {
+        let revs: Vec<_> = graph
+            .ordered()
+            .rev()
+            .map(|r| {
+                json!({
+                    "revision": r.id(),
+                    "down_revision": r.file.down_revisions,
+                    "branch_labels": labels(&graph, r.id()),
+                    "depends_on": r.file.depends_on,
+                    "message": r.file.message,
+                    "created": r.file.created,
+                    "head": heads.iter().any(|h| h == r.id()),
+                    "path": display_path(ws, &r.path),
+                    "checksum": r.checksum,
+                    "upgrade": r.file.upgrade.iter().map(|o| o.summary()).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        out.print_json(&json!(revs));
+        return Ok(ExitCode::Success);
+    }
+    if graph.is_empty() {
+        out.say("No revisions yet.");
+    }
+    for r in graph.ordered().rev() {
+        let parents = if r.file.down_revisions.is_empty() {
+            "<base>".to_string()
+        } else {
+            r.file.down_revisions.join(", ")
+        };
+        let mut line = format!("{parents} -> {}", r.id());
+        if heads.iter().any(|h| h == r.id()) {
+            line.push_str(" (head)");
+        }
+        let ls = labels(&graph, r.id());
+        if !ls.is_empty() {
+            line.push_str(&format!(" [{}]", ls.join(", ")));
+        }
+        line.push_str(&format!(", {}", r.file.message));
+        out.say(line);
+        if out.verbose {
+            out.say(format!("    path:     {}", display_path(ws, &r.path)));
+            out.say(format!("    created:  {}", r.file.created));
+            if !r.file.depends_on.is_empty() {
+                out.say(format!("    depends:  {}", r.file.depends_on.join(", ")));
+            }
+            out.say(format!("    checksum: {}", r.checksum));
+            for op in &r.file.upgrade {
+                out.say(format!("    {}", op.summary()));
+            }
+        }
+    }
+    Ok(ExitCode::Success)
+}
+
+pub fn heads(ws: &Workspace, out: &Output) -> Result<ExitCode> {
+    let graph = load_graph(ws)?;
+    let heads = graph.heads();
+    if out.json() {
+        out.print_json(&json!(heads
+            .iter()
+            .map(|h| json!({"revision": h.id(), "branch_labels": labels(&graph, h.id()), "path": display_path(ws, &h.path)}))
+            .collect::<Vec<_>>()));
+    } else {
+        for h in heads {
+            let ls = labels(&graph, h.id());
+            out.say(format!(
+                "{} ({}) {}",
+                h.id(),
+                if ls.is_empty() {
+                    "-".into()
+                } else {
+                    ls.join(", ")
+                },
+                display_path(ws, &h.path)
+            ));
+        }
+    }
+    Ok(ExitCode::Success)
+}
+
+pub fn branches(ws: &Workspace, out: &Output) -> Result<ExitCode> {
+    let graph = load_graph(ws)?;
+    let mut rows = Vec::new();
+    for label in graph.branch_labels() {
+        let root = graph
+            .ordered()
+            .find(|r| r.file.branch_labels.contains(&label))
+            .map(|r| r.id().to_string());
+        let heads: Vec<String> = graph
+            .heads_of(&label)
+            .iter()
+            .map(|h| h.id().to_string())
+            .collect();
+        let krate = graph
+            .ordered()
+            .find(|r| r.file.branch_labels.contains(&label))
+            .and_then(|r| ws.crate_of(&r.path))
+            .map(|c| c.name.clone());
+        rows.push((label, root, heads, krate));
+    }
+    if out.json() {
+        out.print_json(&json!(rows
+            .iter()
+            .map(|(l, r, h, k)| json!({"branch": l, "root": r, "heads": h, "crate": k}))
+            .collect::<Vec<_>>()));
+    } else {
+        for (l, r, h, k) in rows {
+            out.say(format!(
+                "{l}: root {}, head{} {}{}",
+                r.unwrap_or_default(),
+                if h.len() == 1 { "" } else { "s" },
+                h.join(", "),
+                k.map(|k| format!(" (crate {k})")).unwrap_or_default()
+            ));
+        }
+    }
+    // Crates whose history has several heads are worth a warning here too.
+    for k in &ws.crates {
+        let hs = crate_heads(&graph, k);
+        if hs.len() > 1 {
+            out.warn(format!(
+                "`{}` has {} heads; run `cargo schema merge`",
+                k.name,
+                hs.len()
+            ));
+        }
+    }
+    Ok(ExitCode::Success)
+}
+
+pub fn show(ws: &Workspace, id: &str, out: &Output) -> Result<ExitCode> {
+    let graph = load_graph(ws)?;
+    let ids = graph.resolve(id).map_err(CliError::input)?;
+    let [one] = ids.as_slice() else {
+        return Err(CliError::input(format!(
+            "`{id}` names {} revisions; name one",
+            ids.len()
+        )));
+    };
+    let r = graph
+        .get(one)
+        .ok_or_else(|| CliError::input(format!("no revision `{id}`")))?;
+    if out.json() {
+        out.print_json(&json!({
+            "revision": r.id(),
+            "down_revision": r.file.down_revisions,
+            "branch_labels": labels(&graph, r.id()),
+            "depends_on": r.file.depends_on,
+            "message": r.file.message,
+            "created": r.file.created,
+            "path": display_path(ws, &r.path),
+            "checksum": r.checksum,
+            "upgrade": r.file.upgrade.iter().map(|o| o.summary()).collect::<Vec<_>>(),
+            "downgrade": r.file.downgrade.iter().map(|o| o.summary()).collect::<Vec<_>>(),
+        }));
+        return Ok(ExitCode::Success);
+    }
+    out.say(format!("Revision: {}", r.id()));
+    out.say(format!(
+        "Parent:   {}",
+        if r.file.down_revisions.is_empty() {
+            "<base>".into()
+        } else {
+            r.file.down_revisions.join(", ")
+        }
+    ));
+    let ls = labels(&graph, r.id());
+    if !ls.is_empty() {
+        out.say(format!("Branch:   {}", ls.join(", ")));
+    }
+    if !r.file.depends_on.is_empty() {
+        out.say(format!("Depends:  {}", r.file.depends_on.join(", ")));
+    }
+    out.say(format!("Path:     {}", display_path(ws, &r.path)));
+    out.say(format!("Created:  {}", r.file.created));
+    out.say(format!("Message:  {}", r.file.message));
+    out.say("Upgrade:");
+    for op in &r.file.upgrade {
+        out.say(format!("  {}", op.summary()));
+    }
+    out.say("Downgrade:");
+    for op in &r.file.downgrade {
+        out.say(format!("  {}", op.summary()));
+    }
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,377 @@
+//! Commands that write migration files: `init`, `revision`, `merge`, `renumber`.
+
+use std::path::{Path, PathBuf};
+
+use schema_core::file::{self, RevisionFile};
+use schema_core::render::sqlite_rebuild_reason;
+use schema_core::replay::apply;
+
+use super::{crate_heads, load_graph, next_id, plan};
+use crate::error::{CliError, ExitCode, Result};
+use crate::output::Output;
+use crate::time::now_utc;
+use crate::workspace::Workspace;
+
+#[derive(Debug, clap::Args)]
+pub struct RevisionArgs {
+    /// What the revision does; also names the file.
+    #[arg(short, long)]
+    message: String,
+    /// The revision id (default: the next number, zero-padded to 4).
+    #[arg(long)]
+    rev_id: Option<String>,
+    /// Write an empty revision for hand-written or data steps; no autogenerate.
+    #[arg(long)]
+    empty: bool,
+    /// The head to build on, e.g. `core@head` or a revision id (default: the crate's head).
+    #[arg(long)]
+    head: Option<String>,
+    /// A branch label for the new revision.
+    #[arg(long)]
+    branch_label: Option<String>,
+    /// A revision (of another branch) this one must follow.
+    #[arg(long)]
+    depends_on: Vec<String>,
+    /// Print the file instead of writing it.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub fn revision(
+    ws: &Workspace,
+    package: Option<&str>,
+    args: &RevisionArgs,
+    out: &Output,
+) -> Result<ExitCode> {
+    let krate = ws.select(package)?;
+    let graph = load_graph(ws)?;
+    let plan = plan(ws, &graph, krate)?;
+    if plan.diff.is_empty() && !args.empty {
+        out.say(format!(
+            "No changes in the models of `{}`; no revision written.",
+            krate.name
+        ));
+        return Ok(ExitCode::Success);
+    }
+
+    // The parent: an explicit head, or the crate's one head.
+    let parents: Vec<String> = match args.head.as_deref() {
+        Some("base") => vec![],
+        Some(h) => graph.resolve(h).map_err(CliError::input)?,
+        None => {
+            let heads = crate_heads(&graph, krate);
+            if heads.len() > 1 {
+                return Err(CliError::input(format!(
+                    "`{}` has {} heads ({}); merge them first: cargo schema merge -m \"merge\" {}",
+                    krate.name,
+                    heads.len(),
+                    heads
+                        .iter()
+                        .map(|h| format!("{} in {}", h.id(), h.path.display()))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    heads.iter().map(|h| h.id()).collect::<Vec<_>>().join(" ")
+                )));
+            }
+            heads.iter().map(|h| h.id().to_string()).collect()
+        }
+    };
+    if parents.len() > 1 {
+        return Err(CliError::input(format!(
+            "--head names {} revisions; name one",
+            parents.len()
+        )));
+    }
+    let id = match &args.rev_id {
+        Some(id) if graph.get(id).is_some() => {
+            return Err(CliError::input(format!("revision `{id}` exists already")));
+        }
+        Some(id) => id.clone(),
+        None => next_id(&graph, []),
+    };
+    let mut branch_labels: Vec<String> = args.branch_label.iter().cloned().collect();
+    let mut depends_on = args.depends_on.clone();
+    for d in &depends_on {
+        if graph.get(d).is_none() {
+            return Err(CliError::input(format!(
+                "--depends-on `{d}`: no such revision"
+            )));
+        }
+    }
+    if parents.is_empty() {
+        // A crate's first revision starts its branch and follows the crates it depends on.
+        if branch_labels.is_empty() && graph.heads_of(&krate.branch).is_empty() {
+            branch_labels.push(krate.branch.clone());
+        }
+        for dep in ws.dependencies_of(krate) {
+            for h in crate_heads(&graph, dep) {
+                if !depends_on.iter().any(|d| d == h.id()) {
+                    depends_on.push(h.id().to_string());
+                }
+            }
+        }
+    }
+    let (upgrade, downgrade) = if args.empty {
+        (vec![], vec![])
+    } else {
+        (plan.diff.upgrade.clone(), plan.diff.downgrade.clone())
+    };
+    let created = now_utc();
+    let rev = RevisionFile {
+        revision: id.clone(),
+        down_revisions: parents,
+        branch_labels,
+        depends_on,
+        message: args.message.clone(),
+        created: created.clone(),
+        upgrade,
+        downgrade,
+    };
+    // Which upgrade steps rebuild a table on SQLite, for the reviewer.
+    let mut state = plan.old.clone();
+    let mut rebuilds = Vec::new();
+    for (i, op) in rev.upgrade.iter().enumerate() {
+        if let Some(why) = sqlite_rebuild_reason(&state, op) {
+            rebuilds.push((
+                i,
+                format!("{why}; it copies the table into a new one (every row kept)"),
+            ));
+        }
+        let _ = apply(&mut state, op);
+    }
+    let text = file::write(&rev, &rebuilds);
+    if args.dry_run {
+        print!("{text}");
+        return Ok(ExitCode::Success);
+    }
+    let path = krate
+        .migrations_dir
+        .join(file::file_name(&created, &id, &args.message));
+    std::fs::create_dir_all(&krate.migrations_dir).map_err(|e| {
+        CliError::input(format!(
+            "cannot create {}: {e}",
+            krate.migrations_dir.display()
+        ))
+    })?;
+    std::fs::write(&path, &text)
+        .map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))?;
+    out.say(format!("Wrote {}", display_path(ws, &path)));
+    for op in &rev.upgrade {
+        out.say(format!("  {}", op.summary()));
+    }
+    for op in &rev.upgrade {
+        if let Some(why) = op.destructive() {
+            out.warn(format!("destructive: {why}"));
+        }
+    }
+    for (_, why) in &rebuilds {
+        out.warn(format!("SQLite rebuild: {why}"));
+    }
+    for h in &plan.diff.hints {
+        out.warn(format!("possible rename: {h}"));
+    }
+    Ok(ExitCode::Success)
+}
+
+pub fn display_path(ws: &Workspace, path: &Path) -> String {
+    path.strip_prefix(&ws.root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+pub fn merge(
+    ws: &Workspace,
+    message: &str,
+    rev_id: Option<&str>,
+    revisions: &[String],
+    out: &Output,
+) -> Result<ExitCode> {
+    let graph = load_graph(ws)?;
+    if revisions.len() < 2 {
+        return Err(CliError::input("merge needs at least two revisions"));
+    }
+    let mut dir: Option<PathBuf> = None;
+    for r in revisions {
+        let rev = graph
+            .get(r)
+            .ok_or_else(|| CliError::input(format!("no revision `{r}`")))?;
+        if dir.is_none() {
+            dir = rev.path.parent().map(Path::to_path_buf);
+        }
+    }
+    let dir = dir.ok_or_else(|| CliError::input("no revisions to merge"))?;
+    let id = match rev_id {
+        Some(id) if graph.get(id).is_some() => {
+            return Err(CliError::input(format!("revision `{id}` exists already")))
+        }
+        Some(id) => id.to_string(),
+        None => next_id(&graph, []),
+    };
+    let created = now_utc();
+    let rev = RevisionFile {
+        revision: id.clone(),
+        down_revisions: revisions.to_vec(),
+        message: message.to_string(),
+        created: created.clone(),
+        ..Default::default()
+    };
+    let path = dir.join(file::file_name(&created, &id, message));
+    std::fs::write(&path, file::write(&rev, &[]))
+        .map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))?;
+    out.say(format!(
+        "Wrote {} merging {}",
+        display_path(ws, &path),
+        revisions.join(", ")
+    ));
+    Ok(ExitCode::Success)
+}
+
+pub fn renumber(
+    ws: &Workspace,
+    target: &Path,
+    rev_id: Option<&str>,
+    out: &Output,
+) -> Result<ExitCode> {
+    let target = target
+        .canonicalize()
+        .map_err(|e| CliError::input(format!("cannot read {}: {e}", target.display())))?;
+    let mut all = schema_core::resolver::load_revisions(&ws.migration_dirs())?;
+    let pos = all
+        .iter()
+        .position(|r| r.path.canonicalize().ok().as_deref() == Some(target.as_path()))
+        .ok_or_else(|| {
+            CliError::input(format!(
+                "{} is not a migration file of this workspace",
+                target.display()
+            ))
+        })?;
+    let moving = all.remove(pos);
+    let rest = schema_core::MigrationGraph::new(all).map_err(|es| {
+        CliError::input(
+            es.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })?;
+    let dir = moving.path.parent().unwrap_or(Path::new("."));
+    let heads: Vec<_> = rest
+        .heads()
+        .into_iter()
+        .filter(|h| h.path.parent() == Some(dir))
+        .collect();
+    let [head] = heads.as_slice() else {
+        return Err(CliError::input(format!(
+            "cannot renumber: the other revisions of {} have {} heads; merge them instead",
+            dir.display(),
+            heads.len()
+        )));
+    };
+    let id = match rev_id {
+        Some(id) if rest.get(id).is_some() => {
+            return Err(CliError::input(format!("revision `{id}` exists already")))
+        }
+        Some(id) => id.to_string(),
+        None => next_id(&rest, []),
+    };
+    let text = std::fs::read_to_string(&moving.path)
+        .map_err(|e| CliError::input(format!("cannot read {}: {e}", moving.path.display())))?;
+    // Only the two header lines change; the rest of the file stays as its author wrote it.
+    let mut lines: Vec<String> = Vec::new();
+    let mut wrote_parent = false;
+    for line in text.lines() {
+        let key = line.split('=').next().unwrap_or("").trim();
+        if key == "revision" && !wrote_parent {
+            lines.push(format!("revision = \"{id}\""));
+            lines.push(format!("down_revision = \"{}\"", head.id()));
+            wrote_parent = true;
+        } else if key == "down_revision" {
+            continue;
+        } else {
+            lines.push(line.to_string());
+        }
+    }
+    let new_text = lines.join("\n") + "\n";
+    let old_name = moving
+        .path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    let new_name = match old_name.split_once('_') {
+        Some((date, rest)) => {
+            let slug = rest
+                .strip_prefix(moving.id())
+                .unwrap_or(rest)
+                .trim_start_matches('_');
+            if slug.is_empty() || slug == "toml" {
+                format!("{date}_{id}.toml")
+            } else {
+                format!("{date}_{id}_{slug}")
+            }
+        }
+        None => format!("{id}_{old_name}"),
+    };
+    let new_path = dir.join(new_name);
+    schema_core::resolver::parse_revision(&new_text, &new_path).map_err(CliError::input)?;
+    std::fs::write(&new_path, new_text)
+        .map_err(|e| CliError::input(format!("cannot write {}: {e}", new_path.display())))?;
+    if new_path != moving.path {
+        std::fs::remove_file(&moving.path).map_err(|e| {
+            CliError::input(format!("cannot remove {}: {e}", moving.path.display()))
+        })?;
+    }
+    out.say(format!(
+        "Renumbered {} -> {} (revision {} -> {id}, now after {})",
+        display_path(ws, &moving.path),
+        display_path(ws, &new_path),
+        moving.id(),
+        head.id()
+    ));
+    Ok(ExitCode::Success)
+}
+
+pub fn init(ws: &Workspace, package: Option<&str>, out: &Output) -> Result<ExitCode> {
+    let (name, manifest) = match package {
+        Some(p) => ws
+            .packages
+            .iter()
+            .find(|(n, _)| n == p)
+            .ok_or_else(|| CliError::input(format!("no package `{p}` in this workspace")))?,
+        None => match ws.packages.as_slice() {
+            [one] => one,
+            _ => {
+                return Err(CliError::input(
+                    "several packages in this workspace; choose one with -p/--package",
+                ))
+            }
+        },
+    };
+    let text = std::fs::read_to_string(manifest)
+        .map_err(|e| CliError::input(format!("cannot read {}: {e}", manifest.display())))?;
+    let dir = manifest.parent().unwrap_or(Path::new("."));
+    if text.contains("[package.metadata.schema]") {
+        out.say(format!("`{name}` is a model crate already"));
+    } else {
+        let mut new_text = text.clone();
+        if !new_text.ends_with('\n') {
+            new_text.push('\n');
+        }
+        new_text.push_str("\n[package.metadata.schema]\nmigrations = \"migrations\"\n");
+        std::fs::write(manifest, new_text)
+            .map_err(|e| CliError::input(format!("cannot write {}: {e}", manifest.display())))?;
+        out.say(format!(
+            "Added [package.metadata.schema] to {}",
+            display_path(ws, manifest)
+        ));
+    }
+    let mdir = dir.join("migrations");
+    std::fs::create_dir_all(&mdir)
+        .map_err(|e| CliError::input(format!("cannot create {}: {e}", mdir.display())))?;
+    let keep = mdir.join(".gitkeep");
+    if !keep.exists() {
+        let _ = std::fs::write(&keep, "");
+    }
+    out.say(format!("Migrations go in {}", display_path(ws, &mdir)));
+    Ok(ExitCode::Success)
+}

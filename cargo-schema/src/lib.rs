@@ -1,0 +1,152 @@
+//! The `cargo schema` subcommand as a library: `run` parses the arguments, runs one
+//! command and returns the process exit code.
+
+mod commands;
+mod error;
+mod output;
+mod time;
+mod workspace;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+pub use error::{CliError, ExitCode};
+use output::{ColorChoice, Format, Output};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo schema",
+    version,
+    about = "Schema migrations for Rust workspaces"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    global: Global,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Global {
+    /// Database URL (else DATABASE_URL, also read from a .env file).
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+    /// Path to the workspace's Cargo.toml.
+    #[arg(long, global = true, value_name = "PATH")]
+    manifest_path: Option<PathBuf>,
+    /// The model crate to work on, when there are several.
+    #[arg(short = 'p', long, global = true, value_name = "CRATE")]
+    package: Option<String>,
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    color: ColorChoice,
+    /// Output format of read commands.
+    #[arg(long, global = true, value_enum, default_value = "human")]
+    format: Format,
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[arg(short, long, global = true)]
+    verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Add [package.metadata.schema] and a migrations directory to a crate.
+    Init,
+    /// Write a new revision: the operations that take the migrations to the models.
+    Revision(commands::revision::RevisionArgs),
+    /// Exit 1 when the models and the migrations disagree (and, with --database, the database).
+    Check {
+        /// Also compare a live database with the schema its recorded revision should have.
+        #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+        database: Option<String>,
+    },
+    /// List revisions, newest first.
+    History,
+    /// List the heads of every branch.
+    Heads,
+    /// List branches with their roots and heads.
+    Branches,
+    /// Show one revision.
+    Show { revision: String },
+    /// Write a revision that joins several heads.
+    Merge {
+        #[arg(short, long)]
+        message: String,
+        #[arg(long)]
+        rev_id: Option<String>,
+        #[arg(required = true, num_args = 1..)]
+        revisions: Vec<String>,
+    },
+    /// Give a revision file the next free id and put it after the current head of its
+    /// branch: the fix for two files that took the same number on two git branches.
+    Renumber {
+        /// The migration file to renumber (the one no shared database has applied).
+        file: PathBuf,
+        #[arg(long)]
+        rev_id: Option<String>,
+    },
+}
+
+/// Runs the command line; returns the exit code.
+pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    // `cargo schema ...` runs `cargo-schema schema ...`.
+    if args.get(1).is_some_and(|a| a == "schema") {
+        args.remove(1);
+    }
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::Input as i32
+            } else {
+                0
+            };
+        }
+    };
+    let g = &cli.global;
+    let out = Output::new(g.format, g.color, g.quiet, g.verbose);
+    match dispatch(&cli, &out) {
+        Ok(code) => code as i32,
+        Err(e) => {
+            if !matches!(e, CliError::Difference(_)) || !e.to_string().is_empty() {
+                out.error(e.to_string());
+            }
+            e.exit_code() as i32
+        }
+    }
+}
+
+fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
+    let g = &cli.global;
+    let ws = || workspace::Workspace::discover(g.manifest_path.as_deref());
+    match &cli.command {
+        Command::Init => commands::revision::init(&ws()?, g.package.as_deref(), out),
+        Command::Revision(args) => {
+            commands::revision::revision(&ws()?, g.package.as_deref(), args, out)
+        }
+        Command::Check { database } => {
+            if database.is_some() {
+                return Err(CliError::input(
+                    "check --database needs the runner, which this build does not have yet",
+                ));
+            }
+            commands::inspect::check(&ws()?, g.package.as_deref(), out)
+        }
+        Command::History => commands::inspect::history(&ws()?, out),
+        Command::Heads => commands::inspect::heads(&ws()?, out),
+        Command::Branches => commands::inspect::branches(&ws()?, out),
+        Command::Show { revision } => commands::inspect::show(&ws()?, revision, out),
+        Command::Merge {
+            message,
+            rev_id,
+            revisions,
+        } => commands::revision::merge(&ws()?, message, rev_id.as_deref(), revisions, out),
+        Command::Renumber { file, rev_id } => {
+            commands::revision::renumber(&ws()?, file, rev_id.as_deref(), out)
+        }
+    }
+}

@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(cargo_schema::run(std::env::args_os()));
+}

@@ -1,0 +1,220 @@
+//! Workspace discovery: which crates hold models, where their migrations live, and the
+//! workspace-wide settings, all from `cargo metadata` (no compilation).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use schema_core::graph::MigrationGraph;
+use schema_core::{NamingConvention, Schema};
+use schema_syntax::source::{crate_models, FoundModel, SourceError};
+
+use crate::error::{CliError, Result};
+
+/// A crate with `[package.metadata.schema]`.
+#[derive(Debug, Clone)]
+pub struct ModelCrate {
+    pub name: String,
+    pub manifest_path: PathBuf,
+    pub root_file: PathBuf,
+    pub migrations_dir: PathBuf,
+    pub branch: String,
+    pub depends_on: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub root: PathBuf,
+    pub crates: Vec<ModelCrate>,
+    pub naming: NamingConvention,
+    /// Every workspace package (for `init`).
+    pub packages: Vec<(String, PathBuf)>,
+}
+
+fn json_strings(v: Option<&serde_json::Value>) -> Vec<String> {
+    v.and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Workspace {
+    pub fn discover(manifest_path: Option<&Path>) -> Result<Workspace> {
+        let mut cmd = cargo_metadata::MetadataCommand::new();
+        cmd.no_deps();
+        if let Some(p) = manifest_path {
+            cmd.manifest_path(p);
+        }
+        let meta = cmd.exec().map_err(|e| {
+            CliError::input(format!(
+                "cannot read the workspace with `cargo metadata`: {}",
+                e.to_string().trim()
+            ))
+        })?;
+        let ws_schema = meta.workspace_metadata.get("schema");
+        let naming = match ws_schema.and_then(|s| s.get("naming-convention")) {
+            None => NamingConvention::default(),
+            Some(v) => {
+                let obj = v.as_object().ok_or_else(|| {
+                    CliError::input("[workspace.metadata.schema] naming-convention must be a table")
+                })?;
+                let mut pairs = Vec::new();
+                for (k, v) in obj {
+                    let s = v.as_str().ok_or_else(|| {
+                        CliError::input(format!("naming-convention `{k}` must be a string"))
+                    })?;
+                    pairs.push((k.as_str(), s));
+                }
+                NamingConvention::with_overrides(pairs).map_err(CliError::Input)?
+            }
+        };
+        let mut crates = Vec::new();
+        let mut packages = Vec::new();
+        let members: BTreeSet<_> = meta.workspace_members.iter().collect();
+        for p in &meta.packages {
+            if !members.contains(&p.id) {
+                continue;
+            }
+            let manifest_path = p.manifest_path.clone().into_std_path_buf();
+            packages.push((p.name.to_string(), manifest_path.clone()));
+            let Some(cfg) = p.metadata.get("schema") else {
+                continue;
+            };
+            let dir = manifest_path
+                .parent()
+                .unwrap_or(Path::new("."))
+                .to_path_buf();
+            let root_file = p
+                .targets
+                .iter()
+                .find(|t| t.is_lib())
+                .or_else(|| p.targets.first())
+                .map(|t| t.src_path.clone().into_std_path_buf())
+                .ok_or_else(|| {
+                    CliError::input(format!("crate `{}` has no library or binary", p.name))
+                })?;
+            let migrations = cfg
+                .get("migrations")
+                .and_then(|v| v.as_str())
+                .unwrap_or("migrations");
+            crates.push(ModelCrate {
+                name: p.name.to_string(),
+                manifest_path,
+                root_file,
+                migrations_dir: dir.join(migrations),
+                branch: cfg
+                    .get("branch")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or(&p.name)
+                    .to_string(),
+                depends_on: json_strings(cfg.get("depends-on")),
+            });
+        }
+        crates.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Workspace {
+            root: meta.workspace_root.into_std_path_buf(),
+            crates,
+            naming,
+            packages,
+        })
+    }
+
+    pub fn migration_dirs(&self) -> Vec<PathBuf> {
+        self.crates
+            .iter()
+            .map(|c| c.migrations_dir.clone())
+            .collect()
+    }
+
+    /// The crate `-p` names, or the only model crate.
+    pub fn select(&self, package: Option<&str>) -> Result<&ModelCrate> {
+        match package {
+            Some(name) => self.crates.iter().find(|c| c.name == name).ok_or_else(|| {
+                CliError::input(format!(
+                    "`{name}` is not a model crate (crates with [package.metadata.schema]: {})",
+                    self.crate_names()
+                ))
+            }),
+            None => match self.crates.as_slice() {
+                [one] => Ok(one),
+                [] => Err(CliError::input(
+                    "no model crate in this workspace: add [package.metadata.schema] to a crate (`cargo schema init -p CRATE`)",
+                )),
+                _ => Err(CliError::input(format!(
+                    "several model crates ({}); choose one with -p/--package",
+                    self.crate_names()
+                ))),
+            },
+        }
+    }
+
+    fn crate_names(&self) -> String {
+        self.crates
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The crates `depends-on` names, transitively.
+    pub fn dependencies_of(&self, krate: &ModelCrate) -> Vec<&ModelCrate> {
+        let mut out: Vec<&ModelCrate> = Vec::new();
+        let mut stack: Vec<&str> = krate.depends_on.iter().map(String::as_str).collect();
+        while let Some(n) = stack.pop() {
+            if let Some(c) = self.crates.iter().find(|c| c.name == n) {
+                if !out.iter().any(|o| o.name == c.name) {
+                    out.push(c);
+                    stack.extend(c.depends_on.iter().map(String::as_str));
+                }
+            }
+        }
+        out
+    }
+
+    /// The models of a crate, read from its source, as the derive sees them.
+    pub fn models(&self, krate: &ModelCrate) -> Result<Vec<FoundModel>> {
+        let mut other = BTreeSet::new();
+        for dep in self.dependencies_of(krate) {
+            let found = crate_models(&dep.root_file, &self.naming, &BTreeSet::new())
+                .map_err(|e| source_errors(&e))?;
+            other.extend(found.into_iter().map(|f| f.model.table.name));
+        }
+        crate_models(&krate.root_file, &self.naming, &other).map_err(|e| source_errors(&e))
+    }
+
+    pub fn model_schema(&self, krate: &ModelCrate) -> Result<Schema> {
+        Ok(Schema::from_tables(
+            self.models(krate)?.into_iter().map(|f| f.model.table),
+        ))
+    }
+
+    pub fn graph(&self) -> Result<MigrationGraph> {
+        Ok(schema_core::resolver::load_graph(&self.migration_dirs())?)
+    }
+
+    /// The crate a revision belongs to, by its directory.
+    pub fn crate_of(&self, path: &Path) -> Option<&ModelCrate> {
+        let dir = path.parent()?;
+        self.crates
+            .iter()
+            .find(|c| same_dir(&c.migrations_dir, dir))
+    }
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
+/// Source errors as one input error, each with its line of source.
+pub fn source_errors(errors: &[SourceError]) -> CliError {
+    let mut out = String::new();
+    for e in errors {
+        out.push_str(&format!("error: {e}\n"));
+        if !e.source_line.is_empty() {
+            out.push_str(&format!("  {:>4} | {}\n", e.line, e.source_line));
+        }
+    }
+    CliError::Input(out.trim_end().to_string())
+}
