@@ -2,6 +2,7 @@
 //! command and returns the process exit code.
 
 mod commands;
+mod database;
 mod error;
 mod output;
 mod time;
@@ -81,6 +82,35 @@ enum Command {
     },
     /// Give a revision file the next free id and put it after the current head of its
     /// branch: the fix for two files that took the same number on two git branches.
+    /// Apply revisions up to TARGET (default: every head).
+    Upgrade {
+        #[arg(default_value = "heads")]
+        target: String,
+        /// Accept applied revisions whose file changed since.
+        #[arg(long)]
+        allow_edited: bool,
+    },
+    /// Revert revisions down to TARGET: an id, -N, base, or BRANCH@base.
+    Downgrade {
+        target: String,
+        #[arg(long)]
+        allow_edited: bool,
+    },
+    /// Record TARGET as applied without running it.
+    Stamp { target: String },
+    /// Show the revision(s) the database is at.
+    Current,
+    /// Print the SQL for [FROM:]TO without a database.
+    Sql {
+        range: String,
+        #[arg(long, default_value = "sqlite")]
+        dialect: String,
+    },
+    /// Drop what the migrations created and upgrade again (local databases only).
+    Reset {
+        #[arg(long)]
+        force: bool,
+    },
     Renumber {
         /// The migration file to renumber (the one no shared database has applied).
         file: PathBuf,
@@ -129,12 +159,31 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             commands::revision::revision(&ws()?, g.package.as_deref(), args, out)
         }
         Command::Check { database } => {
-            if database.is_some() {
-                return Err(CliError::input(
-                    "check --database needs the runner, which this build does not have yet",
-                ));
+            let ws = ws()?;
+            let code = commands::inspect::check(&ws, g.package.as_deref(), out)?;
+            if let Some(url) = database {
+                let flag = if url.is_empty() {
+                    g.database_url.as_deref()
+                } else {
+                    Some(url.as_str())
+                };
+                let cx = commands::db::DbContext {
+                    ws: &ws,
+                    url_flag: flag,
+                    out,
+                };
+                let drift = commands::db::drift(&cx)?;
+                if drift.is_empty() {
+                    out.say("database: matches the schema of its recorded revisions");
+                } else {
+                    out.say("database: differs from the schema of its recorded revisions (drift):");
+                    for d in &drift {
+                        out.say(format!("  {d}"));
+                    }
+                    return Ok(ExitCode::Difference);
+                }
             }
-            commands::inspect::check(&ws()?, g.package.as_deref(), out)
+            Ok(code)
         }
         Command::History => commands::inspect::history(&ws()?, out),
         Command::Heads => commands::inspect::heads(&ws()?, out),
@@ -145,8 +194,47 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             rev_id,
             revisions,
         } => commands::revision::merge(&ws()?, message, rev_id.as_deref(), revisions, out),
+        Command::Upgrade {
+            target,
+            allow_edited,
+        } => {
+            let ws = ws()?;
+            commands::db::upgrade(&db_cx(&ws, g, out), target, *allow_edited)
+        }
+        Command::Downgrade {
+            target,
+            allow_edited,
+        } => {
+            let ws = ws()?;
+            commands::db::downgrade(&db_cx(&ws, g, out), target, *allow_edited)
+        }
+        Command::Stamp { target } => {
+            let ws = ws()?;
+            commands::db::stamp(&db_cx(&ws, g, out), target)
+        }
+        Command::Current => {
+            let ws = ws()?;
+            commands::db::current(&db_cx(&ws, g, out))
+        }
+        Command::Reset { force } => {
+            let ws = ws()?;
+            commands::db::reset(&db_cx(&ws, g, out), *force)
+        }
+        Command::Sql { range, dialect } => commands::db::sql(&ws()?, range, dialect, out),
         Command::Renumber { file, rev_id } => {
             commands::revision::renumber(&ws()?, file, rev_id.as_deref(), out)
         }
+    }
+}
+
+fn db_cx<'a>(
+    ws: &'a workspace::Workspace,
+    g: &'a Global,
+    out: &'a Output,
+) -> commands::db::DbContext<'a> {
+    commands::db::DbContext {
+        ws,
+        url_flag: g.database_url.as_deref(),
+        out,
     }
 }

@@ -14,7 +14,6 @@ use crate::error::{CliError, Result};
 #[derive(Debug, Clone)]
 pub struct ModelCrate {
     pub name: String,
-    pub manifest_path: PathBuf,
     pub root_file: PathBuf,
     pub migrations_dir: PathBuf,
     pub branch: String,
@@ -101,7 +100,6 @@ impl Workspace {
                 .unwrap_or("migrations");
             crates.push(ModelCrate {
                 name: p.name.to_string(),
-                manifest_path,
                 root_file,
                 migrations_dir: dir.join(migrations),
                 branch: cfg

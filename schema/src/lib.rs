@@ -1,9 +1,20 @@
 //! What applications depend on: the model derive, the schema model, and (behind the
 //! `sqlite` and `postgres` features) the migration runner, `create_all` and introspection.
 
+pub mod compare;
+pub mod embed;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+pub mod runner;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
 pub use schema_core as core;
 pub use schema_core::{Schema, TableDef};
 pub use schema_derive::Table;
+
+pub use embed::EmbeddedMigrations;
+pub use runner::{create_all, drop_all, Backend, Migrator, RunError, RunOptions, RunReport};
 
 /// A model struct: `#[derive(Table)]` implements it.
 pub trait Table {

@@ -1,0 +1,237 @@
+//! Commands that talk to a database: `upgrade`, `downgrade`, `stamp`, `current`, `reset`,
+//! `check --database`; and `sql`, which renders offline.
+
+use std::collections::BTreeSet;
+
+use schema::compare::differences;
+use schema::runner::{drop_all, Migrator, RunError, RunOptions};
+use schema_core::graph::MigrationGraph;
+use schema_core::render::{render_ops, Dialect};
+use schema_core::Schema;
+use serde_json::json;
+
+use super::load_graph;
+use crate::database::{self, Connection};
+use crate::error::{CliError, ExitCode, Result};
+use crate::output::Output;
+use crate::workspace::Workspace;
+
+/// Runs an async body against whichever backend the connection is.
+macro_rules! on_backend {
+    ($conn:expr, |$db:ident| $body:expr) => {
+        match $conn {
+            Connection::Sqlite(c) => {
+                let mut $db = schema::sqlite::SqliteBackend::new(c);
+                schema::embed::block_on($body)
+            }
+            Connection::Postgres { client, runtime } => {
+                let mut $db = schema::postgres::PostgresBackend::new(client);
+                runtime.block_on($body)
+            }
+        }
+    };
+}
+
+fn run_err(e: RunError) -> CliError {
+    match e {
+        RunError::Target(m) => CliError::Input(m),
+        RunError::Edited { .. } | RunError::Ahead(_) | RunError::Replay { .. } => {
+            CliError::Input(e.to_string())
+        }
+        other => CliError::Database(other.to_string()),
+    }
+}
+
+pub struct DbContext<'a> {
+    pub ws: &'a Workspace,
+    pub url_flag: Option<&'a str>,
+    pub out: &'a Output,
+}
+
+impl DbContext<'_> {
+    fn connect(&self) -> Result<(Connection, database::Target, String)> {
+        let url = database::resolve_url(self.url_flag, Some(&self.ws.root))?;
+        let target = database::parse_url(&url)?;
+        let conn = database::connect(&url)?;
+        Ok((conn, target, database::redact(&url)))
+    }
+}
+
+fn options(allow_edited: bool) -> RunOptions {
+    RunOptions {
+        allow_edited,
+        ..RunOptions::default()
+    }
+}
+
+pub fn upgrade(cx: &DbContext<'_>, target: &str, allow_edited: bool) -> Result<ExitCode> {
+    let graph = load_graph(cx.ws)?;
+    let (mut conn, _, shown) = cx.connect()?;
+    let m = Migrator::new(&graph, options(allow_edited));
+    let report = on_backend!(&mut conn, |db| m.upgrade(&mut db, target)).map_err(run_err)?;
+    if cx.out.json() {
+        cx.out.print_json(&json!({"applied": report.revisions}));
+    } else if report.revisions.is_empty() {
+        cx.out.say(format!("{shown} is up to date"));
+    } else {
+        for r in &report.revisions {
+            cx.out.say(format!("Applied {r}"));
+        }
+    }
+    Ok(ExitCode::Success)
+}
+
+pub fn downgrade(cx: &DbContext<'_>, target: &str, allow_edited: bool) -> Result<ExitCode> {
+    let graph = load_graph(cx.ws)?;
+    let (mut conn, _, _) = cx.connect()?;
+    let m = Migrator::new(&graph, options(allow_edited));
+    let report = on_backend!(&mut conn, |db| m.downgrade(&mut db, target)).map_err(run_err)?;
+    if cx.out.json() {
+        cx.out.print_json(&json!({"reverted": report.revisions}));
+    } else if report.revisions.is_empty() {
+        cx.out.say("Nothing to downgrade");
+    } else {
+        for r in &report.revisions {
+            cx.out.say(format!("Reverted {r}"));
+        }
+    }
+    Ok(ExitCode::Success)
+}
+
+pub fn stamp(cx: &DbContext<'_>, target: &str) -> Result<ExitCode> {
+    let graph = load_graph(cx.ws)?;
+    let (mut conn, _, _) = cx.connect()?;
+    let m = Migrator::new(&graph, options(true));
+    let report = on_backend!(&mut conn, |db| m.stamp(&mut db, target)).map_err(run_err)?;
+    cx.out.say(format!(
+        "Stamped {target} ({} revision(s) recorded)",
+        report.revisions.len()
+    ));
+    Ok(ExitCode::Success)
+}
+
+pub fn current(cx: &DbContext<'_>) -> Result<ExitCode> {
+    let graph = load_graph(cx.ws)?;
+    let (mut conn, _, shown) = cx.connect()?;
+    let m = Migrator::new(&graph, options(false));
+    let current = on_backend!(&mut conn, |db| m.current(&mut db)).map_err(run_err)?;
+    let heads: BTreeSet<String> = graph.heads().iter().map(|h| h.id().to_string()).collect();
+    if cx.out.json() {
+        cx.out.print_json(&json!({
+            "current": current,
+            "at_head": current.iter().cloned().collect::<BTreeSet<_>>() == heads,
+        }));
+    } else if current.is_empty() {
+        cx.out.say(format!("{shown}: <base> (no revision applied)"));
+    } else {
+        for c in &current {
+            let mark = if heads.contains(c) { " (head)" } else { "" };
+            cx.out.say(format!("{c}{mark}"));
+        }
+    }
+    Ok(ExitCode::Success)
+}
+
+pub fn reset(cx: &DbContext<'_>, force: bool) -> Result<ExitCode> {
+    let graph = load_graph(cx.ws)?;
+    let (mut conn, target, shown) = cx.connect()?;
+    if !force && !database::is_local(&target) {
+        return Err(CliError::input(format!(
+            "{shown} is not a local database; reset refuses without --force"
+        )));
+    }
+    let m = Migrator::new(&graph, options(true));
+    let report = on_backend!(&mut conn, |db| async {
+        let applied = m.applied(&mut db).await?;
+        let state = m.state_of(&applied)?;
+        drop_all(&mut db, &state).await?;
+        m.upgrade(&mut db, "heads").await
+    })
+    .map_err(run_err)?;
+    cx.out.say(format!(
+        "Reset {shown}: dropped the migrated tables, applied {} revision(s)",
+        report.revisions.len()
+    ));
+    Ok(ExitCode::Success)
+}
+
+/// `check --database`: the live schema against the schema its recorded revisions produce.
+pub fn drift(cx: &DbContext<'_>) -> Result<Vec<String>> {
+    let graph = load_graph(cx.ws)?;
+    let (mut conn, target, _) = cx.connect()?;
+    let dialect = match target {
+        database::Target::Sqlite(_) => Dialect::Sqlite,
+        database::Target::Postgres(_) => Dialect::Postgres,
+    };
+    let m = Migrator::new(&graph, options(true));
+    let (expected, actual) = on_backend!(&mut conn, |db| async {
+        use schema::runner::Backend;
+        let applied = m.applied(&mut db).await?;
+        let expected = m.state_of(&applied)?;
+        let actual = db.introspect().await?;
+        Ok::<(Schema, Schema), RunError>((expected, actual))
+    })
+    .map_err(run_err)?;
+    Ok(differences(dialect, &expected, &actual))
+}
+
+/// The SQL a range of revisions would run, without a database.
+pub fn sql(ws: &Workspace, range: &str, dialect: &str, out: &Output) -> Result<ExitCode> {
+    let dialect = Dialect::parse(dialect).ok_or_else(|| {
+        CliError::input(format!(
+            "unknown dialect `{dialect}`, expected postgres or sqlite"
+        ))
+    })?;
+    let graph = load_graph(ws)?;
+    let (from, to) = match range.split_once(':') {
+        Some((f, t)) => (f, t),
+        None => ("base", range),
+    };
+    let set = |t: &str| -> Result<BTreeSet<String>> {
+        let ids = graph.resolve(t).map_err(CliError::input)?;
+        Ok(graph.ancestors(ids.iter().map(String::as_str)))
+    };
+    let (from_set, to_set) = (set(from)?, set(to)?);
+    print!(
+        "{}",
+        render_range(&graph, dialect, &from_set, &to_set).map_err(CliError::Input)?
+    );
+    let _ = out;
+    Ok(ExitCode::Success)
+}
+
+/// Upgrade SQL when `to` is ahead of `from`, downgrade SQL when it is behind.
+pub fn render_range(
+    graph: &MigrationGraph,
+    dialect: Dialect,
+    from: &BTreeSet<String>,
+    to: &BTreeSet<String>,
+) -> std::result::Result<String, String> {
+    let mut state = Schema::new();
+    schema_core::replay::replay_revisions(&mut state, graph.in_order(from))
+        .map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    let up: BTreeSet<String> = to.difference(from).cloned().collect();
+    let down: BTreeSet<String> = from.difference(to).cloned().collect();
+    for rev in graph.in_order(&up) {
+        text.push_str(&format!("-- upgrade {}: {}\n", rev.id(), rev.file.message));
+        let stmts = render_ops(dialect, &mut state, &rev.file.upgrade)
+            .map_err(|e| format!("{}: {e}", rev.id()))?;
+        for s in stmts {
+            text.push_str(&format!("{s};\n"));
+        }
+    }
+    for rev in graph.in_order(&down).rev() {
+        text.push_str(&format!(
+            "-- downgrade {}: {}\n",
+            rev.id(),
+            rev.file.message
+        ));
+        let stmts = render_ops(dialect, &mut state, &rev.file.downgrade)
+            .map_err(|e| format!("{}: {e}", rev.id()))?;
+        for s in stmts {
+            text.push_str(&format!("{s};\n"));
+        }
+    }
+    Ok(text)
+}
