@@ -207,12 +207,15 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 
 /// Source errors as one input error, each with its line of source.
 pub fn source_errors(errors: &[SourceError]) -> CliError {
-    let mut out = String::new();
-    for e in errors {
-        out.push_str(&format!("error: {e}\n"));
-        if !e.source_line.is_empty() {
-            out.push_str(&format!("  {:>4} | {}\n", e.line, e.source_line));
-        }
-    }
-    CliError::Input(out.trim_end().to_string())
+    let shown: Vec<String> = errors
+        .iter()
+        .map(|e| {
+            if e.source_line.is_empty() {
+                e.to_string()
+            } else {
+                format!("{e}\n  {:>4} | {}", e.line, e.source_line)
+            }
+        })
+        .collect();
+    CliError::Input(shown.join("\nerror: "))
 }

@@ -41,6 +41,21 @@ impl Schema {
         s
     }
 
+    /// A copy in a canonical order (columns, constraints and indexes by name). Column
+    /// order is not part of a schema's meaning here: `ADD COLUMN` appends, so a migrated
+    /// table may list its columns in another order than the model that describes it.
+    pub fn canonical(&self) -> Schema {
+        let mut s = self.without_hints();
+        for t in s.tables.values_mut() {
+            t.columns.sort_by(|a, b| a.name.cmp(&b.name));
+            t.uniques.sort_by(|a, b| a.name.cmp(&b.name));
+            t.foreign_keys.sort_by(|a, b| a.name.cmp(&b.name));
+            t.checks.sort_by(|a, b| a.name.cmp(&b.name));
+            t.indexes.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        s
+    }
+
     /// Foreign keys that point at a table this schema does not have, with the table
     /// that holds them (the caller decides whether another crate provides it).
     pub fn dangling_references(&self) -> Vec<(&TableDef, &ForeignKeyDef)> {

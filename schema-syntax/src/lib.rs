@@ -124,6 +124,13 @@ pub fn map_type(ty: &syn::Type) -> Option<(SqlType, bool)> {
     Some((t, false))
 }
 
+/// The table name a struct declares, even when the rest of its definition has errors.
+pub fn table_name_of(item: &syn::ItemStruct) -> String {
+    TableAttrs::parse(&item.attrs, &mut Vec::new())
+        .name
+        .unwrap_or_else(|| snake_case(&item.ident.to_string()))
+}
+
 /// Lowers one `#[derive(Table)]` struct. Every problem is reported, each at its span.
 pub fn lower_struct(
     item: &syn::ItemStruct,

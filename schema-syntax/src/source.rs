@@ -65,7 +65,11 @@ pub fn crate_models(
     let mut found = Vec::new();
     let mut errors = Vec::new();
     let mut texts = Vec::new();
-    walk(root, true, naming, &mut found, &mut errors, &mut texts);
+    let mut broken = BTreeSet::new();
+    walk(root, true, naming, &mut found, &mut errors, &mut texts, &mut broken);
+    // A model with errors of its own still defines its table: references to it are fine.
+    let mut other_tables = other_tables.clone();
+    other_tables.extend(broken);
     let models: Vec<ModelTable> = found.iter().map(|f| f.model.clone()).collect();
     let mut seen: std::collections::BTreeMap<&str, &FoundModel> = Default::default();
     for f in &found {
@@ -86,7 +90,7 @@ pub fn crate_models(
             });
         }
     }
-    for (i, e) in check_references(&models, other_tables) {
+    for (i, e) in check_references(&models, &other_tables) {
         let f = &found[i];
         let text = texts
             .iter()
@@ -139,6 +143,7 @@ fn walk(
     found: &mut Vec<FoundModel>,
     errors: &mut Vec<SourceError>,
     texts: &mut Vec<(PathBuf, String)>,
+    broken: &mut BTreeSet<String>,
 ) {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -168,6 +173,7 @@ fn walk(
         found,
         errors,
         texts,
+        broken,
     );
     texts.push((path.to_path_buf(), text));
 }
@@ -182,6 +188,7 @@ fn visit_items(
     found: &mut Vec<FoundModel>,
     errors: &mut Vec<SourceError>,
     texts: &mut Vec<(PathBuf, String)>,
+    broken: &mut BTreeSet<String>,
 ) {
     for item in items {
         match item {
@@ -191,7 +198,10 @@ fn visit_items(
                     path: path.to_path_buf(),
                     line: s.ident.span().start().line,
                 }),
-                Err(es) => errors.extend(es.iter().map(|e| SourceError::at(path, text, e))),
+                Err(es) => {
+                    broken.insert(crate::table_name_of(s));
+                    errors.extend(es.iter().map(|e| SourceError::at(path, text, e)))
+                }
             },
             syn::Item::Mod(m) => {
                 if cfg_test(&m.attrs) {
@@ -208,6 +218,7 @@ fn visit_items(
                         found,
                         errors,
                         texts,
+                        broken,
                     ),
                     None => {
                         let explicit = m.attrs.iter().find(|a| a.path().is_ident("path")).and_then(
@@ -230,7 +241,7 @@ fn visit_items(
                             ],
                         };
                         match candidates.iter().find(|c| c.is_file()) {
-                            Some(file) => walk(file, false, naming, found, errors, texts),
+                            Some(file) => walk(file, false, naming, found, errors, texts, broken),
                             None => errors.push(SourceError::at(
                                 path,
                                 text,

@@ -29,7 +29,7 @@ pub fn normalize_expr(e: &str) -> String {
 
 /// The schema as the dialect would report it back.
 pub fn normalize(d: Dialect, s: &Schema) -> Schema {
-    let mut s = s.without_hints();
+    let mut s = s.canonical();
     for t in s.tables.values_mut() {
         let pk_cols = t
             .primary_key
@@ -52,14 +52,9 @@ pub fn normalize(d: Dialect, s: &Schema) -> Schema {
             }
             c.default = c.default.as_deref().map(normalize_expr);
         }
-        t.columns.sort_by(|a, b| a.name.cmp(&b.name));
         for ck in &mut t.checks {
             ck.expr = normalize_expr(&ck.expr);
         }
-        t.checks.sort_by(|a, b| a.name.cmp(&b.name));
-        t.uniques.sort_by(|a, b| a.name.cmp(&b.name));
-        t.foreign_keys.sort_by(|a, b| a.name.cmp(&b.name));
-        t.indexes.sort_by(|a, b| a.name.cmp(&b.name));
     }
     s
 }

@@ -8,6 +8,8 @@ pub mod postgres;
 pub mod runner;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use schema_core as core;
 pub use schema_core::{Schema, TableDef};

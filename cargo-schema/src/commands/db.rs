@@ -216,7 +216,7 @@ pub fn render_range(
     for rev in graph.in_order(&up) {
         text.push_str(&format!("-- upgrade {}: {}\n", rev.id(), rev.file.message));
         let stmts = render_ops(dialect, &mut state, &rev.file.upgrade)
-            .map_err(|e| format!("{}: {e}", rev.id()))?;
+            .map_err(|e| format!("{}: revision `{}`: {e}", rev.path.display(), rev.id()))?;
         for s in stmts {
             text.push_str(&format!("{s};\n"));
         }
@@ -228,7 +228,7 @@ pub fn render_range(
             rev.file.message
         ));
         let stmts = render_ops(dialect, &mut state, &rev.file.downgrade)
-            .map_err(|e| format!("{}: {e}", rev.id()))?;
+            .map_err(|e| format!("{}: revision `{}`: {e}", rev.path.display(), rev.id()))?;
         for s in stmts {
             text.push_str(&format!("{s};\n"));
         }
