@@ -215,9 +215,9 @@ pub fn lower_struct(
         col.renamed_from = cattrs.renamed_from.clone();
         let cols = vec![col_name.clone()];
         if cattrs.primary_key {
-            if let Some(_prev) = pk_span.replace(field.span()) {
+            if let Some(_prev) = pk_span.replace(ident.span()) {
                 errors.push(ModelError::new(
-                    field.span(),
+                    ident.span(),
                     format!("field `{ident}`: a table has one primary key; for a composite key use #[table(primary_key(columns(...)))]"),
                 ));
             }
