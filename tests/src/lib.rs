@@ -185,3 +185,193 @@ pub fn pg_connect(rt: &tokio::runtime::Runtime, url: &str) -> tokio_postgres::Cl
     rt.spawn(conn);
     client
 }
+
+/// One test database on either backend, with the runner's operations.
+pub enum TestDb {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl TestDb {
+    pub fn sqlite(name: &str) -> TestDb {
+        TestDb::Sqlite(sqlite_path(name))
+    }
+
+    pub fn postgres(name: &str) -> TestDb {
+        TestDb::Postgres(postgres_database(name))
+    }
+
+    /// Both backends, fresh.
+    pub fn both(name: &str) -> Vec<TestDb> {
+        vec![TestDb::sqlite(name), TestDb::postgres(name)]
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            TestDb::Sqlite(p) => format!("sqlite://{}", p.display()),
+            TestDb::Postgres(u) => u.clone(),
+        }
+    }
+
+    pub fn dialect(&self) -> schema_core::Dialect {
+        match self {
+            TestDb::Sqlite(_) => schema_core::Dialect::Sqlite,
+            TestDb::Postgres(_) => schema_core::Dialect::Postgres,
+        }
+    }
+
+    /// Runs `f` with a backend for this database.
+    pub fn with<T>(&self, f: impl AsyncBackendFn<T>) -> T {
+        match self {
+            TestDb::Sqlite(p) => {
+                let mut conn = rusqlite::Connection::open(p).expect("open sqlite");
+                let mut db = schema::sqlite::SqliteBackend::new(&mut conn);
+                schema::embed::block_on(f.call_sqlite(&mut db))
+            }
+            TestDb::Postgres(u) => {
+                let rt = runtime();
+                let client = pg_connect(&rt, u);
+                let mut db = schema::postgres::PostgresBackend::new(&client);
+                rt.block_on(f.call_postgres(&mut db))
+            }
+        }
+    }
+
+    pub fn upgrade(&self, graph: &schema_core::MigrationGraph, target: &str) -> Result<Vec<String>, schema::RunError> {
+        self.with(Upgrade(graph, target, true))
+    }
+
+    pub fn downgrade(&self, graph: &schema_core::MigrationGraph, target: &str) -> Result<Vec<String>, schema::RunError> {
+        self.with(Upgrade(graph, target, false))
+    }
+
+    pub fn introspect(&self) -> schema_core::Schema {
+        self.with(Introspect)
+    }
+
+    /// Runs SQL statements (no results).
+    pub fn execute(&self, sql: &str) {
+        match self {
+            TestDb::Sqlite(p) => rusqlite::Connection::open(p).expect("open").execute_batch(sql).expect("execute"),
+            TestDb::Postgres(u) => {
+                let rt = runtime();
+                let c = pg_connect(&rt, u);
+                rt.block_on(c.batch_execute(sql)).expect("execute");
+            }
+        }
+    }
+
+    /// The rows of a query, each column as text (NULL as "NULL").
+    pub fn rows(&self, sql: &str) -> Vec<Vec<String>> {
+        match self {
+            TestDb::Sqlite(p) => {
+                let conn = rusqlite::Connection::open(p).expect("open");
+                let mut stmt = conn.prepare(sql).expect("prepare");
+                let n = stmt.column_count();
+                stmt.query_map([], |r| {
+                    (0..n)
+                        .map(|i| {
+                            let v: rusqlite::types::Value = r.get(i)?;
+                            Ok(match v {
+                                rusqlite::types::Value::Null => "NULL".to_string(),
+                                rusqlite::types::Value::Integer(i) => i.to_string(),
+                                rusqlite::types::Value::Real(f) => f.to_string(),
+                                rusqlite::types::Value::Text(t) => t,
+                                rusqlite::types::Value::Blob(b) => format!("{b:?}"),
+                            })
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .expect("query")
+                .collect::<Result<_, _>>()
+                .expect("rows")
+            }
+            TestDb::Postgres(u) => {
+                let rt = runtime();
+                let c = pg_connect(&rt, u);
+                rt.block_on(c.simple_query(sql))
+                    .expect("query")
+                    .into_iter()
+                    .filter_map(|m| match m {
+                        tokio_postgres::SimpleQueryMessage::Row(r) => {
+                            Some((0..r.len()).map(|i| r.get(i).unwrap_or("NULL").to_string()).collect())
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// A body that runs on either backend (closures cannot be generic over the backend).
+pub trait AsyncBackendFn<T> {
+    fn call_sqlite(self, db: &mut schema::sqlite::SqliteBackend<'_>) -> impl std::future::Future<Output = T>;
+    fn call_postgres(self, db: &mut schema::postgres::PostgresBackend<'_>) -> impl std::future::Future<Output = T>;
+}
+
+struct Upgrade<'a>(&'a schema_core::MigrationGraph, &'a str, bool);
+
+impl AsyncBackendFn<Result<Vec<String>, schema::RunError>> for Upgrade<'_> {
+    async fn call_sqlite(self, db: &mut schema::sqlite::SqliteBackend<'_>) -> Result<Vec<String>, schema::RunError> {
+        run_upgrade(self, db).await
+    }
+    async fn call_postgres(self, db: &mut schema::postgres::PostgresBackend<'_>) -> Result<Vec<String>, schema::RunError> {
+        run_upgrade(self, db).await
+    }
+}
+
+async fn run_upgrade<B: schema::Backend>(u: Upgrade<'_>, db: &mut B) -> Result<Vec<String>, schema::RunError> {
+    let m = schema::Migrator::new(u.0, schema::RunOptions::default());
+    let r = if u.2 { m.upgrade(db, u.1).await? } else { m.downgrade(db, u.1).await? };
+    Ok(r.revisions)
+}
+
+struct Introspect;
+
+impl AsyncBackendFn<schema_core::Schema> for Introspect {
+    async fn call_sqlite(self, db: &mut schema::sqlite::SqliteBackend<'_>) -> schema_core::Schema {
+        schema::Backend::introspect(db).await.expect("introspect")
+    }
+    async fn call_postgres(self, db: &mut schema::postgres::PostgresBackend<'_>) -> schema_core::Schema {
+        schema::Backend::introspect(db).await.expect("introspect")
+    }
+}
+
+/// Creates the schema's tables straight from it.
+pub struct CreateAll<'a>(pub &'a schema_core::Schema);
+
+impl AsyncBackendFn<()> for CreateAll<'_> {
+    async fn call_sqlite(self, db: &mut schema::sqlite::SqliteBackend<'_>) {
+        schema::create_all(db, self.0).await.expect("create_all");
+    }
+    async fn call_postgres(self, db: &mut schema::postgres::PostgresBackend<'_>) {
+        schema::create_all(db, self.0).await.expect("create_all");
+    }
+}
+
+/// The graph of a fixture's (or any) migration directories.
+pub fn fixture_graph(dirs: &[&str]) -> schema_core::MigrationGraph {
+    let dirs: Vec<PathBuf> = dirs.iter().map(|d| repo_root().join("fixtures").join(d)).collect();
+    schema_core::resolver::load_graph(&dirs).expect("fixture migrations load")
+}
+
+/// Asserts that the database has exactly `expected` (normalised for its dialect).
+#[track_caller]
+pub fn assert_schema(db: &TestDb, expected: &schema_core::Schema, context: &str) {
+    let actual = db.introspect();
+    let diff = schema::compare::differences(db.dialect(), expected, &actual);
+    assert!(
+        diff.is_empty(),
+        "{context} on {:?}: the database differs from the expected schema:\n  {}\nexpected: {:#?}\nactual: {:#?}",
+        db.dialect(),
+        diff.join("\n  "),
+        schema::compare::normalize(db.dialect(), expected),
+        schema::compare::normalize(db.dialect(), &actual)
+    );
+    assert_eq!(
+        schema::compare::normalize(db.dialect(), expected),
+        schema::compare::normalize(db.dialect(), &actual),
+        "{context}"
+    );
+}
