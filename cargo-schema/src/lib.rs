@@ -92,6 +92,7 @@ enum Command {
     },
     /// Revert revisions down to TARGET: an id, -N, base, or BRANCH@base.
     Downgrade {
+        #[arg(allow_hyphen_values = true)]
         target: String,
         #[arg(long)]
         allow_edited: bool,

@@ -242,7 +242,7 @@ pub struct RevisionReplayError {
     pub revision: String,
     pub index: usize,
     pub kind: &'static str,
-    pub source: ReplayError,
+    pub source: Box<ReplayError>,
 }
 
 /// Replays the upgrades of `revisions` (in the order given) onto `schema`.
@@ -257,7 +257,7 @@ pub fn replay_revisions<'a>(
                 revision: r.id().to_string(),
                 index,
                 kind: op.kind(),
-                source,
+                source: Box::new(source),
             })?;
         }
     }

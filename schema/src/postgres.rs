@@ -16,7 +16,7 @@ use crate::runner::{
 };
 
 /// The advisory lock key: "schema" in ASCII, so it is recognisable in pg_locks.
-pub const LOCK_KEY: i64 = 0x0073_6368_656d_61;
+pub const LOCK_KEY: i64 = 0x0000_7363_6865_6d61;
 
 pub struct PostgresBackend<'c> {
     client: &'c Client,

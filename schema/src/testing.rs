@@ -265,3 +265,102 @@ pub async fn fresh_postgres_database(prefix: &str) -> Result<String, String> {
     let _ = task.await;
     Ok(with_database(&server, &name))
 }
+
+/// The environment variable choosing how test databases are prepared:
+/// `create_all` (default: tables straight from the models) or `migrations` (replay).
+pub const MODE_ENV: &str = "SCHEMA_TEST_MODE";
+/// The environment variable choosing the backend of test databases: `sqlite` (default)
+/// or `postgres`.
+pub const DB_ENV: &str = "SCHEMA_TEST_DB";
+
+/// How a test run prepares databases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    CreateAll,
+    Migrations,
+}
+
+impl Mode {
+    pub fn from_env() -> Mode {
+        match std::env::var(MODE_ENV).as_deref() {
+            Ok("migrations") => Mode::Migrations,
+            _ => Mode::CreateAll,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::CreateAll => "create_all",
+            Mode::Migrations => "migrations",
+        }
+    }
+}
+
+/// Which backend a test run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestBackend {
+    Sqlite,
+    Postgres,
+}
+
+impl TestBackend {
+    pub fn from_env() -> TestBackend {
+        match std::env::var(DB_ENV).as_deref() {
+            Ok("postgres") => TestBackend::Postgres,
+            _ => TestBackend::Sqlite,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestBackend::Sqlite => "sqlite",
+            TestBackend::Postgres => "postgres",
+        }
+    }
+}
+
+/// What `cargo xtask test` runs: `cargo test` once per (backend, mode), with a throwaway
+/// PostgreSQL server when a run needs one. A user's xtask calls [`run_test_matrix`] with
+/// the same options to get the same command.
+#[derive(Debug, Clone)]
+pub struct TestMatrix {
+    pub backends: Vec<TestBackend>,
+    pub modes: Vec<Mode>,
+    /// The workspace to test (its directory), and extra `cargo test` arguments.
+    pub workspace: PathBuf,
+    pub cargo_args: Vec<String>,
+    /// Extra environment for the runs (e.g. a shared `CARGO_TARGET_DIR`).
+    pub env: Vec<(String, String)>,
+}
+
+/// Runs the matrix; returns whether every run passed. The server is started once and
+/// stopped at the end, whatever happened.
+pub fn run_test_matrix(m: &TestMatrix) -> Result<bool, ClusterError> {
+    let cluster = if std::env::var(POSTGRES_URL_ENV).is_ok() {
+        None
+    } else {
+        Some(PgCluster::start()?)
+    };
+    let server = match &cluster {
+        Some(c) => c.url("postgres"),
+        None => std::env::var(POSTGRES_URL_ENV).unwrap_or_default(),
+    };
+    let mut ok = true;
+    for backend in &m.backends {
+        for mode in &m.modes {
+            eprintln!("==> cargo test ({}, {}) in {}", backend.as_str(), mode.as_str(), m.workspace.display());
+            let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+                .arg("test")
+                .args(&m.cargo_args)
+                .current_dir(&m.workspace)
+                .env(POSTGRES_URL_ENV, &server)
+                .env(DB_ENV, backend.as_str())
+                .env(MODE_ENV, mode.as_str())
+                .envs(m.env.iter().map(|(k, v)| (k, v)))
+                .status();
+            ok &= status.map(|s| s.success()).unwrap_or(false);
+        }
+    }
+    if let Some(c) = cluster {
+        c.stop();
+    }
+    Ok(ok)
+}

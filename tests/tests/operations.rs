@@ -165,12 +165,12 @@ fn every_operation_up_and_down_on_both_dialects() {
     let ids: Vec<String> = graph.ordered().map(|r| r.id().to_string()).collect();
     for db in TestDb::both("ops") {
         for (i, id) in ids.iter().enumerate() {
-            assert_eq!(db.upgrade(&graph, id).expect("upgrade"), [id.clone()]);
+            assert_eq!(db.upgrade(&graph, id).expect("upgrade"), vec![id.clone()]);
             assert_schema(&db, &expected[i + 1], &format!("after upgrade to {id}"));
             let users = db.rows("SELECT \"id\", \"order\" FROM \"users\" ORDER BY \"id\"");
             assert_eq!(users, [["1", "3"], ["2", "5"]], "rows survive {id} on {:?}", db.dialect());
             if i > 0 {
-                assert_eq!(db.downgrade(&graph, "-1").expect("downgrade"), [id.clone()]);
+                assert_eq!(db.downgrade(&graph, "-1").expect("downgrade"), vec![id.clone()]);
                 assert_schema(&db, &expected[i], &format!("after downgrade of {id}"));
                 let users = db.rows("SELECT \"id\", \"order\" FROM \"users\" ORDER BY \"id\"");
                 assert_eq!(users, [["1", "3"], ["2", "5"]], "rows survive the downgrade of {id}");

@@ -134,12 +134,12 @@ pub fn current(cx: &DbContext<'_>) -> Result<ExitCode> {
 
 pub fn reset(cx: &DbContext<'_>, force: bool) -> Result<ExitCode> {
     let graph = load_graph(cx.ws)?;
-    let (mut conn, target, shown) = cx.connect()?;
-    if !force && !database::is_local(&target) {
-        return Err(CliError::input(format!(
-            "{shown} is not a local database; reset refuses without --force"
-        )));
+    let url = database::resolve_url(cx.url_flag, Some(&cx.ws.root))?;
+    let shown = database::redact(&url);
+    if !force && !database::is_local(&database::parse_url(&url)?) {
+        return Err(CliError::input(format!("{shown} is not a local database; reset refuses without --force")));
     }
+    let mut conn = database::connect(&url)?;
     let m = Migrator::new(&graph, options(true));
     let report = on_backend!(&mut conn, |db| async {
         let applied = m.applied(&mut db).await?;

@@ -1,0 +1,33 @@
+//! `cargo xtask`: this repository's tasks. Dispatch only; one module per task.
+
+mod ci;
+mod demo;
+mod test;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <task>
+  test [--use-migrations] [--db sqlite|postgres|all]   run every test (a throwaway PostgreSQL is started)
+  ci                                                  what .ci/run runs: fmt, clippy, every test both ways
+  demo                                                the main job: change a blog model, revision, upgrade on SQLite
+  bench                                               benchmarks (see README)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test::run(&args[1..]),
+        Some("ci") => ci::run(),
+        Some("demo") => demo::run(),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
