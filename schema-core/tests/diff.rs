@@ -14,9 +14,17 @@ fn roundtrip(old: &Schema, new: &Schema) -> (Vec<String>, Vec<String>) {
     let up = autogenerate(old, new);
     let mut s = old.clone();
     replay(&mut s, &up.upgrade).expect("upgrade replays");
-    assert_eq!(s.canonical(), new.canonical(), "upgrade reaches the new schema");
+    assert_eq!(
+        s.canonical(),
+        new.canonical(),
+        "upgrade reaches the new schema"
+    );
     replay(&mut s, &up.downgrade).expect("downgrade replays");
-    assert_eq!(s.canonical(), old.canonical(), "downgrade restores the old schema");
+    assert_eq!(
+        s.canonical(),
+        old.canonical(),
+        "downgrade restores the old schema"
+    );
     let back = autogenerate(new, old);
     let mut s = new.without_hints();
     replay(&mut s, &back.upgrade).expect("reverse diff replays");
@@ -46,7 +54,10 @@ fn foreign_key_cycle_is_closed_after_both_tables_exist() {
     let (up, down) = roundtrip(&Schema::new(), &schema(vec![a, b]));
     assert_eq!(up.len(), 3, "{up:?}");
     assert!(up[2].starts_with("+ add foreign key constraint"), "{up:?}");
-    assert!(down[0].starts_with("- drop foreign key constraint"), "{down:?}");
+    assert!(
+        down[0].starts_with("- drop foreign key constraint"),
+        "{down:?}"
+    );
 }
 
 #[test]
@@ -59,7 +70,13 @@ fn add_and_drop_column_keep_the_full_definition() {
     assert_eq!(up, ["+ add column users.karma (integer)"]);
     assert_eq!(down, ["- drop column users.karma"]);
     let back = autogenerate(&new, &old);
-    assert_eq!(back.upgrade, [Operation::DropColumn { table: "users".into(), column: c }]);
+    assert_eq!(
+        back.upgrade,
+        [Operation::DropColumn {
+            table: "users".into(),
+            column: c
+        }]
+    );
     assert!(back.upgrade[0].destructive().is_some());
 }
 
@@ -70,20 +87,35 @@ fn alter_type_nullability_and_default() {
     n.default = Some("1".into());
     let new = schema(vec![id_table("t", vec![n])]);
     let (up, down) = roundtrip(&old, &new);
-    assert_eq!(up, ["~ alter column t.n: type integer -> bigint, drop not null, default 1"]);
-    assert_eq!(down, ["~ alter column t.n: type bigint -> integer, set not null, drop default"]);
+    assert_eq!(
+        up,
+        ["~ alter column t.n: type integer -> bigint, drop not null, default 1"]
+    );
+    assert_eq!(
+        down,
+        ["~ alter column t.n: type bigint -> integer, set not null, drop default"]
+    );
     let narrowing = autogenerate(&new, &old);
-    assert!(narrowing.upgrade[0].destructive().is_some_and(|w| w.contains("narrows")));
+    assert!(narrowing.upgrade[0]
+        .destructive()
+        .is_some_and(|w| w.contains("narrows")));
 }
 
 #[test]
 fn rename_column_only_from_a_hint() {
-    let old = schema(vec![id_table("users", vec![col("fullname", SqlType::Text)])]);
+    let old = schema(vec![id_table(
+        "users",
+        vec![col("fullname", SqlType::Text)],
+    )]);
     let mut renamed = col("display_name", SqlType::Text);
     let plain = schema(vec![id_table("users", vec![renamed.clone()])]);
     let without_hint = autogenerate(&old, &plain);
     assert_eq!(without_hint.upgrade.len(), 2, "an add and a drop");
-    assert_eq!(without_hint.hints.len(), 1, "with a hint that it may be a rename");
+    assert_eq!(
+        without_hint.hints.len(),
+        1,
+        "with a hint that it may be a rename"
+    );
     assert!(without_hint.hints[0].contains("renamed_from"));
 
     renamed.renamed_from = Some("fullname".into());
@@ -99,24 +131,46 @@ fn rename_table_from_a_hint_retargets_foreign_keys() {
     let old = schema(vec![id_table("people", vec![]), posts.clone()]);
     let mut users = id_table("users", vec![]);
     users.renamed_from = Some("people".into());
-    users.primary_key = Some(PrimaryKeyDef { name: "pk_people".into(), columns: vec!["id".into()] });
+    users.primary_key = Some(PrimaryKeyDef {
+        name: "pk_people".into(),
+        columns: vec!["id".into()],
+    });
     let mut posts2 = posts;
     posts2.foreign_keys[0].ref_table = "users".into();
     posts2.foreign_keys[0].name = "fk_posts_author_id_people".into();
     let up = autogenerate(&old, &schema(vec![users, posts2]));
     assert_eq!(
-        up.upgrade.iter().map(Operation::summary).collect::<Vec<_>>(),
+        up.upgrade
+            .iter()
+            .map(Operation::summary)
+            .collect::<Vec<_>>(),
         ["~ rename table people -> users"]
     );
 }
 
 #[test]
 fn indexes_and_constraints_both_ways() {
-    let old = schema(vec![id_table("t", vec![col("a", SqlType::Text), col("b", SqlType::Integer)])]);
-    let mut t = id_table("t", vec![col("a", SqlType::Text), col("b", SqlType::Integer)]);
-    t.indexes.push(IndexDef { name: "ix_t_a".into(), columns: vec!["a".into(), "b".into()], unique: false });
-    t.uniques.push(UniqueDef { name: "uq_t_a".into(), columns: vec!["a".into()] });
-    t.checks.push(CheckDef { name: "ck_t_b".into(), expr: "b > 0".into() });
+    let old = schema(vec![id_table(
+        "t",
+        vec![col("a", SqlType::Text), col("b", SqlType::Integer)],
+    )]);
+    let mut t = id_table(
+        "t",
+        vec![col("a", SqlType::Text), col("b", SqlType::Integer)],
+    );
+    t.indexes.push(IndexDef {
+        name: "ix_t_a".into(),
+        columns: vec!["a".into(), "b".into()],
+        unique: false,
+    });
+    t.uniques.push(UniqueDef {
+        name: "uq_t_a".into(),
+        columns: vec!["a".into()],
+    });
+    t.checks.push(CheckDef {
+        name: "ck_t_b".into(),
+        expr: "b > 0".into(),
+    });
     let (up, down) = roundtrip(&old, &schema(vec![t]));
     assert_eq!(
         up,
@@ -138,19 +192,46 @@ fn changed_foreign_key_is_dropped_before_and_added_after() {
     new_t.foreign_keys[0].on_delete = ReferentialAction::SetNull;
     new_t.columns[1].nullable = true;
     let (up, _) = roundtrip(&old, &schema(vec![id_table("p", vec![]), new_t]));
-    assert!(up.first().is_some_and(|s| s.starts_with("- drop foreign key")), "{up:?}");
-    assert!(up.last().is_some_and(|s| s.starts_with("+ add foreign key")), "{up:?}");
+    assert!(
+        up.first()
+            .is_some_and(|s| s.starts_with("- drop foreign key")),
+        "{up:?}"
+    );
+    assert!(
+        up.last()
+            .is_some_and(|s| s.starts_with("+ add foreign key")),
+        "{up:?}"
+    );
 }
 
 #[test]
 fn composite_primary_key_change() {
-    let mut old_t = TableDef { name: "pt".into(), ..Default::default() };
-    old_t.columns = vec![col("a", SqlType::BigInt), col("b", SqlType::BigInt), col("c", SqlType::BigInt)];
-    old_t.primary_key = Some(PrimaryKeyDef { name: "pk_pt".into(), columns: vec!["a".into(), "b".into()] });
+    let mut old_t = TableDef {
+        name: "pt".into(),
+        ..Default::default()
+    };
+    old_t.columns = vec![
+        col("a", SqlType::BigInt),
+        col("b", SqlType::BigInt),
+        col("c", SqlType::BigInt),
+    ];
+    old_t.primary_key = Some(PrimaryKeyDef {
+        name: "pk_pt".into(),
+        columns: vec!["a".into(), "b".into()],
+    });
     let mut new_t = old_t.clone();
-    new_t.primary_key = Some(PrimaryKeyDef { name: "pk_pt".into(), columns: vec!["a".into(), "b".into(), "c".into()] });
+    new_t.primary_key = Some(PrimaryKeyDef {
+        name: "pk_pt".into(),
+        columns: vec!["a".into(), "b".into(), "c".into()],
+    });
     let (up, _) = roundtrip(&schema(vec![old_t]), &schema(vec![new_t]));
-    assert_eq!(up, ["- drop primary key constraint pk_pt on pt", "+ add primary key constraint pk_pt on pt"]);
+    assert_eq!(
+        up,
+        [
+            "- drop primary key constraint pk_pt on pt",
+            "+ add primary key constraint pk_pt on pt"
+        ]
+    );
 }
 
 #[test]
@@ -162,7 +243,14 @@ fn dropping_a_referenced_table_drops_the_reference_first() {
     c2.foreign_keys.clear();
     c2.columns.pop();
     let (up, down) = roundtrip(&old, &schema(vec![c2]));
-    assert_eq!(up, ["- drop foreign key constraint fk_c_p_id_p on c", "- drop table p", "- drop column c.p_id"]);
+    assert_eq!(
+        up,
+        [
+            "- drop foreign key constraint fk_c_p_id_p on c",
+            "- drop table p",
+            "- drop column c.p_id"
+        ]
+    );
     assert_eq!(down[0], "+ create table p");
 }
 

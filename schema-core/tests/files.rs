@@ -7,12 +7,16 @@ use schema_core::file;
 use schema_core::graph::{GraphError, MigrationGraph, Revision};
 
 fn parse_err(text: &str) -> String {
-    file::parse(text, Path::new("m/0001.toml")).expect_err("must not parse").to_string()
+    file::parse(text, Path::new("m/0001.toml"))
+        .expect_err("must not parse")
+        .to_string()
 }
 
 #[test]
 fn broken_toml_names_file_and_line() {
-    let e = parse_err("revision = \"0001\"\nmessage = \"x\"\n\n[[upgrade]]\nop = \"execute\"\nsql = \"SELECT 1\n");
+    let e = parse_err(
+        "revision = \"0001\"\nmessage = \"x\"\n\n[[upgrade]]\nop = \"execute\"\nsql = \"SELECT 1\n",
+    );
     assert!(e.starts_with("m/0001.toml:6: "), "{e}");
 }
 
@@ -45,7 +49,10 @@ fn execute_takes_one_string_or_one_per_dialect() {
     .expect("parses");
     assert_eq!(r.upgrade.len(), 2);
     let text = file::write(&r, &[]);
-    assert_eq!(file::parse(&text, Path::new("x")).expect("written file parses"), r);
+    assert_eq!(
+        file::parse(&text, Path::new("x")).expect("written file parses"),
+        r
+    );
 }
 
 #[test]
@@ -59,8 +66,14 @@ fn writing_is_stable() {
 
 #[test]
 fn file_names() {
-    assert_eq!(file::file_name("2026-11-24T01:02:03Z", "0005", "Add e-mail to Users!"), "20261124_0005_add_e_mail_to_users.toml");
-    assert_eq!(file::file_name("2026-11-24", "0001", "  "), "20261124_0001.toml");
+    assert_eq!(
+        file::file_name("2026-11-24T01:02:03Z", "0005", "Add e-mail to Users!"),
+        "20261124_0005_add_e_mail_to_users.toml"
+    );
+    assert_eq!(
+        file::file_name("2026-11-24", "0001", "  "),
+        "20261124_0001.toml"
+    );
 }
 
 fn rev(id: &str, parents: &[&str], labels: &[&str], path: &str) -> Revision {
@@ -71,19 +84,37 @@ fn rev(id: &str, parents: &[&str], labels: &[&str], path: &str) -> Revision {
     if !labels.is_empty() {
         text.push_str(&format!("branch_labels = {:?}\n", labels));
     }
-    Revision { file: file::parse(&text, Path::new(path)).expect("parses"), path: PathBuf::from(path), checksum: checksum(&text) }
+    Revision {
+        file: file::parse(&text, Path::new(path)).expect("parses"),
+        path: PathBuf::from(path),
+        checksum: checksum(&text),
+    }
 }
 
 #[test]
 fn graph_errors_name_the_files() {
-    let dup = MigrationGraph::new(vec![rev("1", &[], &["a"], "m/a.toml"), rev("1", &[], &[], "m/b.toml")]).expect_err("duplicate");
+    let dup = MigrationGraph::new(vec![
+        rev("1", &[], &["a"], "m/a.toml"),
+        rev("1", &[], &[], "m/b.toml"),
+    ])
+    .expect_err("duplicate");
     let msg = dup[0].to_string();
-    assert!(msg.contains("m/a.toml") && msg.contains("m/b.toml") && msg.contains("renumber"), "{msg}");
+    assert!(
+        msg.contains("m/a.toml") && msg.contains("m/b.toml") && msg.contains("renumber"),
+        "{msg}"
+    );
 
-    let missing = MigrationGraph::new(vec![rev("2", &["1"], &[], "m/two.toml")]).expect_err("missing parent");
-    assert!(missing[0].to_string().contains("m/two.toml") && missing[0].to_string().contains("`1`"));
+    let missing =
+        MigrationGraph::new(vec![rev("2", &["1"], &[], "m/two.toml")]).expect_err("missing parent");
+    assert!(
+        missing[0].to_string().contains("m/two.toml") && missing[0].to_string().contains("`1`")
+    );
 
-    let cycle = MigrationGraph::new(vec![rev("1", &["2"], &[], "m/1.toml"), rev("2", &["1"], &[], "m/2.toml")]).expect_err("cycle");
+    let cycle = MigrationGraph::new(vec![
+        rev("1", &["2"], &[], "m/1.toml"),
+        rev("2", &["1"], &[], "m/2.toml"),
+    ])
+    .expect_err("cycle");
     assert!(matches!(&cycle[0], GraphError::Cycle { ids } if ids.len() == 2));
 }
 
@@ -98,7 +129,12 @@ fn two_heads_on_a_branch_and_their_merge() {
     let errors = g.head_errors();
     assert_eq!(errors.len(), 1);
     let msg = errors[0].to_string();
-    assert!(msg.contains("branch `blog` has 2 heads") && msg.contains("m/2.toml") && msg.contains("merge"), "{msg}");
+    assert!(
+        msg.contains("branch `blog` has 2 heads")
+            && msg.contains("m/2.toml")
+            && msg.contains("merge"),
+        "{msg}"
+    );
     revs.push(rev("4", &["2", "3"], &[], "m/4.toml"));
     let g = MigrationGraph::new(revs).expect("graph");
     assert!(g.head_errors().is_empty());

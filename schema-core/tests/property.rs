@@ -29,7 +29,13 @@ impl Rng {
     }
 }
 
-const TYPES: &[SqlType] = &[SqlType::Integer, SqlType::BigInt, SqlType::Text, SqlType::Boolean, SqlType::Varchar(40)];
+const TYPES: &[SqlType] = &[
+    SqlType::Integer,
+    SqlType::BigInt,
+    SqlType::Text,
+    SqlType::Boolean,
+    SqlType::Varchar(40),
+];
 const TABLES: &[&str] = &["users", "posts", "tags", "orders", "items", "select"];
 const COLUMNS: &[&str] = &["a", "b", "c", "name", "order", "value"];
 
@@ -37,7 +43,11 @@ fn random_table(rng: &mut Rng, name: &str, others: &[String]) -> TableDef {
     let mut t = id_table(name, vec![]);
     for c in COLUMNS {
         if rng.chance(50) {
-            let mut col = if rng.chance(30) { nullable(c, TYPES[rng.below(TYPES.len())].clone()) } else { col(c, TYPES[rng.below(TYPES.len())].clone()) };
+            let mut col = if rng.chance(30) {
+                nullable(c, TYPES[rng.below(TYPES.len())].clone())
+            } else {
+                col(c, TYPES[rng.below(TYPES.len())].clone())
+            };
             if rng.chance(20) {
                 col.default = Some(match col.ty {
                     SqlType::Boolean => "false".into(),
@@ -51,16 +61,26 @@ fn random_table(rng: &mut Rng, name: &str, others: &[String]) -> TableDef {
     let cols: Vec<String> = t.columns.iter().skip(1).map(|c| c.name.clone()).collect();
     if let Some(c) = cols.first() {
         if rng.chance(40) {
-            t.indexes.push(IndexDef { name: format!("ix_{name}_{c}"), columns: vec![c.clone()], unique: rng.chance(30) });
+            t.indexes.push(IndexDef {
+                name: format!("ix_{name}_{c}"),
+                columns: vec![c.clone()],
+                unique: rng.chance(30),
+            });
         }
     }
     if let Some(c) = cols.last() {
         if rng.chance(30) {
-            t.uniques.push(UniqueDef { name: format!("uq_{name}_{c}"), columns: vec![c.clone()] });
+            t.uniques.push(UniqueDef {
+                name: format!("uq_{name}_{c}"),
+                columns: vec![c.clone()],
+            });
         }
     }
     if rng.chance(20) {
-        t.checks.push(CheckDef { name: format!("ck_{name}_id"), expr: "id > 0".into() });
+        t.checks.push(CheckDef {
+            name: format!("ck_{name}_id"),
+            expr: "id > 0".into(),
+        });
     }
     if let Some(target) = others.get(rng.below(others.len().max(1))) {
         if rng.chance(40) && target != name {
@@ -72,7 +92,11 @@ fn random_table(rng: &mut Rng, name: &str, others: &[String]) -> TableDef {
 }
 
 fn random_schema(rng: &mut Rng, prev: &Schema) -> Schema {
-    let mut names: Vec<String> = TABLES.iter().filter(|_| rng.chance(60)).map(|s| s.to_string()).collect();
+    let mut names: Vec<String> = TABLES
+        .iter()
+        .filter(|_| rng.chance(60))
+        .map(|s| s.to_string())
+        .collect();
     names.sort();
     let mut tables = Vec::new();
     for n in &names {
@@ -110,19 +134,34 @@ fn random_histories_replay_forward_and_back() {
                 ..Default::default()
             };
             let text = file::write(&rev, &[]);
-            let parsed = file::parse(&text, "x.toml".as_ref()).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
-            assert_eq!(parsed, rev, "seed {seed}: the file parses back to the same revision");
+            let parsed = file::parse(&text, "x.toml".as_ref())
+                .unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
+            assert_eq!(
+                parsed, rev,
+                "seed {seed}: the file parses back to the same revision"
+            );
             revisions.push(parsed);
             states.push(next);
         }
         let mut s = Schema::new();
         for r in &revisions {
-            replay(&mut s, &r.upgrade).unwrap_or_else(|e| panic!("seed {seed} upgrade {}: {e}", r.revision));
+            replay(&mut s, &r.upgrade)
+                .unwrap_or_else(|e| panic!("seed {seed} upgrade {}: {e}", r.revision));
         }
-        assert_eq!(s.canonical(), states.last().expect("a state").canonical(), "seed {seed}: upgrades reach the last state");
+        assert_eq!(
+            s.canonical(),
+            states.last().expect("a state").canonical(),
+            "seed {seed}: upgrades reach the last state"
+        );
         for (i, r) in revisions.iter().enumerate().rev() {
-            replay(&mut s, &r.downgrade).unwrap_or_else(|e| panic!("seed {seed} downgrade {}: {e}", r.revision));
-            assert_eq!(s.canonical(), states[i].canonical(), "seed {seed}: downgrade of {} restores state {i}", r.revision);
+            replay(&mut s, &r.downgrade)
+                .unwrap_or_else(|e| panic!("seed {seed} downgrade {}: {e}", r.revision));
+            assert_eq!(
+                s.canonical(),
+                states[i].canonical(),
+                "seed {seed}: downgrade of {} restores state {i}",
+                r.revision
+            );
         }
     }
 }

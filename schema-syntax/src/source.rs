@@ -66,7 +66,15 @@ pub fn crate_models(
     let mut errors = Vec::new();
     let mut texts = Vec::new();
     let mut broken = BTreeSet::new();
-    walk(root, true, naming, &mut found, &mut errors, &mut texts, &mut broken);
+    walk(
+        root,
+        true,
+        naming,
+        &mut found,
+        &mut errors,
+        &mut texts,
+        &mut broken,
+    );
     // A model with errors of its own still defines its table: references to it are fine.
     let mut other_tables = other_tables.clone();
     other_tables.extend(broken);

@@ -18,8 +18,6 @@ pub struct EmbeddedRevision {
 #[derive(Debug, Clone, Copy)]
 pub struct EmbeddedMigrations {
     pub revisions: &'static [EmbeddedRevision],
-    /// Every revision id, so that "at head" is a set comparison, with nothing parsed.
-    pub ids: &'static [&'static str],
 }
 
 impl EmbeddedMigrations {
@@ -64,6 +62,12 @@ impl EmbeddedMigrations {
             .await
     }
 
+    /// Applies every pending revision: `MIGRATIONS.upgrade(&mut conn).await?` with a
+    /// `rusqlite::Connection` or a `tokio_postgres::Client`.
+    pub async fn upgrade<C: MigrationTarget>(&self, conn: &mut C) -> Result<RunReport, RunError> {
+        conn.upgrade_embedded(self).await
+    }
+
     /// Applies every pending revision on a SQLite connection.
     #[cfg(feature = "sqlite")]
     pub fn upgrade_sqlite(&self, conn: &mut rusqlite::Connection) -> Result<RunReport, RunError> {
@@ -92,4 +96,34 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
             return v;
         }
     }
+}
+
+/// A connection that embedded migrations can be applied to.
+#[allow(async_fn_in_trait)]
+pub trait MigrationTarget {
+    async fn upgrade_embedded(&mut self, m: &EmbeddedMigrations) -> Result<RunReport, RunError>;
+}
+
+#[cfg(feature = "sqlite")]
+impl MigrationTarget for rusqlite::Connection {
+    async fn upgrade_embedded(&mut self, m: &EmbeddedMigrations) -> Result<RunReport, RunError> {
+        let mut db = crate::sqlite::SqliteBackend::new(self);
+        m.upgrade_backend(&mut db, &RunOptions::default()).await
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl MigrationTarget for tokio_postgres::Client {
+    async fn upgrade_embedded(&mut self, m: &EmbeddedMigrations) -> Result<RunReport, RunError> {
+        let mut db = crate::postgres::PostgresBackend::new(self);
+        m.upgrade_backend(&mut db, &RunOptions::default()).await
+    }
+}
+
+/// Includes what `schema-build` generated: defines `MIGRATIONS`.
+#[macro_export]
+macro_rules! include_migrations {
+    () => {
+        include!(concat!(env!("OUT_DIR"), "/schema_migrations.rs"));
+    };
 }

@@ -27,7 +27,11 @@ pub struct PgCluster {
 pub struct ClusterError(String);
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
 }
 
 /// The directory with `initdb` and `pg_ctl`: `PG_BIN`, else the newest Debian layout,
@@ -67,7 +71,10 @@ fn pg_command(bin: &Path, tool: &str, args: &[String]) -> Command {
 }
 
 fn run(mut c: Command, what: &str) -> Result<(), ClusterError> {
-    let out = c.stdin(Stdio::null()).output().map_err(|e| ClusterError(format!("{what}: {e}")))?;
+    let out = c
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| ClusterError(format!("{what}: {e}")))?;
     if out.status.success() {
         Ok(())
     } else {
@@ -81,7 +88,9 @@ fn run(mut c: Command, what: &str) -> Result<(), ClusterError> {
 
 fn free_port() -> Result<u16, ClusterError> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| ClusterError(e.to_string()))?;
-    Ok(l.local_addr().map_err(|e| ClusterError(e.to_string()))?.port())
+    Ok(l.local_addr()
+        .map_err(|e| ClusterError(e.to_string()))?
+        .port())
 }
 
 impl PgCluster {
@@ -90,7 +99,10 @@ impl PgCluster {
     /// exercise a wrong one.
     pub fn start() -> Result<PgCluster, ClusterError> {
         let bin = find_bin_dir().ok_or_else(|| {
-            ClusterError("no PostgreSQL server binaries (install the `postgresql` package or set PG_BIN)".into())
+            ClusterError(
+                "no PostgreSQL server binaries (install the `postgresql` package or set PG_BIN)"
+                    .into(),
+            )
         })?;
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
@@ -99,7 +111,8 @@ impl PgCluster {
             COUNTER.fetch_add(1, Ordering::SeqCst)
         ));
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(|e| ClusterError(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| ClusterError(format!("{}: {e}", dir.display())))?;
         if is_root() {
             run(
                 {
@@ -165,7 +178,11 @@ impl PgCluster {
 
     /// A URL for database `db` over the unix socket, as the trusted superuser.
     pub fn url(&self, db: &str) -> String {
-        format!("postgres://postgres@localhost:{}/{db}?host={}", self.port, self.dir.display())
+        format!(
+            "postgres://postgres@localhost:{}/{db}?host={}",
+            self.port,
+            self.dir.display()
+        )
     }
 
     /// Stops the server (immediately: it is throwaway) and removes its directory.
@@ -174,7 +191,13 @@ impl PgCluster {
             pg_command(
                 &self.bin,
                 "pg_ctl",
-                &["-D".into(), self.dir.join("data").display().to_string(), "-m".into(), "immediate".into(), "stop".into()],
+                &[
+                    "-D".into(),
+                    self.dir.join("data").display().to_string(),
+                    "-m".into(),
+                    "immediate".into(),
+                    "stop".into(),
+                ],
             ),
             "pg_ctl stop",
         );
@@ -189,7 +212,13 @@ impl PgCluster {
             shell_words(&pg_command(
                 &self.bin,
                 "pg_ctl",
-                &["-D".into(), self.dir.join("data").display().to_string(), "-m".into(), "immediate".into(), "stop".into()],
+                &[
+                    "-D".into(),
+                    self.dir.join("data").display().to_string(),
+                    "-m".into(),
+                    "immediate".into(),
+                    "stop".into()
+                ],
             )),
             self.dir.display()
         );
@@ -235,7 +264,10 @@ pub fn with_database(url: &str, db: &str) -> String {
         None => (url, None),
     };
     let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let path_start = base[scheme_end..].find('/').map(|i| i + scheme_end).unwrap_or(base.len());
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(base.len());
     let mut out = format!("{}/{db}", &base[..path_start]);
     if let Some(q) = query {
         out.push('?');
@@ -251,11 +283,20 @@ pub async fn fresh_postgres_database(prefix: &str) -> Result<String, String> {
     let server = postgres_server()?;
     let name = format!(
         "{}_{}_{}",
-        prefix.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect::<String>(),
+        prefix
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            })
+            .collect::<String>(),
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::SeqCst)
     );
-    let (client, conn) = tokio_postgres::connect(&server, tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
+    let (client, conn) = tokio_postgres::connect(&server, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| e.to_string())?;
     let task = tokio::spawn(conn);
     client
         .batch_execute(&format!("CREATE DATABASE \"{name}\""))
@@ -346,7 +387,12 @@ pub fn run_test_matrix(m: &TestMatrix) -> Result<bool, ClusterError> {
     let mut ok = true;
     for backend in &m.backends {
         for mode in &m.modes {
-            eprintln!("==> cargo test ({}, {}) in {}", backend.as_str(), mode.as_str(), m.workspace.display());
+            eprintln!(
+                "==> cargo test ({}, {}) in {}",
+                backend.as_str(),
+                mode.as_str(),
+                m.workspace.display()
+            );
             let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
                 .arg("test")
                 .args(&m.cargo_args)
@@ -363,4 +409,345 @@ pub fn run_test_matrix(m: &TestMatrix) -> Result<bool, ClusterError> {
         c.stop();
     }
     Ok(ok)
+}
+
+/// A database prepared for one test, as the environment says: SQLite (a file in a
+/// temporary directory) or PostgreSQL (a fresh database on the test server), with the
+/// tables made by `create_all` from the models or by replaying every migration.
+#[derive(Debug, Clone)]
+pub struct TestDatabase {
+    pub url: String,
+    pub backend: TestBackend,
+    pub mode: Mode,
+    pub sqlite_path: Option<PathBuf>,
+}
+
+impl TestDatabase {
+    /// Prepares a database from `models` (create_all) or `migrations` (replay), per
+    /// `SCHEMA_TEST_MODE` and `SCHEMA_TEST_DB`.
+    pub fn prepare(
+        models: &schema_core::Schema,
+        migrations: &crate::EmbeddedMigrations,
+    ) -> Result<TestDatabase, String> {
+        Self::prepare_with(
+            TestBackend::from_env(),
+            Mode::from_env(),
+            models,
+            migrations,
+        )
+    }
+
+    pub fn prepare_with(
+        backend: TestBackend,
+        mode: Mode,
+        models: &schema_core::Schema,
+        migrations: &crate::EmbeddedMigrations,
+    ) -> Result<TestDatabase, String> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        match backend {
+            TestBackend::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("schema-test-{}", std::process::id()));
+                std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+                let path = dir.join(format!("db{}.sqlite", N.fetch_add(1, Ordering::SeqCst)));
+                let _ = std::fs::remove_file(&path);
+                let mut conn = rusqlite::Connection::open(&path).map_err(|e| e.to_string())?;
+                let mut db = crate::sqlite::SqliteBackend::new(&mut conn);
+                crate::embed::block_on(prepare_backend(&mut db, mode, models, migrations))?;
+                Ok(TestDatabase {
+                    url: format!("sqlite://{}", path.display()),
+                    backend,
+                    mode,
+                    sqlite_path: Some(path),
+                })
+            }
+            TestBackend::Postgres => {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                let url = rt.block_on(fresh_postgres_database("test"))?;
+                rt.block_on(async {
+                    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let task = tokio::spawn(conn);
+                    let mut db = crate::postgres::PostgresBackend::new(&client);
+                    let r = prepare_backend(&mut db, mode, models, migrations).await;
+                    drop(db);
+                    drop(client);
+                    let _ = task.await;
+                    r
+                })?;
+                Ok(TestDatabase {
+                    url,
+                    backend,
+                    mode,
+                    sqlite_path: None,
+                })
+            }
+        }
+    }
+}
+
+async fn prepare_backend<B: crate::Backend>(
+    db: &mut B,
+    mode: Mode,
+    models: &schema_core::Schema,
+    migrations: &crate::EmbeddedMigrations,
+) -> Result<(), String> {
+    match mode {
+        Mode::CreateAll => crate::create_all(db, models)
+            .await
+            .map_err(|e| e.to_string()),
+        Mode::Migrations => migrations
+            .upgrade_backend(db, &crate::RunOptions::default())
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// The ready-made migration checks (like pytest-alembic's): one head per branch, models
+/// match the migrations, `create_all` and replay give the same introspected schema, and
+/// the stairway (every revision up, down, up again). Each returns a description of what
+/// is wrong. `schema::migration_tests!` turns them into tests.
+pub mod checks {
+    use super::*;
+    use crate::compare::differences;
+    use crate::runner::{Backend, Migrator, RunOptions};
+    use schema_core::graph::MigrationGraph;
+    use schema_core::replay::replay_revisions;
+    use schema_core::Schema;
+
+    fn graph(m: &crate::EmbeddedMigrations) -> Result<MigrationGraph, String> {
+        m.graph().map_err(|e| e.to_string())
+    }
+
+    fn head_state(g: &MigrationGraph) -> Result<Schema, String> {
+        let mut s = Schema::new();
+        replay_revisions(&mut s, g.ordered()).map_err(|e| e.to_string())?;
+        Ok(s)
+    }
+
+    pub fn single_head_per_branch(m: &crate::EmbeddedMigrations) -> Result<(), String> {
+        let errors = graph(m)?.head_errors();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"))
+        }
+    }
+
+    pub fn models_match_migrations(
+        models: &Schema,
+        m: &crate::EmbeddedMigrations,
+    ) -> Result<(), String> {
+        let replayed = head_state(&graph(m)?)?;
+        let missing = schema_core::autogenerate(&replayed, models);
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the models differ from the migrations; a new revision would:\n  {}",
+                missing
+                    .upgrade
+                    .iter()
+                    .map(|o| o.summary())
+                    .collect::<Vec<_>>()
+                    .join("\n  ")
+            ))
+        }
+    }
+
+    async fn introspect<B: Backend>(db: &mut B) -> Result<Schema, String> {
+        db.introspect().await.map_err(|e| e.to_string())
+    }
+
+    fn with_db<T>(backend: TestBackend, f: impl AsyncCheck<T>) -> Result<T, String> {
+        let empty = Schema::new();
+        let none = crate::EmbeddedMigrations { revisions: &[] };
+        let db = TestDatabase::prepare_with(backend, Mode::CreateAll, &empty, &none)?;
+        match backend {
+            TestBackend::Sqlite => {
+                let mut conn =
+                    rusqlite::Connection::open(db.sqlite_path.as_ref().ok_or("no path")?)
+                        .map_err(|e| e.to_string())?;
+                let mut b = crate::sqlite::SqliteBackend::new(&mut conn);
+                crate::embed::block_on(f.sqlite(&mut b))
+            }
+            TestBackend::Postgres => {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                let (client, conn) = rt
+                    .block_on(tokio_postgres::connect(&db.url, tokio_postgres::NoTls))
+                    .map_err(|e| e.to_string())?;
+                rt.spawn(conn);
+                let mut b = crate::postgres::PostgresBackend::new(&client);
+                rt.block_on(f.postgres(&mut b))
+            }
+        }
+    }
+
+    /// A body for either backend (a closure cannot be generic over it).
+    pub trait AsyncCheck<T> {
+        fn sqlite(
+            self,
+            db: &mut crate::sqlite::SqliteBackend<'_>,
+        ) -> impl std::future::Future<Output = Result<T, String>>;
+        fn postgres(
+            self,
+            db: &mut crate::postgres::PostgresBackend<'_>,
+        ) -> impl std::future::Future<Output = Result<T, String>>;
+    }
+
+    struct CreateAll<'a>(&'a Schema);
+    impl AsyncCheck<Schema> for CreateAll<'_> {
+        async fn sqlite(self, db: &mut crate::sqlite::SqliteBackend<'_>) -> Result<Schema, String> {
+            crate::create_all(db, self.0)
+                .await
+                .map_err(|e| e.to_string())?;
+            introspect(db).await
+        }
+        async fn postgres(
+            self,
+            db: &mut crate::postgres::PostgresBackend<'_>,
+        ) -> Result<Schema, String> {
+            crate::create_all(db, self.0)
+                .await
+                .map_err(|e| e.to_string())?;
+            introspect(db).await
+        }
+    }
+
+    struct Stairway<'a>(&'a MigrationGraph, bool);
+    impl AsyncCheck<Schema> for Stairway<'_> {
+        async fn sqlite(self, db: &mut crate::sqlite::SqliteBackend<'_>) -> Result<Schema, String> {
+            stairway(db, self.0, self.1).await
+        }
+        async fn postgres(
+            self,
+            db: &mut crate::postgres::PostgresBackend<'_>,
+        ) -> Result<Schema, String> {
+            stairway(db, self.0, self.1).await
+        }
+    }
+
+    /// Upgrades one revision at a time; with `steps`, also down and up again at each
+    /// one, comparing the live schema with the replayed one each time.
+    async fn stairway<B: Backend>(
+        db: &mut B,
+        g: &MigrationGraph,
+        steps: bool,
+    ) -> Result<Schema, String> {
+        let m = Migrator::new(g, RunOptions::default());
+        let dialect = db.dialect();
+        let ids: Vec<String> = g.ordered().map(|r| r.id().to_string()).collect();
+        if !steps {
+            m.upgrade(db, "heads").await.map_err(|e| e.to_string())?;
+            return introspect(db).await;
+        }
+        for id in &ids {
+            let expected = m
+                .state_of(&g.ancestors([id.as_str()]))
+                .map_err(|e| e.to_string())?;
+            m.upgrade(db, id)
+                .await
+                .map_err(|e| format!("upgrade to {id}: {e}"))?;
+            let d = differences(dialect, &expected, &introspect(db).await?);
+            if !d.is_empty() {
+                return Err(format!(
+                    "after upgrade to {id} the database differs from the replayed schema: {d:?}"
+                ));
+            }
+            let applied = m.applied(db).await.map_err(|e| e.to_string())?;
+            let before = m.state_of(&applied).map_err(|e| e.to_string())?;
+            m.downgrade(db, "-1")
+                .await
+                .map_err(|e| format!("downgrade of {id}: {e}"))?;
+            m.upgrade(db, id)
+                .await
+                .map_err(|e| format!("re-upgrade to {id}: {e}"))?;
+            let d = differences(dialect, &before, &introspect(db).await?);
+            if !d.is_empty() {
+                return Err(format!(
+                    "after down and up again at {id} the database differs: {d:?}"
+                ));
+            }
+        }
+        introspect(db).await
+    }
+
+    pub fn create_all_matches_replay(
+        models: &Schema,
+        m: &crate::EmbeddedMigrations,
+        backend: TestBackend,
+    ) -> Result<(), String> {
+        let g = graph(m)?;
+        let from_models = with_db(backend, CreateAll(models))?;
+        let from_chain = with_db(backend, Stairway(&g, false))?;
+        let dialect = match backend {
+            TestBackend::Sqlite => schema_core::Dialect::Sqlite,
+            TestBackend::Postgres => schema_core::Dialect::Postgres,
+        };
+        let d = differences(dialect, &from_chain, &from_models);
+        if d.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "create_all and the migrations give different schemas on {}: {d:?}",
+                backend.as_str()
+            ))
+        }
+    }
+
+    pub fn stairway_up_down_up(
+        m: &crate::EmbeddedMigrations,
+        backend: TestBackend,
+    ) -> Result<(), String> {
+        let g = graph(m)?;
+        with_db(backend, Stairway(&g, true)).map(|_| ())
+    }
+}
+
+/// Four tests of an application's migrations in one line, on the backend that
+/// `SCHEMA_TEST_DB` selects: `schema::migration_tests!(my_models::models(), MIGRATIONS);`
+#[macro_export]
+macro_rules! migration_tests {
+    ($models:expr, $migrations:expr) => {
+        #[test]
+        fn migrations_have_one_head_per_branch() {
+            if let Err(e) = $crate::testing::checks::single_head_per_branch(&$migrations) {
+                panic!("{e}");
+            }
+        }
+        #[test]
+        fn models_match_migrations() {
+            if let Err(e) = $crate::testing::checks::models_match_migrations(&$models, &$migrations)
+            {
+                panic!("{e}");
+            }
+        }
+        #[test]
+        fn create_all_matches_migrations() {
+            let backend = $crate::testing::TestBackend::from_env();
+            if let Err(e) =
+                $crate::testing::checks::create_all_matches_replay(&$models, &$migrations, backend)
+            {
+                panic!("{e}");
+            }
+        }
+        #[test]
+        fn migrations_stairway_up_down_up() {
+            let backend = $crate::testing::TestBackend::from_env();
+            if let Err(e) = $crate::testing::checks::stairway_up_down_up(&$migrations, backend) {
+                panic!("{e}");
+            }
+        }
+    };
 }

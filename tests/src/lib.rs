@@ -8,12 +8,17 @@ use std::sync::OnceLock;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// The shared target directory (fixtures build into it too, to reuse compiled crates).
 pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
 }
 
 /// The `cargo-schema` binary, built once per test process so it is never stale.
@@ -22,7 +27,14 @@ pub fn binary() -> PathBuf {
     BIN.get_or_init(|| {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "cargo-schema", "--bin", "cargo-schema"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "cargo-schema",
+                "--bin",
+                "cargo-schema",
+            ])
             .current_dir(repo_root())
             .status()
             .expect("cargo runs");
@@ -51,7 +63,11 @@ fn copy_dir(from: &Path, to: &Path, root: &str) {
         } else if name == "Cargo.toml" {
             // Path dependencies on this repository's crates become absolute.
             let text = std::fs::read_to_string(&src).expect("read manifest");
-            std::fs::write(&dst, text.replace("path = \"../../../", &format!("path = \"{root}/"))).expect("write");
+            std::fs::write(
+                &dst,
+                text.replace("path = \"../../../", &format!("path = \"{root}/")),
+            )
+            .expect("write");
         } else {
             std::fs::copy(&src, &dst).expect("copy");
         }
@@ -67,7 +83,11 @@ impl Fixture {
             N.fetch_add(1, Ordering::SeqCst)
         ));
         let _ = std::fs::remove_dir_all(&dir);
-        copy_dir(&repo_root().join("fixtures").join(name), &dir, &repo_root().display().to_string());
+        copy_dir(
+            &repo_root().join("fixtures").join(name),
+            &dir,
+            &repo_root().display().to_string(),
+        );
         Fixture { dir }
     }
 
@@ -97,7 +117,12 @@ impl Fixture {
     /// Migration files of a directory, sorted.
     pub fn migrations(&self, rel_dir: &str) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.path(rel_dir))
-            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".toml")).collect())
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.ends_with(".toml"))
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v
@@ -110,7 +135,11 @@ impl Fixture {
 
     pub fn schema_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut c = Command::new(binary());
-        c.arg("schema").args(args).current_dir(&self.dir).env("SOURCE_DATE_EPOCH", "1764000000").env("NO_COLOR", "1");
+        c.arg("schema")
+            .args(args)
+            .current_dir(&self.dir)
+            .env("SOURCE_DATE_EPOCH", "1764000000")
+            .env("NO_COLOR", "1");
         c.env_remove("DATABASE_URL");
         for (k, v) in env {
             c.env(k, v);
@@ -141,8 +170,18 @@ impl Run {
     /// Asserts the exit code, showing both streams when it differs.
     #[track_caller]
     pub fn expect(&self, code: i32) -> &Run {
-        assert_eq!(self.code(), code, "exit code\n--- stdout\n{}--- stderr\n{}", self.stdout(), self.stderr());
-        assert!(!self.stderr().contains("panicked"), "the binary panicked: {}", self.stderr());
+        assert_eq!(
+            self.code(),
+            code,
+            "exit code\n--- stdout\n{}--- stderr\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        assert!(
+            !self.stderr().contains("panicked"),
+            "the binary panicked: {}",
+            self.stderr()
+        );
         self
     }
 }
@@ -156,9 +195,16 @@ pub fn assert_snapshot(name: &str, actual: &str) {
         std::fs::write(&path, actual).expect("write snapshot");
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("no snapshot {}; run with UPDATE_SNAPSHOTS=1 to record it", path.display()));
-    assert_eq!(expected, actual, "snapshot {name} differs (UPDATE_SNAPSHOTS=1 to accept)");
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no snapshot {}; run with UPDATE_SNAPSHOTS=1 to record it",
+            path.display()
+        )
+    });
+    assert_eq!(
+        expected, actual,
+        "snapshot {name} differs (UPDATE_SNAPSHOTS=1 to accept)"
+    );
 }
 
 /// A fresh SQLite file path in a temporary directory.
@@ -171,17 +217,24 @@ pub fn sqlite_path(name: &str) -> PathBuf {
 
 /// A fresh PostgreSQL database on the test server.
 pub fn postgres_database(prefix: &str) -> String {
-    runtime().block_on(schema::testing::fresh_postgres_database(prefix)).unwrap_or_else(|e| panic!("{e}"))
+    runtime()
+        .block_on(schema::testing::fresh_postgres_database(prefix))
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A single-threaded runtime for PostgreSQL work in tests.
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 /// A connected client; the connection task runs on the given runtime.
 pub fn pg_connect(rt: &tokio::runtime::Runtime, url: &str) -> tokio_postgres::Client {
-    let (client, conn) = rt.block_on(tokio_postgres::connect(url, tokio_postgres::NoTls)).expect("connect");
+    let (client, conn) = rt
+        .block_on(tokio_postgres::connect(url, tokio_postgres::NoTls))
+        .expect("connect");
     rt.spawn(conn);
     client
 }
@@ -237,11 +290,19 @@ impl TestDb {
         }
     }
 
-    pub fn upgrade(&self, graph: &schema_core::MigrationGraph, target: &str) -> Result<Vec<String>, schema::RunError> {
+    pub fn upgrade(
+        &self,
+        graph: &schema_core::MigrationGraph,
+        target: &str,
+    ) -> Result<Vec<String>, schema::RunError> {
         self.with(Upgrade(graph, target, true))
     }
 
-    pub fn downgrade(&self, graph: &schema_core::MigrationGraph, target: &str) -> Result<Vec<String>, schema::RunError> {
+    pub fn downgrade(
+        &self,
+        graph: &schema_core::MigrationGraph,
+        target: &str,
+    ) -> Result<Vec<String>, schema::RunError> {
         self.with(Upgrade(graph, target, false))
     }
 
@@ -252,7 +313,10 @@ impl TestDb {
     /// Runs SQL statements (no results).
     pub fn execute(&self, sql: &str) {
         match self {
-            TestDb::Sqlite(p) => rusqlite::Connection::open(p).expect("open").execute_batch(sql).expect("execute"),
+            TestDb::Sqlite(p) => rusqlite::Connection::open(p)
+                .expect("open")
+                .execute_batch(sql)
+                .expect("execute"),
             TestDb::Postgres(u) => {
                 let rt = runtime();
                 let c = pg_connect(&rt, u);
@@ -293,9 +357,11 @@ impl TestDb {
                     .expect("query")
                     .into_iter()
                     .filter_map(|m| match m {
-                        tokio_postgres::SimpleQueryMessage::Row(r) => {
-                            Some((0..r.len()).map(|i| r.get(i).unwrap_or("NULL").to_string()).collect())
-                        }
+                        tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                            (0..r.len())
+                                .map(|i| r.get(i).unwrap_or("NULL").to_string())
+                                .collect(),
+                        ),
                         _ => None,
                     })
                     .collect()
@@ -306,24 +372,43 @@ impl TestDb {
 
 /// A body that runs on either backend (closures cannot be generic over the backend).
 pub trait AsyncBackendFn<T> {
-    fn call_sqlite(self, db: &mut schema::sqlite::SqliteBackend<'_>) -> impl std::future::Future<Output = T>;
-    fn call_postgres(self, db: &mut schema::postgres::PostgresBackend<'_>) -> impl std::future::Future<Output = T>;
+    fn call_sqlite(
+        self,
+        db: &mut schema::sqlite::SqliteBackend<'_>,
+    ) -> impl std::future::Future<Output = T>;
+    fn call_postgres(
+        self,
+        db: &mut schema::postgres::PostgresBackend<'_>,
+    ) -> impl std::future::Future<Output = T>;
 }
 
 struct Upgrade<'a>(&'a schema_core::MigrationGraph, &'a str, bool);
 
 impl AsyncBackendFn<Result<Vec<String>, schema::RunError>> for Upgrade<'_> {
-    async fn call_sqlite(self, db: &mut schema::sqlite::SqliteBackend<'_>) -> Result<Vec<String>, schema::RunError> {
+    async fn call_sqlite(
+        self,
+        db: &mut schema::sqlite::SqliteBackend<'_>,
+    ) -> Result<Vec<String>, schema::RunError> {
         run_upgrade(self, db).await
     }
-    async fn call_postgres(self, db: &mut schema::postgres::PostgresBackend<'_>) -> Result<Vec<String>, schema::RunError> {
+    async fn call_postgres(
+        self,
+        db: &mut schema::postgres::PostgresBackend<'_>,
+    ) -> Result<Vec<String>, schema::RunError> {
         run_upgrade(self, db).await
     }
 }
 
-async fn run_upgrade<B: schema::Backend>(u: Upgrade<'_>, db: &mut B) -> Result<Vec<String>, schema::RunError> {
+async fn run_upgrade<B: schema::Backend>(
+    u: Upgrade<'_>,
+    db: &mut B,
+) -> Result<Vec<String>, schema::RunError> {
     let m = schema::Migrator::new(u.0, schema::RunOptions::default());
-    let r = if u.2 { m.upgrade(db, u.1).await? } else { m.downgrade(db, u.1).await? };
+    let r = if u.2 {
+        m.upgrade(db, u.1).await?
+    } else {
+        m.downgrade(db, u.1).await?
+    };
     Ok(r.revisions)
 }
 
@@ -333,7 +418,10 @@ impl AsyncBackendFn<schema_core::Schema> for Introspect {
     async fn call_sqlite(self, db: &mut schema::sqlite::SqliteBackend<'_>) -> schema_core::Schema {
         schema::Backend::introspect(db).await.expect("introspect")
     }
-    async fn call_postgres(self, db: &mut schema::postgres::PostgresBackend<'_>) -> schema_core::Schema {
+    async fn call_postgres(
+        self,
+        db: &mut schema::postgres::PostgresBackend<'_>,
+    ) -> schema_core::Schema {
         schema::Backend::introspect(db).await.expect("introspect")
     }
 }
@@ -352,7 +440,10 @@ impl AsyncBackendFn<()> for CreateAll<'_> {
 
 /// The graph of a fixture's (or any) migration directories.
 pub fn fixture_graph(dirs: &[&str]) -> schema_core::MigrationGraph {
-    let dirs: Vec<PathBuf> = dirs.iter().map(|d| repo_root().join("fixtures").join(d)).collect();
+    let dirs: Vec<PathBuf> = dirs
+        .iter()
+        .map(|d| repo_root().join("fixtures").join(d))
+        .collect();
     schema_core::resolver::load_graph(&dirs).expect("fixture migrations load")
 }
 

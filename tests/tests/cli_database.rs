@@ -29,18 +29,31 @@ fn a_failing_revision_leaves_the_database_at_the_revision_before() {
         let f = Fixture::new("blog");
         let url = db.url();
         f.schema(&["upgrade", "--database-url", &url]).expect(0);
-        f.write("models/migrations/20251124_0008_half_good.toml", BAD_REVISION);
+        f.write(
+            "models/migrations/20251124_0008_half_good.toml",
+            BAD_REVISION,
+        );
         let r = f.schema(&["upgrade", "--database-url", &url]);
         r.expect(3);
         let err = r.stderr();
         assert!(err.contains("revision 0008"), "{err}");
-        assert!(err.contains("statement: UPDATE no_such_table SET x = 1"), "{err}");
-        assert!(err.contains("no_such_table"), "the database's message: {err}");
+        assert!(
+            err.contains("statement: UPDATE no_such_table SET x = 1"),
+            "{err}"
+        );
+        assert!(
+            err.contains("no_such_table"),
+            "the database's message: {err}"
+        );
         let r = f.schema(&["current", "--database-url", &url]);
         r.expect(0);
         assert_eq!(r.stdout().trim(), "0007");
         let has_nickname = db.introspect().tables["users"].column("nickname").is_some();
-        assert!(!has_nickname, "the first step of 0008 was rolled back on {:?}", db.dialect());
+        assert!(
+            !has_nickname,
+            "the first step of 0008 was rolled back on {:?}",
+            db.dialect()
+        );
         let history = db.rows("SELECT revision FROM _schema_history ORDER BY revision");
         assert_eq!(history.len(), 7);
     }
@@ -65,12 +78,25 @@ fn eight_processes_upgrading_at_once_apply_each_revision_once() {
         let mut applied = Vec::new();
         for c in children {
             let out = c.wait_with_output().expect("wait");
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-            applied.extend(stdout.lines().filter_map(|l| l.strip_prefix("Applied ").map(str::to_string)));
+            applied.extend(
+                stdout
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("Applied ").map(str::to_string)),
+            );
         }
         applied.sort();
-        assert_eq!(applied, ["0001", "0002", "0003", "0004", "0005", "0006", "0007"], "on {:?}", db.dialect());
+        assert_eq!(
+            applied,
+            ["0001", "0002", "0003", "0004", "0005", "0006", "0007"],
+            "on {:?}",
+            db.dialect()
+        );
         let history = db.rows("SELECT revision FROM _schema_history ORDER BY revision");
         assert_eq!(history.len(), 7);
     }
@@ -81,19 +107,37 @@ fn an_edited_applied_revision_is_refused_but_line_endings_are_not_an_edit() {
     for db in TestDb::both("edited") {
         let f = Fixture::new("blog");
         let url = db.url();
-        f.schema(&["upgrade", "0005", "--database-url", &url]).expect(0);
+        f.schema(&["upgrade", "0005", "--database-url", &url])
+            .expect(0);
         // A checkout on Windows: every file with CRLF endings, and a BOM on one.
         for name in f.migrations("models/migrations") {
             let rel = format!("models/migrations/{name}");
             let text = f.read(&rel).replace('\n', "\r\n");
-            f.write(&rel, &if name.contains("0001") { format!("\u{feff}{text}") } else { text });
+            f.write(
+                &rel,
+                &if name.contains("0001") {
+                    format!("\u{feff}{text}")
+                } else {
+                    text
+                },
+            );
         }
         f.schema(&["current", "--database-url", &url]).expect(0);
-        f.edit("models/migrations/20251108_0003_tags_and_post_tags.toml", "message = \"tags and post_tags\"", "message = \"tags\"");
+        f.edit(
+            "models/migrations/20251108_0003_tags_and_post_tags.toml",
+            "message = \"tags and post_tags\"",
+            "message = \"tags\"",
+        );
         let r = f.schema(&["upgrade", "--database-url", &url]);
         r.expect(2);
-        assert!(r.stderr().contains("revision 0003") && r.stderr().contains("was edited after it was applied"), "{}", r.stderr());
-        f.schema(&["upgrade", "--allow-edited", "--database-url", &url]).expect(0);
+        assert!(
+            r.stderr().contains("revision 0003")
+                && r.stderr().contains("was edited after it was applied"),
+            "{}",
+            r.stderr()
+        );
+        f.schema(&["upgrade", "--allow-edited", "--database-url", &url])
+            .expect(0);
     }
 }
 
@@ -103,11 +147,16 @@ fn a_database_ahead_of_the_code_is_refused() {
         let f = Fixture::new("blog");
         let url = db.url();
         f.schema(&["upgrade", "--database-url", &url]).expect(0);
-        std::fs::remove_file(f.path("models/migrations/20251123_0007_user_karma.toml")).expect("rm");
+        std::fs::remove_file(f.path("models/migrations/20251123_0007_user_karma.toml"))
+            .expect("rm");
         for cmd in ["upgrade", "current"] {
             let r = f.schema(&[cmd, "--database-url", &url]);
             r.expect(2);
-            assert!(r.stderr().contains("0007") && r.stderr().contains("ahead of the code"), "{}", r.stderr());
+            assert!(
+                r.stderr().contains("0007") && r.stderr().contains("ahead of the code"),
+                "{}",
+                r.stderr()
+            );
         }
     }
 }
@@ -115,26 +164,66 @@ fn a_database_ahead_of_the_code_is_refused() {
 #[test]
 fn bad_urls_and_unreachable_servers() {
     let f = Fixture::new("blog");
-    let r = f.schema(&["upgrade", "--database-url", "mysql://root:hunter2@localhost/db"]);
+    let r = f.schema(&[
+        "upgrade",
+        "--database-url",
+        "mysql://root:hunter2@localhost/db",
+    ]);
     r.expect(2);
-    assert!(r.stderr().contains("unsupported database URL") && !r.stderr().contains("hunter2"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("unsupported database URL") && !r.stderr().contains("hunter2"),
+        "{}",
+        r.stderr()
+    );
     f.schema(&["upgrade"]).expect(2);
     // A port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let r = f.schema(&["upgrade", "--database-url", &format!("postgres://app:s3cret@127.0.0.1:{port}/app")]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let r = f.schema(&[
+        "upgrade",
+        "--database-url",
+        &format!("postgres://app:s3cret@127.0.0.1:{port}/app"),
+    ]);
     r.expect(3);
-    assert!(r.stderr().contains("cannot connect to postgres://app:***@127.0.0.1"), "{}", r.stderr());
+    assert!(
+        r.stderr()
+            .contains("cannot connect to postgres://app:***@127.0.0.1"),
+        "{}",
+        r.stderr()
+    );
     assert!(!r.stderr().contains("s3cret"));
     // A wrong password for a real role.
-    let TestDb::Postgres(url) = TestDb::postgres("pw") else { unreachable!() };
+    let TestDb::Postgres(url) = TestDb::postgres("pw") else {
+        unreachable!()
+    };
     let db = TestDb::Postgres(url.clone());
     db.execute("CREATE ROLE app LOGIN PASSWORD 'right-one'");
-    let port = url.split("localhost:").nth(1).and_then(|r| r.split('/').next()).expect("port");
-    let r = f.schema(&["current", "--database-url", &format!("postgresql://app:wrong-one@127.0.0.1:{port}/postgres")]);
+    let port = url
+        .split("localhost:")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .expect("port");
+    let r = f.schema(&[
+        "current",
+        "--database-url",
+        &format!("postgresql://app:wrong-one@127.0.0.1:{port}/postgres"),
+    ]);
     r.expect(3);
-    assert!(r.stderr().contains("password authentication failed"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("password authentication failed"),
+        "{}",
+        r.stderr()
+    );
     assert!(!r.stderr().contains("wrong-one"));
-    f.schema(&["current", "--database-url", &format!("postgresql://app:right-one@127.0.0.1:{port}/postgres")]).expect(0);
+    f.schema(&[
+        "current",
+        "--database-url",
+        &format!("postgresql://app:right-one@127.0.0.1:{port}/postgres"),
+    ])
+    .expect(0);
 }
 
 #[test]
@@ -142,7 +231,8 @@ fn database_url_comes_from_the_environment_and_dotenv() {
     let f = Fixture::new("blog");
     let db = TestDb::sqlite("env");
     let url = db.url();
-    f.schema_env(&["upgrade", "0002"], &[("DATABASE_URL", &url)]).expect(0);
+    f.schema_env(&["upgrade", "0002"], &[("DATABASE_URL", &url)])
+        .expect(0);
     f.write(".env", &format!("# local settings\nDATABASE_URL={url}\n"));
     let r = f.schema(&["current"]);
     r.expect(0);
@@ -154,27 +244,43 @@ fn stamp_current_downgrade_targets_sql_reset_and_drift() {
     for db in TestDb::both("cmds") {
         let f = Fixture::new("blog");
         let url = db.url();
-        let at = |f: &Fixture| f.schema(&["current", "--database-url", &url]).stdout().split_whitespace().next().unwrap_or("").to_string();
-        f.schema(&["upgrade", "blog@head", "--database-url", &url]).expect(0);
-        f.schema(&["downgrade", "-2", "--database-url", &url]).expect(0);
+        let at = |f: &Fixture| {
+            f.schema(&["current", "--database-url", &url])
+                .stdout()
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_string()
+        };
+        f.schema(&["upgrade", "blog@head", "--database-url", &url])
+            .expect(0);
+        f.schema(&["downgrade", "-2", "--database-url", &url])
+            .expect(0);
         assert_eq!(at(&f), "0005");
-        f.schema(&["downgrade", "0003", "--database-url", &url]).expect(0);
+        f.schema(&["downgrade", "0003", "--database-url", &url])
+            .expect(0);
         assert_eq!(at(&f), "0003");
         f.schema(&["upgrade", "--database-url", &url]).expect(0);
         let r = f.schema(&["current", "--format", "json", "--database-url", &url]);
         let v: serde_json::Value = serde_json::from_str(&r.stdout()).expect("json");
         assert_eq!(v["at_head"], true);
         // stamp records without running: the schema stays.
-        f.schema(&["stamp", "0004", "--database-url", &url]).expect(0);
+        f.schema(&["stamp", "0004", "--database-url", &url])
+            .expect(0);
         assert_eq!(at(&f), "0004");
         assert!(db.introspect().tables["users"].column("karma").is_some());
-        f.schema(&["stamp", "heads", "--database-url", &url]).expect(0);
+        f.schema(&["stamp", "heads", "--database-url", &url])
+            .expect(0);
         // check --database: no drift, then a hand-made change is drift.
         f.schema(&["check", "--database", &url]).expect(0);
         db.execute("CREATE INDEX ix_by_hand ON users (bio)");
         let r = f.schema(&["check", "--database", &url]);
         r.expect(1);
-        assert!(r.stdout().contains("drop index ix_by_hand"), "{}", r.stdout());
+        assert!(
+            r.stdout().contains("drop index ix_by_hand"),
+            "{}",
+            r.stdout()
+        );
         // reset drops what the migrations made and upgrades again.
         db.execute("INSERT INTO tags (name) VALUES ('rust')");
         f.schema(&["reset", "--database-url", &url]).expect(0);
@@ -187,9 +293,17 @@ fn stamp_current_downgrade_targets_sql_reset_and_drift() {
 #[test]
 fn reset_refuses_a_remote_database() {
     let f = Fixture::new("blog");
-    let r = f.schema(&["reset", "--database-url", "postgres://u:p@db.example.com/prod"]);
+    let r = f.schema(&[
+        "reset",
+        "--database-url",
+        "postgres://u:p@db.example.com/prod",
+    ]);
     r.expect(2);
-    assert!(r.stderr().contains("not a local database"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("not a local database"),
+        "{}",
+        r.stderr()
+    );
 }
 
 #[test]
@@ -206,7 +320,10 @@ fn sql_renders_ranges_offline_for_both_dialects() {
     let out = lite.stdout();
     assert!(out.contains("CREATE TABLE \"_schema_new_posts\""), "{out}");
     assert!(out.contains("INSERT INTO \"_schema_new_posts\""), "{out}");
-    assert!(out.contains("PRAGMA foreign_key_check(\"posts\");"), "{out}");
+    assert!(
+        out.contains("PRAGMA foreign_key_check(\"posts\");"),
+        "{out}"
+    );
     let down = f.schema(&["sql", "0007:0006", "--dialect", "postgres"]);
     assert!(down.stdout().starts_with("-- downgrade 0007: user karma\nALTER TABLE \"users\" DROP CONSTRAINT \"ck_users_karma\";"), "{}", down.stdout());
     // The whole chain applies in one go to a fresh database when run as a script.

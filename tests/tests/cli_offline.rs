@@ -10,7 +10,9 @@ fn the_blog_fixture_is_in_sync() {
     let f = Fixture::new("blog");
     let r = f.schema(&["check"]);
     r.expect(0);
-    assert!(r.stdout().contains("blog-models: models match the migrations"));
+    assert!(r
+        .stdout()
+        .contains("blog-models: models match the migrations"));
 }
 
 #[test]
@@ -19,13 +21,31 @@ fn change_a_model_check_fails_revision_writes_check_passes() {
     f.edit("models/src/users.rs", "    pub bio: Option<String>,\n", "    pub bio: Option<String>,\n    #[column(max_length = 32, index)]\n    pub nickname: Option<String>,\n");
     let r = f.schema(&["check"]);
     r.expect(1);
-    assert!(r.stdout().contains("+ add column users.nickname (varchar(32))"), "{}", r.stdout());
-    assert!(r.stdout().contains("+ create index ix_users_nickname on users (nickname)"), "{}", r.stdout());
+    assert!(
+        r.stdout()
+            .contains("+ add column users.nickname (varchar(32))"),
+        "{}",
+        r.stdout()
+    );
+    assert!(
+        r.stdout()
+            .contains("+ create index ix_users_nickname on users (nickname)"),
+        "{}",
+        r.stdout()
+    );
 
     let r = f.schema(&["revision", "-m", "add nickname to users"]);
     r.expect(0);
-    assert!(r.stdout().contains("Wrote models/migrations/20251124_0008_add_nickname_to_users.toml"), "{}", r.stdout());
-    assert_snapshot("blog_0008_add_nickname.toml", &f.read("models/migrations/20251124_0008_add_nickname_to_users.toml"));
+    assert!(
+        r.stdout()
+            .contains("Wrote models/migrations/20251124_0008_add_nickname_to_users.toml"),
+        "{}",
+        r.stdout()
+    );
+    assert_snapshot(
+        "blog_0008_add_nickname.toml",
+        &f.read("models/migrations/20251124_0008_add_nickname_to_users.toml"),
+    );
     f.schema(&["check"]).expect(0);
     // Nothing left to generate: nothing is written, and that is not an error.
     let r = f.schema(&["revision", "-m", "again"]);
@@ -38,40 +58,73 @@ fn change_a_model_check_fails_revision_writes_check_passes() {
 fn destructive_changes_and_rebuilds_are_called_out() {
     let f = Fixture::new("blog");
     f.edit("models/src/users.rs", "    pub bio: Option<String>,\n", "");
-    f.edit("models/src/users.rs", "    #[column(default = \"0\")]\n    pub karma: i32,", "    #[column(default = \"0\")]\n    pub karma: i16,");
+    f.edit(
+        "models/src/users.rs",
+        "    #[column(default = \"0\")]\n    pub karma: i32,",
+        "    #[column(default = \"0\")]\n    pub karma: i16,",
+    );
     let r = f.schema(&["revision", "-m", "drop bio, narrow karma", "--dry-run"]);
     r.expect(0);
     assert_snapshot("blog_drop_bio_dry_run.toml", &r.stdout());
-    assert!(f.migrations(MIGRATIONS).len() == 7, "--dry-run writes nothing");
+    assert!(
+        f.migrations(MIGRATIONS).len() == 7,
+        "--dry-run writes nothing"
+    );
     let r = f.schema(&["revision", "-m", "drop bio, narrow karma"]);
     r.expect(0);
     let err = r.stderr();
     assert!(err.contains("destructive: drops column users.bio"), "{err}");
-    assert!(err.contains("destructive: narrows users.karma from integer to smallint"), "{err}");
+    assert!(
+        err.contains("destructive: narrows users.karma from integer to smallint"),
+        "{err}"
+    );
     assert!(err.contains("SQLite rebuild"), "{err}");
 }
 
 #[test]
 fn an_add_and_a_drop_of_one_type_hint_at_a_rename() {
     let f = Fixture::new("blog");
-    f.edit("models/src/users.rs", "    pub bio: Option<String>,", "    pub about: Option<String>,");
+    f.edit(
+        "models/src/users.rs",
+        "    pub bio: Option<String>,",
+        "    pub about: Option<String>,",
+    );
     let r = f.schema(&["check"]);
     r.expect(1);
-    assert!(r.stderr().contains("renamed_from = \\\"bio\\\"") || r.stderr().contains("renamed_from = \"bio\""), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("renamed_from = \\\"bio\\\"")
+            || r.stderr().contains("renamed_from = \"bio\""),
+        "{}",
+        r.stderr()
+    );
 }
 
 #[test]
 fn empty_revision_and_explicit_id() {
     let f = Fixture::new("blog");
-    let r = f.schema(&["revision", "--empty", "-m", "backfill data", "--rev-id", "0100"]);
+    let r = f.schema(&[
+        "revision",
+        "--empty",
+        "-m",
+        "backfill data",
+        "--rev-id",
+        "0100",
+    ]);
     r.expect(0);
     let text = f.read("models/migrations/20251124_0100_backfill_data.toml");
-    assert!(text.contains("revision = \"0100\"\ndown_revision = \"0007\"\n"), "{text}");
+    assert!(
+        text.contains("revision = \"0100\"\ndown_revision = \"0007\"\n"),
+        "{text}"
+    );
     assert!(!text.contains("[[upgrade]]"));
     // The next default id follows the largest number.
     f.schema(&["revision", "--empty", "-m", "next"]).expect(0);
-    assert!(f.migrations(MIGRATIONS).iter().any(|n| n.contains("_0101_next")));
-    f.schema(&["revision", "--empty", "-m", "dup", "--rev-id", "0100"]).expect(2);
+    assert!(f
+        .migrations(MIGRATIONS)
+        .iter()
+        .any(|n| n.contains("_0101_next")));
+    f.schema(&["revision", "--empty", "-m", "dup", "--rev-id", "0100"])
+        .expect(2);
 }
 
 #[test]
@@ -79,7 +132,12 @@ fn history_heads_branches_show_in_both_formats() {
     let f = Fixture::new("blog");
     let r = f.schema(&["history"]);
     r.expect(0);
-    assert!(r.stdout().starts_with("0006 -> 0007 (head) [blog], user karma\n"), "{}", r.stdout());
+    assert!(
+        r.stdout()
+            .starts_with("0006 -> 0007 (head) [blog], user karma\n"),
+        "{}",
+        r.stdout()
+    );
     let r = f.schema(&["history", "--format", "json"]);
     r.expect(0);
     let v: serde_json::Value = serde_json::from_str(&r.stdout()).expect("json");
@@ -91,7 +149,12 @@ fn history_heads_branches_show_in_both_formats() {
     assert_eq!(v[0]["revision"], "0007");
     assert_eq!(v[0]["branch_labels"][0], "blog");
     let r = f.schema(&["branches"]);
-    assert!(r.stdout().contains("blog: root 0001, head 0007 (crate blog-models)"), "{}", r.stdout());
+    assert!(
+        r.stdout()
+            .contains("blog: root 0001, head 0007 (crate blog-models)"),
+        "{}",
+        r.stdout()
+    );
     let r = f.schema(&["show", "0005", "--format", "json"]);
     r.expect(0);
     let v: serde_json::Value = serde_json::from_str(&r.stdout()).expect("json");
@@ -105,19 +168,28 @@ fn history_heads_branches_show_in_both_formats() {
 #[test]
 fn two_heads_are_reported_and_merged() {
     let f = Fixture::new("blog");
-    f.schema(&["revision", "--empty", "-m", "side work", "--head", "0006"]).expect(0);
+    f.schema(&["revision", "--empty", "-m", "side work", "--head", "0006"])
+        .expect(0);
     let r = f.schema(&["check"]);
     r.expect(2);
-    assert!(r.stderr().contains("branch `blog` has 2 heads: 0007"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("branch `blog` has 2 heads: 0007"),
+        "{}",
+        r.stderr()
+    );
     let r = f.schema(&["revision", "--empty", "-m", "more"]);
     r.expect(2);
     assert!(r.stderr().contains("merge them first"), "{}", r.stderr());
-    f.schema(&["merge", "-m", "merge side work", "0007", "0008"]).expect(0);
+    f.schema(&["merge", "-m", "merge side work", "0007", "0008"])
+        .expect(0);
     f.schema(&["check"]).expect(0);
     let r = f.schema(&["heads"]);
     assert!(r.stdout().starts_with("0009 (blog)"), "{}", r.stdout());
     let merge = f.read("models/migrations/20251124_0009_merge_side_work.toml");
-    assert!(merge.contains("down_revision = [\"0007\", \"0008\"]"), "{merge}");
+    assert!(
+        merge.contains("down_revision = [\"0007\", \"0008\"]"),
+        "{merge}"
+    );
 }
 
 #[test]
@@ -126,21 +198,38 @@ fn the_same_number_on_two_git_branches_is_found_and_renumbered() {
     // Two developers each wrote 0008 after 0007; after the merge both files exist.
     f.schema(&["revision", "--empty", "-m", "alice"]).expect(0);
     let alice = f.read("models/migrations/20251124_0008_alice.toml");
-    f.write("models/migrations/20251124_0008_bob.toml", &alice.replace("alice", "bob"));
-    for cmd in [&["check"][..], &["revision", "--empty", "-m", "x"], &["history"]] {
+    f.write(
+        "models/migrations/20251124_0008_bob.toml",
+        &alice.replace("alice", "bob"),
+    );
+    for cmd in [
+        &["check"][..],
+        &["revision", "--empty", "-m", "x"],
+        &["history"],
+    ] {
         let r = f.schema(cmd);
         r.expect(2);
         let err = r.stderr();
         assert!(err.contains("revision `0008` is defined twice"), "{err}");
-        assert!(err.contains("20251124_0008_alice.toml") && err.contains("20251124_0008_bob.toml"), "{err}");
+        assert!(
+            err.contains("20251124_0008_alice.toml") && err.contains("20251124_0008_bob.toml"),
+            "{err}"
+        );
     }
     let bob = f.path("models/migrations/20251124_0008_bob.toml");
     let r = f.schema(&["renumber", bob.to_str().expect("utf-8")]);
     r.expect(0);
-    assert!(r.stdout().contains("revision 0008 -> 0009, now after 0008"), "{}", r.stdout());
+    assert!(
+        r.stdout().contains("revision 0008 -> 0009, now after 0008"),
+        "{}",
+        r.stdout()
+    );
     f.schema(&["check"]).expect(0);
     let renamed = f.read("models/migrations/20251124_0009_bob.toml");
-    assert!(renamed.contains("revision = \"0009\"\ndown_revision = \"0008\"\n"), "{renamed}");
+    assert!(
+        renamed.contains("revision = \"0009\"\ndown_revision = \"0008\"\n"),
+        "{renamed}"
+    );
 }
 
 #[test]
@@ -149,18 +238,41 @@ fn a_plugin_crate_keeps_its_own_branch() {
     f.schema(&["check"]).expect(0);
     let r = f.schema(&["revision", "-m", "x"]);
     r.expect(2);
-    assert!(r.stderr().contains("choose one with -p/--package"), "{}", r.stderr());
-    f.edit("audit/src/lib.rs", "    pub detail: Option<String>,\n", "    pub detail: Option<String>,\n    pub at: Option<chrono::NaiveDateTime>,\n");
+    assert!(
+        r.stderr().contains("choose one with -p/--package"),
+        "{}",
+        r.stderr()
+    );
+    f.edit(
+        "audit/src/lib.rs",
+        "    pub detail: Option<String>,\n",
+        "    pub detail: Option<String>,\n    pub at: Option<chrono::NaiveDateTime>,\n",
+    );
     let r = f.schema(&["check"]);
     r.expect(1);
-    assert!(r.stdout().contains("app-core: models match"), "{}", r.stdout());
-    assert!(r.stdout().contains("+ add column audit_events.at (timestamp)"), "{}", r.stdout());
-    f.schema(&["revision", "-p", "audit-plugin", "-m", "event time"]).expect(0);
+    assert!(
+        r.stdout().contains("app-core: models match"),
+        "{}",
+        r.stdout()
+    );
+    assert!(
+        r.stdout()
+            .contains("+ add column audit_events.at (timestamp)"),
+        "{}",
+        r.stdout()
+    );
+    f.schema(&["revision", "-p", "audit-plugin", "-m", "event time"])
+        .expect(0);
     let text = f.read("audit/migrations/20251124_0003_event_time.toml");
     assert!(text.contains("down_revision = \"0002\""), "{text}");
     // The core moves on independently on its own branch.
-    f.edit("core/src/lib.rs", "    pub login: String,\n", "    pub login: String,\n    pub active: bool,\n");
-    f.schema(&["revision", "-p", "app-core", "-m", "active accounts"]).expect(0);
+    f.edit(
+        "core/src/lib.rs",
+        "    pub login: String,\n",
+        "    pub login: String,\n    pub active: bool,\n",
+    );
+    f.schema(&["revision", "-p", "app-core", "-m", "active accounts"])
+        .expect(0);
     let text = f.read("core/migrations/20251124_0004_active_accounts.toml");
     assert!(text.contains("down_revision = \"0001\""), "{text}");
     let r = f.schema(&["branches", "--format", "json"]);
@@ -169,21 +281,43 @@ fn a_plugin_crate_keeps_its_own_branch() {
         .as_array()
         .expect("array")
         .iter()
-        .map(|b| (b["branch"].as_str().unwrap_or("").into(), b["heads"][0].as_str().unwrap_or("").into()))
+        .map(|b| {
+            (
+                b["branch"].as_str().unwrap_or("").into(),
+                b["heads"][0].as_str().unwrap_or("").into(),
+            )
+        })
         .collect();
-    assert_eq!(heads, [("audit".into(), "0003".into()), ("core".into(), "0004".into())]);
+    assert_eq!(
+        heads,
+        [
+            ("audit".into(), "0003".into()),
+            ("core".into(), "0004".into())
+        ]
+    );
     // The workspace naming convention names the plugin's index.
-    assert!(f.read("audit/migrations/20251102_0002_audit_events.toml").contains("idx_audit_events_account_id"));
+    assert!(f
+        .read("audit/migrations/20251102_0002_audit_events.toml")
+        .contains("idx_audit_events_account_id"));
 }
 
 #[test]
 fn init_makes_a_crate_a_model_crate() {
     let f = Fixture::new("plugins");
-    f.write("extra/Cargo.toml", "[package]\nname = \"extra\"\nversion = \"0.1.0\"\nedition = \"2021\"\n");
+    f.write(
+        "extra/Cargo.toml",
+        "[package]\nname = \"extra\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
     f.write("extra/src/lib.rs", "");
-    f.edit("Cargo.toml", "members = [\"core\", \"audit\"]", "members = [\"core\", \"audit\", \"extra\"]");
+    f.edit(
+        "Cargo.toml",
+        "members = [\"core\", \"audit\"]",
+        "members = [\"core\", \"audit\", \"extra\"]",
+    );
     f.schema(&["init", "-p", "extra"]).expect(0);
-    assert!(f.read("extra/Cargo.toml").contains("[package.metadata.schema]\nmigrations = \"migrations\"\n"));
+    assert!(f
+        .read("extra/Cargo.toml")
+        .contains("[package.metadata.schema]\nmigrations = \"migrations\"\n"));
     assert!(f.path("extra/migrations").is_dir());
     let r = f.schema(&["check", "-p", "extra"]);
     r.expect(0);
@@ -192,26 +326,50 @@ fn init_makes_a_crate_a_model_crate() {
 #[test]
 fn an_unsupported_field_type_names_file_line_and_field() {
     let f = Fixture::new("blog");
-    f.edit("models/src/users.rs", "    pub bio: Option<String>,\n", "    pub bio: Option<String>,\n    pub tags: Vec<String>,\n");
+    f.edit(
+        "models/src/users.rs",
+        "    pub bio: Option<String>,\n",
+        "    pub bio: Option<String>,\n    pub tags: Vec<String>,\n",
+    );
     let r = f.schema(&["check"]);
     r.expect(2);
     let err = r.stderr();
-    assert!(err.contains("users.rs:15:15: field `tags` has type `Vec<String>`, which has no SQL type"), "{err}");
+    assert!(
+        err.contains("users.rs:15:15: field `tags` has type `Vec<String>`, which has no SQL type"),
+        "{err}"
+    );
     assert!(err.contains("|     pub tags: Vec<String>,"), "{err}");
-    assert!(!err.contains("references table"), "a broken model still defines its table: {err}");
+    assert!(
+        !err.contains("references table"),
+        "a broken model still defines its table: {err}"
+    );
     assert!(!err.contains("error: error:"), "{err}");
 }
 
 #[test]
 fn bad_model_attributes_and_references_are_reported_together() {
     let f = Fixture::new("blog");
-    f.edit("models/src/posts.rs", "#[column(references = \"users.id\"", "#[column(references = \"writers.id\"");
-    f.edit("models/src/tags.rs", "    #[column(max_length = 64, unique)]", "    #[column(max_length = 64, uniq)]");
+    f.edit(
+        "models/src/posts.rs",
+        "#[column(references = \"users.id\"",
+        "#[column(references = \"writers.id\"",
+    );
+    f.edit(
+        "models/src/tags.rs",
+        "    #[column(max_length = 64, unique)]",
+        "    #[column(max_length = 64, uniq)]",
+    );
     let r = f.schema(&["check"]);
     r.expect(2);
     let err = r.stderr();
-    assert!(err.contains("tags.rs:8:31: unknown column attribute `uniq`, expected one of"), "{err}");
-    assert!(err.contains("posts.rs:9:27: `posts` references table `writers`, which no model defines"), "{err}");
+    assert!(
+        err.contains("tags.rs:8:31: unknown column attribute `uniq`, expected one of"),
+        "{err}"
+    );
+    assert!(
+        err.contains("posts.rs:9:27: `posts` references table `writers`, which no model defines"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -228,7 +386,11 @@ fn malformed_migration_files_are_clear_errors() {
         for cmd in [&["check"][..], &["revision", "-m", "y"], &["sql", "heads"]] {
             let r = f.schema(cmd);
             r.expect(2);
-            assert!(r.stderr().contains(expected), "{what} / {cmd:?}: {}", r.stderr());
+            assert!(
+                r.stderr().contains(expected),
+                "{what} / {cmd:?}: {}",
+                r.stderr()
+            );
         }
     }
 }
@@ -239,5 +401,6 @@ fn usage_errors_exit_2() {
     f.schema(&["revision"]).expect(2);
     f.schema(&["frobnicate"]).expect(2);
     f.schema(&["sql", "heads", "--dialect", "oracle"]).expect(2);
-    f.schema(&["--manifest-path", "/nonexistent/Cargo.toml", "check"]).expect(2);
+    f.schema(&["--manifest-path", "/nonexistent/Cargo.toml", "check"])
+        .expect(2);
 }

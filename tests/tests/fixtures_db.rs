@@ -43,7 +43,11 @@ fn blog_every_revision_up_down_up_keeps_rows() {
             let rows = seeded.clone().expect("seeded");
             assert_eq!(blog_rows(&db), rows, "{id} up on {:?}", db.dialect());
             db.downgrade(&graph, "-1").expect("downgrade");
-            assert_schema(&db, &replayed_through(&graph, &ids[i - 1]), &format!("blog back at {}", ids[i - 1]));
+            assert_schema(
+                &db,
+                &replayed_through(&graph, &ids[i - 1]),
+                &format!("blog back at {}", ids[i - 1]),
+            );
             assert_eq!(blog_rows(&db), rows, "{id} down on {:?}", db.dialect());
             db.upgrade(&graph, id).expect("re-upgrade");
             assert_eq!(blog_rows(&db), rows, "{id} up again on {:?}", db.dialect());
@@ -62,11 +66,19 @@ fn plugins_every_revision_up_down_up() {
     for db in TestDb::both("plugin_stairs") {
         for (i, id) in ids.iter().enumerate() {
             db.upgrade(&graph, id).expect("upgrade");
-            assert_schema(&db, &replayed_through(&graph, id), &format!("plugins at {id}"));
+            assert_schema(
+                &db,
+                &replayed_through(&graph, id),
+                &format!("plugins at {id}"),
+            );
             if i > 0 {
                 db.downgrade(&graph, "-1").expect("downgrade");
                 db.upgrade(&graph, id).expect("re-upgrade");
-                assert_schema(&db, &replayed_through(&graph, id), &format!("plugins again at {id}"));
+                assert_schema(
+                    &db,
+                    &replayed_through(&graph, id),
+                    &format!("plugins again at {id}"),
+                );
             }
         }
     }
@@ -93,18 +105,28 @@ fn models(crate_dirs: &[&str]) -> Schema {
 fn create_all_and_full_replay_give_the_same_schema() {
     let cases: &[(&[&str], &[&str])] = &[
         (&["blog/models"], &["blog/models/migrations"]),
-        (&["plugins/core", "plugins/audit"], &["plugins/core/migrations", "plugins/audit/migrations"]),
+        (
+            &["plugins/core", "plugins/audit"],
+            &["plugins/core/migrations", "plugins/audit/migrations"],
+        ),
     ];
     for (crates, dirs) in cases {
         let models = models(crates);
         let graph = fixture_graph(dirs);
-        for (a, b) in TestDb::both("create_all").into_iter().zip(TestDb::both("replay")) {
+        for (a, b) in TestDb::both("create_all")
+            .into_iter()
+            .zip(TestDb::both("replay"))
+        {
             a.with(CreateAll(&models));
             b.upgrade(&graph, "heads").expect("upgrade");
             let (from_models, from_chain) = (a.introspect(), b.introspect());
             assert!(!from_models.tables.is_empty());
             let diff = schema::compare::differences(a.dialect(), &from_chain, &from_models);
-            assert!(diff.is_empty(), "{crates:?} on {:?}: create_all differs from replay: {diff:?}", a.dialect());
+            assert!(
+                diff.is_empty(),
+                "{crates:?} on {:?}: create_all differs from replay: {diff:?}",
+                a.dialect()
+            );
             assert_schema(&a, &models, "create_all has the models");
         }
     }

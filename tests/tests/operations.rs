@@ -26,7 +26,10 @@ fn table(name: &str, columns: Vec<ColumnDef>) -> TableDef {
     TableDef {
         name: name.into(),
         columns: cols,
-        primary_key: Some(PrimaryKeyDef { name: format!("pk_{name}"), columns: vec!["id".into()] }),
+        primary_key: Some(PrimaryKeyDef {
+            name: format!("pk_{name}"),
+            columns: vec!["id".into()],
+        }),
         ..Default::default()
     }
 }
@@ -46,9 +49,16 @@ fn states() -> Vec<Schema> {
             col("we\"ird", SqlType::Text, true, None),
         ],
     );
-    users.uniques.push(UniqueDef { name: "uq_users_email".into(), columns: vec!["email".into()] });
+    users.uniques.push(UniqueDef {
+        name: "uq_users_email".into(),
+        columns: vec!["email".into()],
+    });
     let select = table("select", vec![col("from", SqlType::Double, true, None)]);
-    s.push(Schema::from_tables([orgs.clone(), users.clone(), select.clone()]));
+    s.push(Schema::from_tables([
+        orgs.clone(),
+        users.clone(),
+        select.clone(),
+    ]));
 
     // add column + foreign key + index
     let mut u2 = users.clone();
@@ -61,28 +71,59 @@ fn states() -> Vec<Schema> {
         on_delete: ReferentialAction::SetNull,
         on_update: ReferentialAction::NoAction,
     });
-    u2.indexes.push(IndexDef { name: "ix_users_org_id".into(), columns: vec!["org_id".into()], unique: false });
-    s.push(Schema::from_tables([orgs.clone(), u2.clone(), select.clone()]));
+    u2.indexes.push(IndexDef {
+        name: "ix_users_org_id".into(),
+        columns: vec!["org_id".into()],
+        unique: false,
+    });
+    s.push(Schema::from_tables([
+        orgs.clone(),
+        u2.clone(),
+        select.clone(),
+    ]));
 
     // alter column: type, nullability, default
     let mut u3 = u2.clone();
-    *u3.column_mut("name").expect("name") = col("name", SqlType::Varchar(200), true, Some("'anon'"));
+    *u3.column_mut("name").expect("name") =
+        col("name", SqlType::Varchar(200), true, Some("'anon'"));
     *u3.column_mut("order").expect("order") = col("order", SqlType::BigInt, false, Some("1"));
-    s.push(Schema::from_tables([orgs.clone(), u3.clone(), select.clone()]));
+    s.push(Schema::from_tables([
+        orgs.clone(),
+        u3.clone(),
+        select.clone(),
+    ]));
 
     // check constraint, composite unique, unique index
     let mut u4 = u3.clone();
-    u4.checks.push(CheckDef { name: "ck_users_order".into(), expr: "\"order\" >= 0".into() });
-    u4.uniques.push(UniqueDef { name: "uq_users_name_org".into(), columns: vec!["name".into(), "org_id".into()] });
-    u4.indexes.push(IndexDef { name: "ix_users_lower".into(), columns: vec!["MixedCase".into(), "email".into()], unique: true });
-    s.push(Schema::from_tables([orgs.clone(), u4.clone(), select.clone()]));
+    u4.checks.push(CheckDef {
+        name: "ck_users_order".into(),
+        expr: "\"order\" >= 0".into(),
+    });
+    u4.uniques.push(UniqueDef {
+        name: "uq_users_name_org".into(),
+        columns: vec!["name".into(), "org_id".into()],
+    });
+    u4.indexes.push(IndexDef {
+        name: "ix_users_lower".into(),
+        columns: vec!["MixedCase".into(), "email".into()],
+        unique: true,
+    });
+    s.push(Schema::from_tables([
+        orgs.clone(),
+        u4.clone(),
+        select.clone(),
+    ]));
 
     // rename column (hint)
     let mut u5 = u4.clone();
     let c = u5.column_mut("we\"ird").expect("col");
     c.name = "plain".into();
     c.renamed_from = Some("we\"ird".into());
-    s.push(Schema::from_tables([orgs.clone(), u5.clone(), select.clone()]));
+    s.push(Schema::from_tables([
+        orgs.clone(),
+        u5.clone(),
+        select.clone(),
+    ]));
 
     // rename table (hint)
     let mut teams = orgs.clone();
@@ -91,7 +132,11 @@ fn states() -> Vec<Schema> {
     let mut u6 = u5.clone().clone();
     u6.columns.iter_mut().for_each(|c| c.renamed_from = None);
     u6.foreign_keys[0].ref_table = "teams".into();
-    s.push(Schema::from_tables([teams.clone(), u6.clone(), select.clone()]));
+    s.push(Schema::from_tables([
+        teams.clone(),
+        u6.clone(),
+        select.clone(),
+    ]));
 
     // drop column (with its unique constraint), drop the index
     let mut u7 = u6.clone();
@@ -100,7 +145,11 @@ fn states() -> Vec<Schema> {
     u7.columns.retain(|c| c.name != "email");
     let mut teams7 = teams.clone();
     teams7.renamed_from = None;
-    s.push(Schema::from_tables([teams7.clone(), u7.clone(), select.clone()]));
+    s.push(Schema::from_tables([
+        teams7.clone(),
+        u7.clone(),
+        select.clone(),
+    ]));
 
     // drop a referenced table: its foreign key goes first
     let mut u8 = u7.clone();
@@ -115,7 +164,11 @@ fn states() -> Vec<Schema> {
 fn revision(id: usize, upgrade: Vec<Operation>, downgrade: Vec<Operation>) -> Revision {
     let f = RevisionFile {
         revision: format!("{id:04}"),
-        down_revisions: if id > 1 { vec![format!("{:04}", id - 1)] } else { vec![] },
+        down_revisions: if id > 1 {
+            vec![format!("{:04}", id - 1)]
+        } else {
+            vec![]
+        },
         branch_labels: if id == 1 { vec!["ops".into()] } else { vec![] },
         message: format!("step {id}"),
         upgrade,
@@ -168,12 +221,24 @@ fn every_operation_up_and_down_on_both_dialects() {
             assert_eq!(db.upgrade(&graph, id).expect("upgrade"), vec![id.clone()]);
             assert_schema(&db, &expected[i + 1], &format!("after upgrade to {id}"));
             let users = db.rows("SELECT \"id\", \"order\" FROM \"users\" ORDER BY \"id\"");
-            assert_eq!(users, [["1", "3"], ["2", "5"]], "rows survive {id} on {:?}", db.dialect());
+            assert_eq!(
+                users,
+                [["1", "3"], ["2", "5"]],
+                "rows survive {id} on {:?}",
+                db.dialect()
+            );
             if i > 0 {
-                assert_eq!(db.downgrade(&graph, "-1").expect("downgrade"), vec![id.clone()]);
+                assert_eq!(
+                    db.downgrade(&graph, "-1").expect("downgrade"),
+                    vec![id.clone()]
+                );
                 assert_schema(&db, &expected[i], &format!("after downgrade of {id}"));
                 let users = db.rows("SELECT \"id\", \"order\" FROM \"users\" ORDER BY \"id\"");
-                assert_eq!(users, [["1", "3"], ["2", "5"]], "rows survive the downgrade of {id}");
+                assert_eq!(
+                    users,
+                    [["1", "3"], ["2", "5"]],
+                    "rows survive the downgrade of {id}"
+                );
                 db.upgrade(&graph, id).expect("re-upgrade");
                 assert_schema(&db, &expected[i + 1], &format!("after re-upgrade to {id}"));
             }

@@ -6,7 +6,11 @@ use xshell::{cmd, Shell};
 pub fn run() -> Result<(), String> {
     let sh = Shell::new().map_err(|e| e.to_string())?;
     sh.change_dir(crate::test::root());
-    cmd!(sh, "cargo fmt --all --check").run().map_err(|e| e.to_string())?;
-    cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings").run().map_err(|e| e.to_string())?;
+    cmd!(sh, "cargo fmt --all --check")
+        .run()
+        .map_err(|e| e.to_string())?;
+    cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings")
+        .run()
+        .map_err(|e| e.to_string())?;
     crate::test::run(&["--db".into(), "all".into(), "--both-modes".into()])
 }

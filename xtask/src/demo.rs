@@ -8,11 +8,18 @@ pub fn run() -> Result<(), String> {
     let sh = Shell::new().map_err(|e| e.to_string())?;
     let root = crate::test::root();
     sh.change_dir(&root);
-    cmd!(sh, "cargo build --quiet -p cargo-schema").run().map_err(|e| e.to_string())?;
+    cmd!(sh, "cargo build --quiet -p cargo-schema")
+        .run()
+        .map_err(|e| e.to_string())?;
     let bin = root.join("target/debug/cargo-schema");
     let demo = root.join("target/demo/blog");
     let _ = std::fs::remove_dir_all(&demo);
-    copy(&root.join("fixtures/blog"), &demo, &root.display().to_string()).map_err(|e| e.to_string())?;
+    copy(
+        &root.join("fixtures/blog"),
+        &demo,
+        &root.display().to_string(),
+    )
+    .map_err(|e| e.to_string())?;
     let users = demo.join("models/src/users.rs");
     let text = std::fs::read_to_string(&users).map_err(|e| e.to_string())?;
     std::fs::write(&users, text.replacen("    pub bio: Option<String>,\n", "    pub bio: Option<String>,\n    #[column(max_length = 80)]\n    pub location: Option<String>,\n", 1))
@@ -22,11 +29,19 @@ pub fn run() -> Result<(), String> {
     eprintln!("==> a model changed: users.location; check says what is missing");
     let _ = cmd!(sh, "{bin} schema check").run();
     eprintln!("==> cargo schema revision -m 'add user location'");
-    cmd!(sh, "{bin} schema revision -m 'add user location'").run().map_err(|e| e.to_string())?;
+    cmd!(sh, "{bin} schema revision -m 'add user location'")
+        .run()
+        .map_err(|e| e.to_string())?;
     eprintln!("==> cargo schema upgrade --database-url {db}");
-    cmd!(sh, "{bin} schema upgrade --database-url {db}").run().map_err(|e| e.to_string())?;
-    cmd!(sh, "{bin} schema current --database-url {db}").run().map_err(|e| e.to_string())?;
-    cmd!(sh, "{bin} schema check --database {db}").run().map_err(|e| e.to_string())?;
+    cmd!(sh, "{bin} schema upgrade --database-url {db}")
+        .run()
+        .map_err(|e| e.to_string())?;
+    cmd!(sh, "{bin} schema current --database-url {db}")
+        .run()
+        .map_err(|e| e.to_string())?;
+    cmd!(sh, "{bin} schema check --database {db}")
+        .run()
+        .map_err(|e| e.to_string())?;
     eprintln!("==> the demo workspace is {}", demo.display());
     Ok(())
 }
@@ -43,7 +58,10 @@ fn copy(from: &std::path::Path, to: &std::path::Path, root: &str) -> std::io::Re
             copy(&src, &dst, root)?;
         } else if e.file_name() == "Cargo.toml" {
             let text = std::fs::read_to_string(&src)?;
-            std::fs::write(&dst, text.replace("path = \"../../../", &format!("path = \"{root}/")))?;
+            std::fs::write(
+                &dst,
+                text.replace("path = \"../../../", &format!("path = \"{root}/")),
+            )?;
         } else {
             std::fs::copy(&src, &dst)?;
         }

@@ -23,7 +23,9 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
                     Some("sqlite") => vec![TestBackend::Sqlite],
                     Some("postgres") => vec![TestBackend::Postgres],
                     Some("all") => vec![TestBackend::Sqlite, TestBackend::Postgres],
-                    other => return Err(format!("--db takes sqlite, postgres or all, not {other:?}")),
+                    other => {
+                        return Err(format!("--db takes sqlite, postgres or all, not {other:?}"))
+                    }
                 }
             }
             other => return Err(format!("unknown argument `{other}`")),
@@ -33,7 +35,10 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
 }
 
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
 }
 
 pub fn run(args: &[String]) -> Result<(), String> {
@@ -54,7 +59,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
         workspace: root().join("fixtures/blog"),
         cargo_args: vec!["--workspace".into()],
         // The fixture shares this repository's target directory, so nothing builds twice.
-        env: vec![("CARGO_TARGET_DIR".into(), root().join("target").display().to_string())],
+        env: vec![(
+            "CARGO_TARGET_DIR".into(),
+            root().join("target").display().to_string(),
+        )],
     };
     if root().join("fixtures/blog/app").is_dir() {
         ok &= run_test_matrix(&blog).map_err(|e| e.to_string())?;

@@ -137,7 +137,9 @@ pub fn reset(cx: &DbContext<'_>, force: bool) -> Result<ExitCode> {
     let url = database::resolve_url(cx.url_flag, Some(&cx.ws.root))?;
     let shown = database::redact(&url);
     if !force && !database::is_local(&database::parse_url(&url)?) {
-        return Err(CliError::input(format!("{shown} is not a local database; reset refuses without --force")));
+        return Err(CliError::input(format!(
+            "{shown} is not a local database; reset refuses without --force"
+        )));
     }
     let mut conn = database::connect(&url)?;
     let m = Migrator::new(&graph, options(true));

@@ -22,7 +22,10 @@ pub fn id_table(name: &str, extra: Vec<ColumnDef>) -> TableDef {
     TableDef {
         name: name.into(),
         columns,
-        primary_key: Some(PrimaryKeyDef { name: format!("pk_{name}"), columns: vec!["id".into()] }),
+        primary_key: Some(PrimaryKeyDef {
+            name: format!("pk_{name}"),
+            columns: vec!["id".into()],
+        }),
         ..Default::default()
     }
 }
