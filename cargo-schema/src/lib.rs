@@ -112,6 +112,10 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Record a release tag for the current heads (refused with two heads on a branch or
+    /// models that differ from the migrations). Tags are targets for upgrade, downgrade,
+    /// stamp and sql.
+    Tag { name: String },
     Renumber {
         /// The migration file to renumber (the one no shared database has applied).
         file: PathBuf,
@@ -222,6 +226,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             commands::db::reset(&db_cx(&ws, g, out), *force)
         }
         Command::Sql { range, dialect } => commands::db::sql(&ws()?, range, dialect, out),
+        Command::Tag { name } => commands::inspect::tag(&ws()?, name, out),
         Command::Renumber { file, rev_id } => {
             commands::revision::renumber(&ws()?, file, rev_id.as_deref(), out)
         }

@@ -189,7 +189,15 @@ impl Workspace {
     }
 
     pub fn graph(&self) -> Result<MigrationGraph> {
-        Ok(schema_core::resolver::load_graph(&self.migration_dirs())?)
+        let mut g = schema_core::resolver::load_graph(&self.migration_dirs())?;
+        let tags = schema_core::resolver::load_tags(&self.tags_file())?;
+        g.set_tags(tags)
+            .map_err(|e| CliError::input(format!("{}: {e}", self.tags_file().display())))?;
+        Ok(g)
+    }
+
+    pub fn tags_file(&self) -> PathBuf {
+        self.root.join(schema_core::resolver::TAGS_FILE)
     }
 
     /// The crate a revision belongs to, by its directory.

@@ -1,7 +1,7 @@
 //! The build-script helper: finds the workspace's migration directories, validates them
 //! at compile time with the same resolver the CLI uses, and embeds them into the binary.
 //!
-//! ```no_run
+//! ```text
 //! // build.rs
 //! fn main() {
 //!     schema_build::Embed::new().run_or_exit();

@@ -62,6 +62,8 @@ pub struct MigrationGraph {
     order: Vec<usize>,
     /// Branch labels each revision carries or inherits from its parents.
     labels: Vec<BTreeSet<String>>,
+    /// Release tags: a name for the heads at a release.
+    tags: BTreeMap<String, Vec<String>>,
 }
 
 impl MigrationGraph {
@@ -149,7 +151,36 @@ impl MigrationGraph {
             index,
             order,
             labels,
+            tags: BTreeMap::new(),
         })
+    }
+
+    /// Adds release tags; a tag naming an unknown revision is an error.
+    pub fn set_tags(&mut self, tags: BTreeMap<String, Vec<String>>) -> Result<(), GraphError> {
+        for (tag, ids) in &tags {
+            for id in ids {
+                if self.get(id).is_none() {
+                    return Err(GraphError::UnknownTarget(format!(
+                        "{id} (named by tag {tag})"
+                    )));
+                }
+            }
+        }
+        self.tags = tags;
+        Ok(())
+    }
+
+    pub fn tags(&self) -> &BTreeMap<String, Vec<String>> {
+        &self.tags
+    }
+
+    /// The tags that name this revision.
+    pub fn tags_of(&self, id: &str) -> Vec<&str> {
+        self.tags
+            .iter()
+            .filter(|(_, ids)| ids.iter().any(|i| i == id))
+            .map(|(t, _)| t.as_str())
+            .collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -283,8 +314,8 @@ impl MigrationGraph {
         self.ordered().filter(move |r| set.contains(r.id()))
     }
 
-    /// The revision ids a target names: `heads`/`head`, `LABEL@head`, `base` (none), or an
-    /// id. Returns the revisions that must be applied for the target, as a set of heads.
+    /// The revision ids a target names: `heads`/`head`, `LABEL@head`, `base` (none), an
+    /// id, or a release tag. Returns the revisions that must be applied for the target, as a set of heads.
     pub fn resolve(&self, target: &str) -> Result<Vec<String>, GraphError> {
         let ids = |rs: Vec<&Revision>| rs.into_iter().map(|r| r.id().to_string()).collect();
         match target {
@@ -300,6 +331,9 @@ impl MigrationGraph {
                 }
                 if self.get(t).is_some() {
                     return Ok(vec![t.to_string()]);
+                }
+                if let Some(ids) = self.tags.get(t) {
+                    return Ok(ids.clone());
                 }
                 Err(GraphError::UnknownTarget(t.to_string()))
             }

@@ -7,6 +7,55 @@ use crate::checksum::checksum;
 use crate::file::{self, FileError};
 use crate::graph::{GraphError, MigrationGraph, Revision};
 
+/// The file, at the workspace root, that records release tags.
+pub const TAGS_FILE: &str = "schema-tags.toml";
+
+/// Release tags from a tags file (none when it does not exist).
+pub fn load_tags(
+    path: &Path,
+) -> Result<std::collections::BTreeMap<String, Vec<String>>, ResolveError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
+        Err(source) => {
+            return Err(ResolveError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    #[derive(serde::Deserialize)]
+    struct Tags {
+        #[serde(default)]
+        tags: std::collections::BTreeMap<String, Vec<String>>,
+    }
+    let t: Tags = toml::from_str(&text).map_err(|e| {
+        ResolveError::Files(vec![FileError {
+            path: path.to_path_buf(),
+            line: None,
+            message: e.message().to_string(),
+        }])
+    })?;
+    Ok(t.tags)
+}
+
+/// The text of a tags file.
+pub fn write_tags(tags: &std::collections::BTreeMap<String, Vec<String>>) -> String {
+    let mut out = String::from("# Release tags recorded by `cargo schema tag`: each names the heads at that release.\n[tags]\n");
+    for (tag, ids) in tags {
+        let ids: Vec<String> = ids
+            .iter()
+            .map(|i| toml::Value::String(i.clone()).to_string())
+            .collect();
+        out.push_str(&format!(
+            "{} = [{}]\n",
+            toml::Value::String(tag.clone()),
+            ids.join(", ")
+        ));
+    }
+    out
+}
+
 /// Why a set of migration directories could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
@@ -40,7 +89,10 @@ pub fn migration_files(dir: &Path) -> Result<Vec<PathBuf>, ResolveError> {
             source,
         })?;
         let path = entry.path();
-        if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
+        if path.extension().is_some_and(|e| e == "toml")
+            && path.is_file()
+            && !path.ends_with(TAGS_FILE)
+        {
             files.push(path);
         }
     }

@@ -473,7 +473,6 @@ impl TestDatabase {
                     let task = tokio::spawn(conn);
                     let mut db = crate::postgres::PostgresBackend::new(&client);
                     let r = prepare_backend(&mut db, mode, models, migrations).await;
-                    drop(db);
                     drop(client);
                     let _ = task.await;
                     r

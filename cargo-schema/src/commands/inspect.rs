@@ -92,6 +92,7 @@ pub fn history(ws: &Workspace, out: &Output) -> Result<ExitCode> {
                     "message": r.file.message,
                     "created": r.file.created,
                     "head": heads.iter().any(|h| h == r.id()),
+                    "tags": graph.tags_of(r.id()),
                     "path": display_path(ws, &r.path),
                     "checksum": r.checksum,
                     "upgrade": r.file.upgrade.iter().map(|o| o.summary()).collect::<Vec<_>>(),
@@ -113,6 +114,9 @@ pub fn history(ws: &Workspace, out: &Output) -> Result<ExitCode> {
         let mut line = format!("{parents} -> {}", r.id());
         if heads.iter().any(|h| h == r.id()) {
             line.push_str(" (head)");
+        }
+        for t in graph.tags_of(r.id()) {
+            line.push_str(&format!(" (tag {t})"));
         }
         let ls = labels(&graph, r.id());
         if !ls.is_empty() {
@@ -265,5 +269,49 @@ pub fn show(ws: &Workspace, id: &str, out: &Output) -> Result<ExitCode> {
     for op in &r.file.downgrade {
         out.say(format!("  {}", op.summary()));
     }
+    Ok(ExitCode::Success)
+}
+
+/// `tag NAME`: records the current heads under a release name, if the history is clean.
+pub fn tag(ws: &Workspace, name: &str, out: &Output) -> Result<ExitCode> {
+    let graph = load_graph(ws)?;
+    let head_errors = graph.head_errors();
+    if !head_errors.is_empty() {
+        return Err(CliError::Input(format!(
+            "cannot tag {name}: {}",
+            head_errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        )));
+    }
+    for krate in &ws.crates {
+        let p = plan(ws, &graph, krate)?;
+        if !p.diff.is_empty() {
+            return Err(CliError::Input(format!(
+                "cannot tag {name}: the models of `{}` differ from the migrations ({}); run `cargo schema revision` first",
+                krate.name,
+                p.diff.upgrade.iter().map(|o| o.summary()).collect::<Vec<_>>().join("; ")
+            )));
+        }
+    }
+    if graph.is_empty() {
+        return Err(CliError::input(format!(
+            "cannot tag {name}: there are no revisions"
+        )));
+    }
+    let mut tags = graph.tags().clone();
+    if tags.contains_key(name) || graph.get(name).is_some() {
+        return Err(CliError::input(format!(
+            "`{name}` names a tag or revision already"
+        )));
+    }
+    let heads: Vec<String> = graph.heads().iter().map(|h| h.id().to_string()).collect();
+    tags.insert(name.to_string(), heads.clone());
+    let path = ws.tags_file();
+    std::fs::write(&path, schema_core::resolver::write_tags(&tags))
+        .map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))?;
+    out.say(format!("Tagged {name} at {}", heads.join(", ")));
     Ok(ExitCode::Success)
 }
