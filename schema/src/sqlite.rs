@@ -552,7 +552,7 @@ fn constraint_clauses(sql: &str) -> Vec<Clause> {
                         columns: vec![],
                         body: sql[start..end].trim().to_string(),
                     });
-                    i = j;
+                    i = j + 1;
                     continue;
                 }
                 let (columns, next) = list(open);

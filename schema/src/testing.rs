@@ -394,7 +394,7 @@ pub fn run_test_matrix(m: &TestMatrix) -> Result<bool, ClusterError> {
                 m.workspace.display()
             );
             let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-                .arg("test")
+                .args(["test", "--no-fail-fast"])
                 .args(&m.cargo_args)
                 .current_dir(&m.workspace)
                 .env(POSTGRES_URL_ENV, &server)
