@@ -211,7 +211,8 @@ pub fn render_op(d: Dialect, state: &Schema, op: &Operation) -> Result<Vec<Strin
             .table(tn)
             .ok_or_else(|| ReplayError::NoTable(tn.to_string()))?
             .clone();
-        let mut after_schema = state.clone();
+        // Rebuilt operations change one table only: replay on a copy of just that table.
+        let mut after_schema = Schema::from_tables([before.clone()]);
         apply(&mut after_schema, op)?;
         let after = after_schema.tables.get(tn).cloned().unwrap_or_default();
         return Ok(sqlite_rebuild(&before, &after));

@@ -1,8 +1,6 @@
 //! The PostgreSQL backend (tokio-postgres): history, a transaction-level advisory lock
 //! (works behind a transaction-pooling proxy) with a lock timeout, and introspection.
 
-use std::time::Instant;
-
 use schema_core::model::{
     CheckDef, ColumnDef, ForeignKeyDef, IndexDef, PrimaryKeyDef, ReferentialAction, UniqueDef,
 };
@@ -121,7 +119,6 @@ impl Backend for PostgresBackend<'_> {
         revision: &str,
         record: Option<&str>,
     ) -> Result<(), StatementError> {
-        let started = Instant::now();
         for sql in statements {
             self.client
                 .batch_execute(sql)
@@ -131,20 +128,7 @@ impl Backend for PostgresBackend<'_> {
                     message: pg_message(&e),
                 })?;
         }
-        let history = match record {
-            Some(checksum) => format!(
-                "INSERT INTO {} (revision, checksum, execution_ms) VALUES ({}, {}, {})",
-                quote(HISTORY_TABLE),
-                literal(revision),
-                literal(checksum),
-                started.elapsed().as_millis()
-            ),
-            None => format!(
-                "DELETE FROM {} WHERE revision = {}",
-                quote(HISTORY_TABLE),
-                literal(revision)
-            ),
-        };
+        let history = history_sql(revision, record);
         self.client
             .batch_execute(&history)
             .await
@@ -156,6 +140,60 @@ impl Backend for PostgresBackend<'_> {
 
     async fn commit(&mut self) -> Result<(), RunError> {
         self.client.batch_execute("COMMIT").await.map_err(db_err)
+    }
+
+    async fn begin_revision(&mut self, revision: &str, options: &RunOptions) -> Result<bool, RunError> {
+        // One round trip: begin, lock, and ask whether the revision is recorded.
+        let sql = format!(
+            "BEGIN; SET LOCAL lock_timeout = '{}s'; SELECT pg_advisory_xact_lock({LOCK_KEY}); \
+             SELECT 1 FROM {} WHERE revision = {}",
+            options.lock_timeout_secs,
+            quote(HISTORY_TABLE),
+            literal(revision)
+        );
+        match self.client.simple_query(&sql).await {
+            // Rows of the lock query carry one column named pg_advisory_xact_lock; the
+            // history query's row is the only other.
+            Ok(msgs) => Ok(msgs
+                .iter()
+                .filter_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => Some(r),
+                    _ => None,
+                })
+                .any(|r| r.columns().first().is_some_and(|c| c.name() != "pg_advisory_xact_lock"))),
+            Err(e) => {
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                Err(db_err(e))
+            }
+        }
+    }
+
+    async fn apply_revision(&mut self, statements: &[String], revision: &str, record: Option<&str>) -> Result<(), StatementError> {
+        let history = history_sql(revision, record);
+        let mut batch = String::new();
+        for s in statements {
+            batch.push_str(s);
+            batch.push_str(";\n");
+        }
+        batch.push_str(&history);
+        batch.push_str(";\nCOMMIT");
+        let Err(first) = self.client.batch_execute(&batch).await else {
+            return Ok(());
+        };
+        let _ = self.client.batch_execute("ROLLBACK").await;
+        // Find the statement that failed: replay one at a time in a transaction that is
+        // rolled back (the happy path above costs one round trip).
+        let mut failing = StatementError { statement: None, message: pg_message(&first) };
+        if self.client.batch_execute("BEGIN").await.is_ok() {
+            for s in statements.iter().chain(std::iter::once(&history)) {
+                if let Err(e) = self.client.batch_execute(s).await {
+                    failing = StatementError { statement: Some(s.clone()), message: pg_message(&e) };
+                    break;
+                }
+            }
+            let _ = self.client.batch_execute("ROLLBACK").await;
+        }
+        Err(failing)
     }
 
     async fn rollback(&mut self) -> Result<(), RunError> {
@@ -178,6 +216,21 @@ impl Backend for PostgresBackend<'_> {
             }
         }
         self.commit().await
+    }
+}
+
+/// The history change of a revision: record it (with its checksum) or forget it.
+/// Execution time is measured by the server, from the transaction's start.
+fn history_sql(revision: &str, record: Option<&str>) -> String {
+    match record {
+        Some(checksum) => format!(
+            "INSERT INTO {} (revision, checksum, execution_ms) VALUES ({}, {}, \
+             (extract(epoch from clock_timestamp() - now()) * 1000)::bigint)",
+            quote(HISTORY_TABLE),
+            literal(revision),
+            literal(checksum)
+        ),
+        None => format!("DELETE FROM {} WHERE revision = {}", quote(HISTORY_TABLE), literal(revision)),
     }
 }
 

@@ -86,6 +86,26 @@ pub trait Backend {
     ) -> Result<(), StatementError>;
     async fn commit(&mut self) -> Result<(), RunError>;
     async fn rollback(&mut self) -> Result<(), RunError>;
+
+    /// Starts a revision's transaction under the lock; returns whether the revision is
+    /// recorded already. A backend may do this in one round trip.
+    async fn begin_revision(&mut self, revision: &str, options: &RunOptions) -> Result<bool, RunError> {
+        self.begin_locked(options).await?;
+        self.is_recorded(revision).await
+    }
+
+    /// Runs a revision's statements and history change and commits; on error the
+    /// transaction is rolled back and the failing statement named. A backend may send it
+    /// all at once and find the failing statement afterwards.
+    async fn apply_revision(&mut self, statements: &[String], revision: &str, record: Option<&str>) -> Result<(), StatementError> {
+        match self.run(statements, revision, record).await {
+            Ok(()) => self.commit().await.map_err(|e| StatementError { statement: Some("COMMIT".into()), message: e.to_string() }),
+            Err(e) => {
+                let _ = self.rollback().await;
+                Err(e)
+            }
+        }
+    }
     /// The live schema, read back from the catalog.
     async fn introspect(&mut self) -> Result<Schema, RunError>;
     /// Runs statements in one transaction (for `create_all` and `reset`).
@@ -207,15 +227,14 @@ impl<'g> Migrator<'g> {
         let mut report = RunReport::default();
         let dialect = db.dialect();
         for rev in self.graph.in_order(&pending) {
-            db.begin_locked(&self.options).await?;
             // Another process may have applied it while we waited for the lock.
-            if db.is_recorded(rev.id()).await? {
+            if db.begin_revision(rev.id(), &self.options).await? {
                 db.commit().await?;
                 advance(&mut state, rev)?;
                 continue;
             }
-            let mut next = state.clone();
-            let statements = render_ops(dialect, &mut next, &rev.file.upgrade).map_err(|e| {
+            // On failure the run stops, so the state can advance in place.
+            let statements = render_ops(dialect, &mut state, &rev.file.upgrade).map_err(|e| {
                 RunError::Replay {
                     revision: rev.id().to_string(),
                     message: e.to_string(),
@@ -223,7 +242,6 @@ impl<'g> Migrator<'g> {
             })?;
             self.run_one(db, rev, &statements, Some(&rev.checksum))
                 .await?;
-            state = next;
             report.revisions.push(rev.id().to_string());
         }
         Ok(report)
@@ -236,17 +254,11 @@ impl<'g> Migrator<'g> {
         statements: &[String],
         record: Option<&str>,
     ) -> Result<(), RunError> {
-        match db.run(statements, rev.id(), record).await {
-            Ok(()) => db.commit().await,
-            Err(e) => {
-                db.rollback().await?;
-                Err(RunError::Statement {
-                    revision: format!("{} ({})", rev.id(), rev.path.display()),
-                    statement: e.statement.unwrap_or_else(|| "(unknown)".into()),
-                    message: e.message,
-                })
-            }
-        }
+        db.apply_revision(statements, rev.id(), record).await.map_err(|e| RunError::Statement {
+            revision: format!("{} ({})", rev.id(), rev.path.display()),
+            statement: e.statement.unwrap_or_else(|| "(unknown)".into()),
+            message: e.message,
+        })
     }
 
     /// Which applied revisions a downgrade target removes, latest first.
@@ -315,15 +327,13 @@ impl<'g> Migrator<'g> {
             let Some(rev) = self.graph.get(&id) else {
                 continue;
             };
-            db.begin_locked(&self.options).await?;
-            if !db.is_recorded(&id).await? {
+            if !db.begin_revision(&id, &self.options).await? {
                 db.commit().await?;
                 applied.remove(&id);
                 state = self.state_of(&applied)?;
                 continue;
             }
-            let mut next = state.clone();
-            let statements = render_ops(dialect, &mut next, &rev.file.downgrade).map_err(|e| {
+            let statements = render_ops(dialect, &mut state, &rev.file.downgrade).map_err(|e| {
                 RunError::Replay {
                     revision: id.clone(),
                     message: e.to_string(),
@@ -331,7 +341,6 @@ impl<'g> Migrator<'g> {
             })?;
             self.run_one(db, rev, &statements, None).await?;
             applied.remove(&id);
-            state = next;
             report.revisions.push(id);
         }
         Ok(report)
