@@ -89,6 +89,9 @@ enum Command {
         /// Accept applied revisions whose file changed since.
         #[arg(long)]
         allow_edited: bool,
+        /// Apply every pending revision in one transaction (all or nothing).
+        #[arg(long)]
+        single_transaction: bool,
     },
     /// Revert revisions down to TARGET: an id, -N, base, or BRANCH@base.
     Downgrade {
@@ -202,9 +205,15 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
         Command::Upgrade {
             target,
             allow_edited,
+            single_transaction,
         } => {
             let ws = ws()?;
-            commands::db::upgrade(&db_cx(&ws, g, out), target, *allow_edited)
+            let options = schema::RunOptions {
+                allow_edited: *allow_edited,
+                single_transaction: *single_transaction,
+                ..Default::default()
+            };
+            commands::db::upgrade(&db_cx(&ws, g, out), target, options)
         }
         Command::Downgrade {
             target,

@@ -39,8 +39,80 @@ fn json_strings(v: Option<&serde_json::Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+fn naming_from(obj: &serde_json::Map<String, serde_json::Value>) -> Result<NamingConvention> {
+    let mut pairs = Vec::new();
+    for (k, v) in obj {
+        let s = v
+            .as_str()
+            .ok_or_else(|| CliError::input(format!("naming-convention `{k}` must be a string")))?;
+        pairs.push((k.as_str(), s));
+    }
+    NamingConvention::with_overrides(pairs).map_err(CliError::Input)
+}
+
 impl Workspace {
+    /// Reads the manifests directly; falls back to `cargo metadata` for layouts the
+    /// direct reader does not handle. Spawning cargo costs more than everything else a
+    /// `check` does, which is why it is not the first choice.
     pub fn discover(manifest_path: Option<&Path>) -> Result<Workspace> {
+        let start = manifest_path
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        if let Ok(m) = schema_core::manifest::read_workspace(&start) {
+            return Workspace::from_manifest(m);
+        }
+        Workspace::from_cargo_metadata(manifest_path)
+    }
+
+    fn from_manifest(m: schema_core::manifest::WorkspaceManifest) -> Result<Workspace> {
+        let naming = match m.schema.as_ref().and_then(|s| s.get("naming-convention")) {
+            None => NamingConvention::default(),
+            Some(toml::Value::Table(t)) => {
+                let json: serde_json::Map<String, serde_json::Value> = t
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.as_str()
+                                .map(|s| serde_json::Value::String(s.into()))
+                                .unwrap_or(serde_json::Value::Null),
+                        )
+                    })
+                    .collect();
+                naming_from(&json)?
+            }
+            Some(_) => {
+                return Err(CliError::input(
+                    "[workspace.metadata.schema] naming-convention must be a table",
+                ))
+            }
+        };
+        let mut crates = Vec::new();
+        let mut packages = Vec::new();
+        for c in m.members {
+            packages.push((c.name.clone(), c.manifest_path.clone()));
+            let Some(cfg) = c.schema else { continue };
+            let root_file = c.root_file.ok_or_else(|| {
+                CliError::input(format!("crate `{}` has no library or binary", c.name))
+            })?;
+            crates.push(ModelCrate {
+                name: c.name,
+                root_file,
+                migrations_dir: cfg.migrations,
+                branch: cfg.branch,
+                depends_on: cfg.depends_on,
+            });
+        }
+        crates.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Workspace {
+            root: m.root,
+            crates,
+            naming,
+            packages,
+        })
+    }
+
+    fn from_cargo_metadata(manifest_path: Option<&Path>) -> Result<Workspace> {
         let mut cmd = cargo_metadata::MetadataCommand::new();
         cmd.no_deps();
         if let Some(p) = manifest_path {
@@ -59,14 +131,7 @@ impl Workspace {
                 let obj = v.as_object().ok_or_else(|| {
                     CliError::input("[workspace.metadata.schema] naming-convention must be a table")
                 })?;
-                let mut pairs = Vec::new();
-                for (k, v) in obj {
-                    let s = v.as_str().ok_or_else(|| {
-                        CliError::input(format!("naming-convention `{k}` must be a string"))
-                    })?;
-                    pairs.push((k.as_str(), s));
-                }
-                NamingConvention::with_overrides(pairs).map_err(CliError::Input)?
+                naming_from(obj)?
             }
         };
         let mut crates = Vec::new();

@@ -12,9 +12,10 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use schema_core::replay::replay_revisions;
-use schema_core::resolver::{load_graph, migration_files};
-use schema_core::Schema;
+use schema_core::checksum::checksum;
+use schema_core::file::RevisionFile;
+use schema_core::graph::{MigrationGraph, Revision};
+use schema_core::resolver::{migration_files, parse_revision};
 
 /// The name of the generated file in `OUT_DIR`.
 pub const GENERATED: &str = "schema_migrations.rs";
@@ -59,7 +60,7 @@ impl Embed {
         } else {
             self.dirs.iter().map(|d| manifest_dir.join(d)).collect()
         };
-        let code = generate(&dirs)?;
+        let code = generate_cached(&dirs, Some(&out_dir.join(CACHE)))?;
         // Re-run when a file is added or removed (the directory) or edited (each file).
         for d in &dirs {
             println!("cargo:rerun-if-changed={}", d.display());
@@ -76,9 +77,134 @@ impl Embed {
     }
 }
 
-/// Validates the directories and returns the Rust source that embeds them.
+/// The name of the cache file in `OUT_DIR`: the graph shape of every file already
+/// validated, by checksum, so a re-run parses only the files that changed.
+pub const CACHE: &str = "schema_migrations.cache";
+
+/// What the graph needs of one revision, as the cache keeps it.
+struct Shape {
+    checksum: String,
+    path: PathBuf,
+    id: String,
+    parents: Vec<String>,
+    depends_on: Vec<String>,
+    labels: Vec<String>,
+}
+
+impl Shape {
+    fn line(&self) -> Option<String> {
+        let fields = [
+            self.id.clone(),
+            self.parents.join(","),
+            self.depends_on.join(","),
+            self.labels.join(","),
+        ];
+        let clean = |s: &str| !s.contains(['\t', '\n', '\r']);
+        let listed = [&self.parents, &self.depends_on, &self.labels]
+            .iter()
+            .all(|l| l.iter().all(|x| !x.contains(',') && !x.is_empty()));
+        let path = self.path.to_str()?;
+        (fields.iter().all(|f| clean(f)) && clean(path) && listed && !self.id.is_empty())
+            .then(|| format!("{}\t{path}\t{}", self.checksum, fields.join("\t")))
+    }
+
+    fn parse(line: &str) -> Option<Shape> {
+        let f: Vec<&str> = line.split('\t').collect();
+        let list = |s: &str| {
+            if s.is_empty() {
+                vec![]
+            } else {
+                s.split(',').map(str::to_string).collect()
+            }
+        };
+        match f.as_slice() {
+            [checksum, path, id, parents, depends, labels] => Some(Shape {
+                checksum: checksum.to_string(),
+                path: PathBuf::from(path),
+                id: id.to_string(),
+                parents: list(parents),
+                depends_on: list(depends),
+                labels: list(labels),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Validates the directories and returns the Rust source that embeds them (no cache).
 pub fn generate(dirs: &[PathBuf]) -> Result<String, String> {
-    let graph = load_graph(dirs).map_err(|e| e.to_string())?;
+    generate_cached(dirs, None)
+}
+
+/// Like [`generate`]; files whose checksum is in the cache at `cache` are not parsed again,
+/// and the cache is rewritten after a successful run. Every file is still read and
+/// hashed, so an edit is never missed.
+pub fn generate_cached(dirs: &[PathBuf], cache: Option<&Path>) -> Result<String, String> {
+    let cached: std::collections::HashMap<(PathBuf, String), Shape> = cache
+        .and_then(|c| std::fs::read_to_string(c).ok())
+        .map(|text| {
+            text.lines()
+                .filter_map(Shape::parse)
+                .map(|s| ((s.path.clone(), s.checksum.clone()), s))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut revisions = Vec::new();
+    let mut shapes = Vec::new();
+    let mut errors = Vec::new();
+    for dir in dirs {
+        for path in migration_files(dir).map_err(|e| e.to_string())? {
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let sum = checksum(&text);
+            let shape = match cached.get(&(path.clone(), sum.clone())) {
+                Some(s) => Shape {
+                    checksum: sum,
+                    path: path.clone(),
+                    id: s.id.clone(),
+                    parents: s.parents.clone(),
+                    depends_on: s.depends_on.clone(),
+                    labels: s.labels.clone(),
+                },
+                None => match parse_revision(&text, &path) {
+                    Ok(r) => Shape {
+                        checksum: sum,
+                        path: path.clone(),
+                        id: r.file.revision,
+                        parents: r.file.down_revisions,
+                        depends_on: r.file.depends_on,
+                        labels: r.file.branch_labels,
+                    },
+                    Err(e) => {
+                        errors.push(e.to_string());
+                        continue;
+                    }
+                },
+            };
+            // The graph only needs the shape; the operations were validated when parsed.
+            revisions.push(Revision {
+                file: RevisionFile {
+                    revision: shape.id.clone(),
+                    down_revisions: shape.parents.clone(),
+                    branch_labels: shape.labels.clone(),
+                    depends_on: shape.depends_on.clone(),
+                    ..Default::default()
+                },
+                path: path.clone(),
+                checksum: shape.checksum.clone(),
+            });
+            shapes.push(shape);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors.join("\n"));
+    }
+    let graph = MigrationGraph::new(revisions).map_err(|es| {
+        es.iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
     let head_errors = graph.head_errors();
     if !head_errors.is_empty() {
         return Err(head_errors
@@ -87,88 +213,39 @@ pub fn generate(dirs: &[PathBuf]) -> Result<String, String> {
             .collect::<Vec<_>>()
             .join("\n"));
     }
-    // Every operation must fit the schema before it, as it will at run time.
-    let mut state = Schema::new();
-    replay_revisions(&mut state, graph.ordered()).map_err(|e| e.to_string())?;
     let mut code = String::from("// Generated by schema-build; do not edit.\n");
     code.push_str("pub static MIGRATIONS: ::schema::EmbeddedMigrations = ::schema::EmbeddedMigrations {\n    revisions: &[\n");
     for r in graph.ordered() {
-        let path = r.path.canonicalize().unwrap_or_else(|_| r.path.clone());
         let _ = writeln!(
             code,
             "        ::schema::embed::EmbeddedRevision {{ id: {:?}, path: {:?}, checksum: {:?}, text: include_str!({:?}) }},",
             r.id(),
             r.path.display().to_string(),
             r.checksum,
-            path.display().to_string()
+            r.path.display().to_string()
         );
     }
     code.push_str("    ],\n};\n");
+    if let Some(c) = cache {
+        let lines: Vec<String> = shapes.iter().filter_map(Shape::line).collect();
+        let _ = std::fs::write(c, lines.join("\n") + "\n");
+    }
     Ok(code)
 }
 
 /// The migration directories of the workspace that holds `manifest_dir`: every member
-/// with `[package.metadata.schema]`. Read from the manifests (no `cargo metadata` here).
+/// with `[package.metadata.schema]`, read from the manifests (the CLI reads them the same way).
 pub fn discover(manifest_dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let read = |p: &Path| -> Option<toml::Table> { std::fs::read_to_string(p).ok()?.parse().ok() };
-    let mut root = None;
-    let mut d = Some(manifest_dir);
-    while let Some(dir) = d {
-        if read(&dir.join("Cargo.toml")).is_some_and(|t| t.contains_key("workspace")) {
-            root = Some(dir.to_path_buf());
-            break;
-        }
-        d = dir.parent();
-    }
-    let root = root.unwrap_or_else(|| manifest_dir.to_path_buf());
-    let ws = read(&root.join("Cargo.toml"))
-        .ok_or_else(|| format!("cannot read {}", root.join("Cargo.toml").display()))?;
-    let mut members: Vec<PathBuf> = vec![root.clone()];
-    if let Some(list) = ws
-        .get("workspace")
-        .and_then(|w| w.get("members"))
-        .and_then(|m| m.as_array())
-    {
-        for m in list.iter().filter_map(|m| m.as_str()) {
-            match m.strip_suffix("/*") {
-                Some(parent) => {
-                    if let Ok(entries) = std::fs::read_dir(root.join(parent)) {
-                        members.extend(
-                            entries
-                                .flatten()
-                                .map(|e| e.path())
-                                .filter(|p| p.join("Cargo.toml").is_file()),
-                        );
-                    }
-                }
-                None => members.push(root.join(m)),
-            }
-        }
-    }
-    members.sort();
-    members.dedup();
-    let mut dirs = Vec::new();
-    for m in members {
-        let Some(t) = read(&m.join("Cargo.toml")) else {
-            continue;
-        };
-        let Some(cfg) = t
-            .get("package")
-            .and_then(|p| p.get("metadata"))
-            .and_then(|m| m.get("schema"))
-        else {
-            continue;
-        };
-        let rel = cfg
-            .get("migrations")
-            .and_then(|v| v.as_str())
-            .unwrap_or("migrations");
-        dirs.push(m.join(rel));
-    }
+    let ws = schema_core::manifest::read_workspace(manifest_dir)?;
+    let dirs: Vec<PathBuf> = ws
+        .members
+        .into_iter()
+        .filter_map(|m| m.schema.map(|s| s.migrations))
+        .collect();
     if dirs.is_empty() {
         return Err(format!(
             "no crate with [package.metadata.schema] in the workspace at {}",
-            root.display()
+            ws.root.display()
         ));
     }
     Ok(dirs)

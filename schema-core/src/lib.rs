@@ -6,6 +6,7 @@ pub mod checksum;
 pub mod diff;
 pub mod file;
 pub mod graph;
+pub mod manifest;
 pub mod model;
 pub mod naming;
 pub mod ops;

@@ -89,10 +89,12 @@ pub fn migration_files(dir: &Path) -> Result<Vec<PathBuf>, ResolveError> {
             source,
         })?;
         let path = entry.path();
-        if path.extension().is_some_and(|e| e == "toml")
-            && path.is_file()
-            && !path.ends_with(TAGS_FILE)
-        {
+        // The entry's type comes with the listing: no extra stat per file.
+        let is_file = entry
+            .file_type()
+            .map(|t| t.is_file() || t.is_symlink())
+            .unwrap_or(false);
+        if is_file && path.extension().is_some_and(|e| e == "toml") && !path.ends_with(TAGS_FILE) {
             files.push(path);
         }
     }

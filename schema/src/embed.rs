@@ -47,11 +47,15 @@ impl EmbeddedMigrations {
         options: &RunOptions,
     ) -> Result<RunReport, RunError> {
         let applied = db.read_history().await?;
+        let recorded: std::collections::HashMap<&str, &str> = applied
+            .iter()
+            .map(|a| (a.revision.as_str(), a.checksum.as_str()))
+            .collect();
         let at_head = applied.len() == self.revisions.len()
             && self.revisions.iter().all(|r| {
-                applied.iter().any(|a| {
-                    a.revision == r.id && (a.checksum == r.checksum || options.allow_edited)
-                })
+                recorded
+                    .get(r.id)
+                    .is_some_and(|c| *c == r.checksum || options.allow_edited)
             });
         if at_head {
             return Ok(RunReport::default());

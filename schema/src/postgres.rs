@@ -119,35 +119,47 @@ impl Backend for PostgresBackend<'_> {
         revision: &str,
         record: Option<&str>,
     ) -> Result<(), StatementError> {
-        for sql in statements {
-            self.client
-                .batch_execute(sql)
-                .await
-                .map_err(|e| StatementError {
-                    statement: Some(sql.clone()),
-                    message: pg_message(&e),
-                })?;
-        }
+        // One round trip; a failing statement is found from the error's position.
         let history = history_sql(revision, record);
-        self.client
-            .batch_execute(&history)
-            .await
-            .map_err(|e| StatementError {
-                statement: Some(history.clone()),
+        let mut batch = String::new();
+        let mut starts = Vec::with_capacity(statements.len() + 1);
+        for s in statements.iter().chain(std::iter::once(&history)) {
+            starts.push((batch.chars().count(), s));
+            batch.push_str(s);
+            batch.push_str(";\n");
+        }
+        self.client.batch_execute(&batch).await.map_err(|e| {
+            let position = e.as_db_error().and_then(|d| match d.position() {
+                Some(tokio_postgres::error::ErrorPosition::Original(p)) => Some(*p as usize),
+                _ => None,
+            });
+            let statement = position
+                .and_then(|p| starts.iter().rev().find(|(start, _)| *start < p))
+                .map(|(_, s)| (*s).clone());
+            StatementError {
+                statement,
                 message: pg_message(&e),
-            })
+            }
+        })
     }
 
     async fn commit(&mut self) -> Result<(), RunError> {
         self.client.batch_execute("COMMIT").await.map_err(db_err)
     }
 
-    async fn begin_revision(&mut self, revision: &str, options: &RunOptions) -> Result<bool, RunError> {
+    async fn begin_revision(
+        &mut self,
+        revision: &str,
+        durable: bool,
+        options: &RunOptions,
+    ) -> Result<bool, RunError> {
         // One round trip: begin, lock, and ask whether the revision is recorded.
-        let sql = format!(
-            "BEGIN; SET LOCAL lock_timeout = '{}s'; SELECT pg_advisory_xact_lock({LOCK_KEY}); \
+        let sql =
+            format!(
+            "BEGIN; SET LOCAL lock_timeout = '{}s';{} SELECT pg_advisory_xact_lock({LOCK_KEY}); \
              SELECT 1 FROM {} WHERE revision = {}",
             options.lock_timeout_secs,
+            if durable { "" } else { " SET LOCAL synchronous_commit = off;" },
             quote(HISTORY_TABLE),
             literal(revision)
         );
@@ -160,7 +172,11 @@ impl Backend for PostgresBackend<'_> {
                     tokio_postgres::SimpleQueryMessage::Row(r) => Some(r),
                     _ => None,
                 })
-                .any(|r| r.columns().first().is_some_and(|c| c.name() != "pg_advisory_xact_lock"))),
+                .any(|r| {
+                    r.columns()
+                        .first()
+                        .is_some_and(|c| c.name() != "pg_advisory_xact_lock")
+                })),
             Err(e) => {
                 let _ = self.client.batch_execute("ROLLBACK").await;
                 Err(db_err(e))
@@ -168,7 +184,12 @@ impl Backend for PostgresBackend<'_> {
         }
     }
 
-    async fn apply_revision(&mut self, statements: &[String], revision: &str, record: Option<&str>) -> Result<(), StatementError> {
+    async fn apply_revision(
+        &mut self,
+        statements: &[String],
+        revision: &str,
+        record: Option<&str>,
+    ) -> Result<(), StatementError> {
         let history = history_sql(revision, record);
         let mut batch = String::new();
         for s in statements {
@@ -183,11 +204,17 @@ impl Backend for PostgresBackend<'_> {
         let _ = self.client.batch_execute("ROLLBACK").await;
         // Find the statement that failed: replay one at a time in a transaction that is
         // rolled back (the happy path above costs one round trip).
-        let mut failing = StatementError { statement: None, message: pg_message(&first) };
+        let mut failing = StatementError {
+            statement: None,
+            message: pg_message(&first),
+        };
         if self.client.batch_execute("BEGIN").await.is_ok() {
             for s in statements.iter().chain(std::iter::once(&history)) {
                 if let Err(e) = self.client.batch_execute(s).await {
-                    failing = StatementError { statement: Some(s.clone()), message: pg_message(&e) };
+                    failing = StatementError {
+                        statement: Some(s.clone()),
+                        message: pg_message(&e),
+                    };
                     break;
                 }
             }
@@ -230,7 +257,11 @@ fn history_sql(revision: &str, record: Option<&str>) -> String {
             literal(revision),
             literal(checksum)
         ),
-        None => format!("DELETE FROM {} WHERE revision = {}", quote(HISTORY_TABLE), literal(revision)),
+        None => format!(
+            "DELETE FROM {} WHERE revision = {}",
+            quote(HISTORY_TABLE),
+            literal(revision)
+        ),
     }
 }
 

@@ -53,6 +53,8 @@ pub struct RunOptions {
     pub allow_edited: bool,
     /// How long to wait for another process's migration lock (PostgreSQL).
     pub lock_timeout_secs: u64,
+    /// Apply every pending revision in one transaction: all or nothing, one commit.
+    pub single_transaction: bool,
 }
 
 impl Default for RunOptions {
@@ -60,6 +62,7 @@ impl Default for RunOptions {
         RunOptions {
             allow_edited: false,
             lock_timeout_secs: 60,
+            single_transaction: false,
         }
     }
 }
@@ -88,8 +91,17 @@ pub trait Backend {
     async fn rollback(&mut self) -> Result<(), RunError>;
 
     /// Starts a revision's transaction under the lock; returns whether the revision is
-    /// recorded already. A backend may do this in one round trip.
-    async fn begin_revision(&mut self, revision: &str, options: &RunOptions) -> Result<bool, RunError> {
+    /// recorded already. A backend may do this in one round trip. When `durable` is false
+    /// a backend may commit without waiting for the disk: a later durable commit in the
+    /// same run makes it durable too, and a crash before that leaves the database at an
+    /// earlier revision, never in between.
+    async fn begin_revision(
+        &mut self,
+        revision: &str,
+        durable: bool,
+        options: &RunOptions,
+    ) -> Result<bool, RunError> {
+        let _ = durable;
         self.begin_locked(options).await?;
         self.is_recorded(revision).await
     }
@@ -97,9 +109,17 @@ pub trait Backend {
     /// Runs a revision's statements and history change and commits; on error the
     /// transaction is rolled back and the failing statement named. A backend may send it
     /// all at once and find the failing statement afterwards.
-    async fn apply_revision(&mut self, statements: &[String], revision: &str, record: Option<&str>) -> Result<(), StatementError> {
+    async fn apply_revision(
+        &mut self,
+        statements: &[String],
+        revision: &str,
+        record: Option<&str>,
+    ) -> Result<(), StatementError> {
         match self.run(statements, revision, record).await {
-            Ok(()) => self.commit().await.map_err(|e| StatementError { statement: Some("COMMIT".into()), message: e.to_string() }),
+            Ok(()) => self.commit().await.map_err(|e| StatementError {
+                statement: Some("COMMIT".into()),
+                message: e.to_string(),
+            }),
             Err(e) => {
                 let _ = self.rollback().await;
                 Err(e)
@@ -226,9 +246,24 @@ impl<'g> Migrator<'g> {
         let mut state = self.state_of(&applied)?;
         let mut report = RunReport::default();
         let dialect = db.dialect();
+        if self.options.single_transaction {
+            return self.upgrade_in_one_transaction(db, &pending, state).await;
+        }
+        // Only the last commit of a run waits for the disk (it makes the earlier ones
+        // durable too).
+        let last = self
+            .graph
+            .in_order(&pending)
+            .last()
+            .map(|r| r.id().to_string())
+            .unwrap_or_default();
+        let durable = |id: &str| id == last;
         for rev in self.graph.in_order(&pending) {
             // Another process may have applied it while we waited for the lock.
-            if db.begin_revision(rev.id(), &self.options).await? {
+            if db
+                .begin_revision(rev.id(), durable(rev.id()), &self.options)
+                .await?
+            {
                 db.commit().await?;
                 advance(&mut state, rev)?;
                 continue;
@@ -247,6 +282,59 @@ impl<'g> Migrator<'g> {
         Ok(report)
     }
 
+    async fn upgrade_in_one_transaction<B: Backend>(
+        &self,
+        db: &mut B,
+        pending: &BTreeSet<String>,
+        mut state: Schema,
+    ) -> Result<RunReport, RunError> {
+        let dialect = db.dialect();
+        let mut report = RunReport::default();
+        db.begin_locked(&self.options).await?;
+        // Under the lock, the history cannot change: read it once.
+        let recorded: BTreeSet<String> = match db.read_history().await {
+            Ok(rows) => rows.into_iter().map(|a| a.revision).collect(),
+            Err(e) => {
+                let _ = db.rollback().await;
+                return Err(e);
+            }
+        };
+        for rev in self.graph.in_order(pending) {
+            let step = async {
+                if recorded.contains(rev.id()) {
+                    return advance(&mut state, rev).map(|_| false);
+                }
+                let statements =
+                    render_ops(dialect, &mut state, &rev.file.upgrade).map_err(|e| {
+                        RunError::Replay {
+                            revision: rev.id().to_string(),
+                            message: e.to_string(),
+                        }
+                    })?;
+                db.run(&statements, rev.id(), Some(&rev.checksum))
+                    .await
+                    .map_err(|e| RunError::Statement {
+                        revision: format!("{} ({})", rev.id(), rev.path.display()),
+                        statement: e
+                            .statement
+                            .unwrap_or_else(|| "(see the database's message)".into()),
+                        message: e.message,
+                    })?;
+                Ok(true)
+            };
+            match step.await {
+                Ok(true) => report.revisions.push(rev.id().to_string()),
+                Ok(false) => {}
+                Err(e) => {
+                    let _ = db.rollback().await;
+                    return Err(e);
+                }
+            }
+        }
+        db.commit().await?;
+        Ok(report)
+    }
+
     async fn run_one<B: Backend>(
         &self,
         db: &mut B,
@@ -254,11 +342,13 @@ impl<'g> Migrator<'g> {
         statements: &[String],
         record: Option<&str>,
     ) -> Result<(), RunError> {
-        db.apply_revision(statements, rev.id(), record).await.map_err(|e| RunError::Statement {
-            revision: format!("{} ({})", rev.id(), rev.path.display()),
-            statement: e.statement.unwrap_or_else(|| "(unknown)".into()),
-            message: e.message,
-        })
+        db.apply_revision(statements, rev.id(), record)
+            .await
+            .map_err(|e| RunError::Statement {
+                revision: format!("{} ({})", rev.id(), rev.path.display()),
+                statement: e.statement.unwrap_or_else(|| "(unknown)".into()),
+                message: e.message,
+            })
     }
 
     /// Which applied revisions a downgrade target removes, latest first.
@@ -323,11 +413,12 @@ impl<'g> Migrator<'g> {
         }
         let dialect = db.dialect();
         let mut state = self.state_of(&applied)?;
+        let last = plan.last().cloned().unwrap_or_default();
         for id in plan {
             let Some(rev) = self.graph.get(&id) else {
                 continue;
             };
-            if !db.begin_revision(&id, &self.options).await? {
+            if !db.begin_revision(&id, id == last, &self.options).await? {
                 db.commit().await?;
                 applied.remove(&id);
                 state = self.state_of(&applied)?;

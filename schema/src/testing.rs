@@ -98,6 +98,11 @@ impl PgCluster {
     /// connections are trusted; TCP connections need a password (scram), so tests can
     /// exercise a wrong one.
     pub fn start() -> Result<PgCluster, ClusterError> {
+        Self::start_with("")
+    }
+
+    /// Like [`PgCluster::start`], with extra server options (`-c name=value ...`).
+    pub fn start_with(extra_options: &str) -> Result<PgCluster, ClusterError> {
         let bin = find_bin_dir().ok_or_else(|| {
             ClusterError(
                 "no PostgreSQL server binaries (install the `postgresql` package or set PG_BIN)"
@@ -146,7 +151,7 @@ impl PgCluster {
         for _ in 0..5 {
             let port = free_port()?;
             let opts = format!(
-                "-k {} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+                "-k {} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 {extra_options}",
                 dir.display()
             );
             let r = run(

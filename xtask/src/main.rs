@@ -1,5 +1,6 @@
 //! `cargo xtask`: this repository's tasks. Dispatch only; one module per task.
 
+mod bench;
 mod ci;
 mod demo;
 mod test;
@@ -18,6 +19,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(&args[1..]),
         Some("ci") => ci::run(),
         Some("demo") => demo::run(),
+        Some("bench") => bench::run_bench(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

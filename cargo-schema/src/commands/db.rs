@@ -64,10 +64,10 @@ fn options(allow_edited: bool) -> RunOptions {
     }
 }
 
-pub fn upgrade(cx: &DbContext<'_>, target: &str, allow_edited: bool) -> Result<ExitCode> {
+pub fn upgrade(cx: &DbContext<'_>, target: &str, options: RunOptions) -> Result<ExitCode> {
     let graph = load_graph(cx.ws)?;
     let (mut conn, _, shown) = cx.connect()?;
-    let m = Migrator::new(&graph, options(allow_edited));
+    let m = Migrator::new(&graph, options);
     let report = on_backend!(&mut conn, |db| m.upgrade(&mut db, target)).map_err(run_err)?;
     if cx.out.json() {
         cx.out.print_json(&json!({"applied": report.revisions}));
