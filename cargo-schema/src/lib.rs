@@ -92,6 +92,9 @@ enum Command {
         /// Apply every pending revision in one transaction (all or nothing).
         #[arg(long)]
         single_transaction: bool,
+        /// Seconds to wait for another process's migration lock.
+        #[arg(long, default_value_t = 60, value_name = "SECS")]
+        lock_timeout: u64,
     },
     /// Revert revisions down to TARGET: an id, -N, base, or BRANCH@base.
     Downgrade {
@@ -99,6 +102,9 @@ enum Command {
         target: String,
         #[arg(long)]
         allow_edited: bool,
+        /// Seconds to wait for another process's migration lock.
+        #[arg(long, default_value_t = 60, value_name = "SECS")]
+        lock_timeout: u64,
     },
     /// Record TARGET as applied without running it.
     Stamp { target: String },
@@ -206,21 +212,28 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             target,
             allow_edited,
             single_transaction,
+            lock_timeout,
         } => {
             let ws = ws()?;
             let options = schema::RunOptions {
                 allow_edited: *allow_edited,
                 single_transaction: *single_transaction,
-                ..Default::default()
+                lock_timeout_secs: *lock_timeout,
             };
             commands::db::upgrade(&db_cx(&ws, g, out), target, options)
         }
         Command::Downgrade {
             target,
             allow_edited,
+            lock_timeout,
         } => {
             let ws = ws()?;
-            commands::db::downgrade(&db_cx(&ws, g, out), target, *allow_edited)
+            let options = schema::RunOptions {
+                allow_edited: *allow_edited,
+                lock_timeout_secs: *lock_timeout,
+                ..Default::default()
+            };
+            commands::db::downgrade(&db_cx(&ws, g, out), target, options)
         }
         Command::Stamp { target } => {
             let ws = ws()?;

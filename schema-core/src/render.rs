@@ -35,6 +35,12 @@ impl Dialect {
 /// any row.
 pub const FOREIGN_KEY_CHECK: &str = "PRAGMA foreign_key_check";
 
+/// A SQLite rebuild drops the table and with it its triggers; the runner keeps them:
+/// at this comment it saves the table's triggers, at [`RESTORE_TRIGGERS`] it recreates
+/// them. (A plain script run by `sqlite3` sees comments and loses the triggers.)
+pub const KEEP_TRIGGERS: &str = "-- cargo-schema: keep the triggers of ";
+pub const RESTORE_TRIGGERS: &str = "-- cargo-schema: recreate the kept triggers";
+
 /// Prefix of the temporary table a SQLite rebuild copies rows into.
 const REBUILD_PREFIX: &str = "_schema_new_";
 
@@ -318,6 +324,7 @@ fn sqlite_rebuild(before: &TableDef, after: &TableDef) -> Vec<String> {
             cols = quote_list(&common)
         ));
     }
+    out.push(format!("{KEEP_TRIGGERS}{}", quote(&before.name)));
     out.push(format!("DROP TABLE {}", quote(&before.name)));
     out.push(format!(
         "ALTER TABLE {} RENAME TO {}",
@@ -330,6 +337,7 @@ fn sqlite_rebuild(before: &TableDef, after: &TableDef) -> Vec<String> {
             .iter()
             .map(|i| create_index_sql(&after.name, i)),
     );
+    out.push(RESTORE_TRIGGERS.to_string());
     out.push(format!("{FOREIGN_KEY_CHECK}({})", quote(&after.name)));
     out
 }

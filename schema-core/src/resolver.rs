@@ -138,3 +138,49 @@ pub fn parse_revision(text: &str, path: &Path) -> Result<Revision, FileError> {
 pub fn load_graph(dirs: &[PathBuf]) -> Result<MigrationGraph, ResolveError> {
     MigrationGraph::new(load_revisions(dirs)?).map_err(ResolveError::Graph)
 }
+
+/// What a quick look at a migration file gives without parsing it: its checksum and,
+/// when the file states it plainly on a line of its own, its revision id.
+#[derive(Debug, Clone)]
+pub struct ScannedFile {
+    pub path: PathBuf,
+    pub id: Option<String>,
+    pub checksum: String,
+}
+
+/// Reads and hashes every migration file, taking each id from its `revision = "..."`
+/// line. Enough to tell that a database is at head without parsing a single file.
+pub fn scan(dirs: &[PathBuf]) -> Result<Vec<ScannedFile>, ResolveError> {
+    let mut out = Vec::new();
+    for dir in dirs {
+        for path in migration_files(dir)? {
+            let text = std::fs::read_to_string(&path).map_err(|source| ResolveError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            out.push(ScannedFile {
+                id: plain_revision_id(&text),
+                checksum: checksum(&text),
+                path,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The value of a top-level `revision = "id"` line, if it is a plain string.
+fn plain_revision_id(text: &str) -> Option<String> {
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            return None;
+        }
+        let Some(rest) = line.strip_prefix("revision") else {
+            continue;
+        };
+        let value = rest.trim_start().strip_prefix('=')?.trim();
+        let inner = value.strip_prefix('"')?.strip_suffix('"')?;
+        return (!inner.is_empty() && !inner.contains(['"', '\\'])).then(|| inner.to_string());
+    }
+    None
+}

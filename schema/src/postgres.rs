@@ -74,9 +74,9 @@ impl Backend for PostgresBackend<'_> {
         }
     }
 
-    async fn ensure_history(&mut self) -> Result<(), RunError> {
+    async fn ensure_history(&mut self, options: &RunOptions) -> Result<(), RunError> {
         // Under the lock, so that concurrent first runs do not race on CREATE TABLE.
-        self.begin_locked(&RunOptions::default()).await?;
+        self.begin_locked(options).await?;
         let sql = format!(
             "CREATE TABLE IF NOT EXISTS {} (revision text PRIMARY KEY, checksum text NOT NULL, \
              applied_at timestamptz NOT NULL DEFAULT now(), execution_ms bigint NOT NULL)",

@@ -74,7 +74,7 @@ pub trait Backend {
     /// The history rows, or none when the history table does not exist yet.
     async fn read_history(&mut self) -> Result<Vec<AppliedRevision>, RunError>;
     /// Creates the history table if it is missing.
-    async fn ensure_history(&mut self) -> Result<(), RunError>;
+    async fn ensure_history(&mut self, options: &RunOptions) -> Result<(), RunError>;
     /// Starts a transaction holding the migration lock.
     async fn begin_locked(&mut self, options: &RunOptions) -> Result<(), RunError>;
     /// Inside the transaction: whether the revision is recorded.
@@ -242,7 +242,7 @@ impl<'g> Migrator<'g> {
         if pending.is_empty() {
             return Ok(RunReport::default());
         }
-        db.ensure_history().await?;
+        db.ensure_history(&self.options).await?;
         let mut state = self.state_of(&applied)?;
         let mut report = RunReport::default();
         let dialect = db.dialect();
@@ -440,7 +440,7 @@ impl<'g> Migrator<'g> {
     /// Records the target as applied (and nothing else) without running anything.
     pub async fn stamp<B: Backend>(&self, db: &mut B, target: &str) -> Result<RunReport, RunError> {
         let wanted = self.targets(target)?;
-        db.ensure_history().await?;
+        db.ensure_history(&self.options).await?;
         let applied: BTreeSet<String> = db
             .read_history()
             .await?

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension};
 use schema_core::model::{
     CheckDef, ColumnDef, ForeignKeyDef, IndexDef, PrimaryKeyDef, ReferentialAction, UniqueDef,
 };
-use schema_core::render::{quote, Dialect, FOREIGN_KEY_CHECK};
+use schema_core::render::{quote, Dialect, FOREIGN_KEY_CHECK, KEEP_TRIGGERS, RESTORE_TRIGGERS};
 use schema_core::{Schema, SqlType, TableDef};
 
 use crate::runner::{
@@ -21,6 +21,9 @@ pub struct SqliteBackend<'c> {
 }
 
 fn db_err(e: rusqlite::Error) -> RunError {
+    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) {
+        return RunError::LockTimeout(e.to_string());
+    }
     RunError::Database(e.to_string())
 }
 
@@ -47,12 +50,30 @@ impl<'c> SqliteBackend<'c> {
     }
 
     fn run_statements(&mut self, statements: &[String]) -> Result<(), StatementError> {
+        let mut kept_triggers: Vec<String> = Vec::new();
         for sql in statements {
             let fail = |e: rusqlite::Error| StatementError {
                 statement: Some(sql.clone()),
                 message: e.to_string(),
             };
-            if sql.starts_with(FOREIGN_KEY_CHECK) {
+            if let Some(quoted) = sql.strip_prefix(KEEP_TRIGGERS) {
+                let table = unquote(quoted);
+                let mut stmt = self
+                    .conn
+                    .prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?1 AND sql IS NOT NULL")
+                    .map_err(fail)?;
+                let rows = stmt
+                    .query_map([&table], |r| r.get::<_, String>(0))
+                    .map_err(fail)?;
+                kept_triggers = rows.collect::<Result<_, _>>().map_err(fail)?;
+            } else if sql == RESTORE_TRIGGERS {
+                for t in kept_triggers.drain(..) {
+                    self.conn.execute_batch(&t).map_err(|e| StatementError {
+                        statement: Some(t.clone()),
+                        message: e.to_string(),
+                    })?;
+                }
+            } else if sql.starts_with(FOREIGN_KEY_CHECK) {
                 let mut stmt = self.conn.prepare(sql).map_err(fail)?;
                 let mut rows = stmt.query([]).map_err(fail)?;
                 if let Some(row) = rows.next().map_err(fail)? {
@@ -94,7 +115,10 @@ impl Backend for SqliteBackend<'_> {
         rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
     }
 
-    async fn ensure_history(&mut self) -> Result<(), RunError> {
+    async fn ensure_history(&mut self, options: &RunOptions) -> Result<(), RunError> {
+        self.conn
+            .busy_timeout(Duration::from_secs(options.lock_timeout_secs))
+            .map_err(db_err)?;
         self.conn
             .execute_batch(&format!(
                 "CREATE TABLE IF NOT EXISTS {} (revision TEXT NOT NULL PRIMARY KEY, checksum TEXT NOT NULL, \
@@ -104,7 +128,10 @@ impl Backend for SqliteBackend<'_> {
             .map_err(db_err)
     }
 
-    async fn begin_locked(&mut self, _options: &RunOptions) -> Result<(), RunError> {
+    async fn begin_locked(&mut self, options: &RunOptions) -> Result<(), RunError> {
+        self.conn
+            .busy_timeout(Duration::from_secs(options.lock_timeout_secs))
+            .map_err(db_err)?;
         self.foreign_keys_were_on = self
             .conn
             .query_row("PRAGMA foreign_keys", [], |r| r.get::<_, i64>(0))
@@ -199,6 +226,15 @@ impl SqliteBackend<'_> {
                 .map_err(db_err)?;
         }
         Ok(())
+    }
+}
+
+/// `"a""b"` -> `a"b`.
+fn unquote(quoted: &str) -> String {
+    let q = quoted.trim();
+    match q.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+        Some(inner) => inner.replace("\"\"", "\""),
+        None => q.to_string(),
     }
 }
 

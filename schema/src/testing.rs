@@ -380,14 +380,23 @@ pub struct TestMatrix {
 /// Runs the matrix; returns whether every run passed. The server is started once and
 /// stopped at the end, whatever happened.
 pub fn run_test_matrix(m: &TestMatrix) -> Result<bool, ClusterError> {
-    let cluster = if std::env::var(POSTGRES_URL_ENV).is_ok() {
-        None
-    } else {
+    let given = m
+        .env
+        .iter()
+        .find(|(k, _)| k == POSTGRES_URL_ENV)
+        .map(|(_, v)| v.clone())
+        .or_else(|| std::env::var(POSTGRES_URL_ENV).ok())
+        .filter(|u| !u.is_empty());
+    let needs_server = given.is_none() && m.backends.contains(&TestBackend::Postgres);
+    let cluster = if needs_server {
         Some(PgCluster::start()?)
+    } else {
+        None
     };
-    let server = match &cluster {
-        Some(c) => c.url("postgres"),
-        None => std::env::var(POSTGRES_URL_ENV).unwrap_or_default(),
+    let server = match (&cluster, given) {
+        (Some(c), _) => c.url("postgres"),
+        (None, Some(u)) => u,
+        (None, None) => String::new(),
     };
     let mut ok = true;
     for backend in &m.backends {

@@ -332,3 +332,50 @@ fn sql_renders_ranges_offline_for_both_dialects() {
     db.execute(&all);
     assert!(db.introspect().tables.contains_key("post_tags"));
 }
+
+#[test]
+fn a_held_migration_lock_times_out_with_a_clear_message() {
+    let f = Fixture::new("blog");
+    // PostgreSQL: another session holds the advisory lock.
+    let TestDb::Postgres(url) = TestDb::postgres("locked") else {
+        unreachable!()
+    };
+    let rt = schema_e2e::runtime();
+    let holder = schema_e2e::pg_connect(&rt, &url);
+    rt.block_on(holder.batch_execute(&format!(
+        "SELECT pg_advisory_lock({})",
+        schema::postgres::LOCK_KEY
+    )))
+    .expect("lock");
+    let r = f.schema(&["upgrade", "--lock-timeout", "1", "--database-url", &url]);
+    r.expect(3);
+    assert!(
+        r.stderr()
+            .contains("timed out waiting for the migration lock"),
+        "{}",
+        r.stderr()
+    );
+    drop(holder);
+    // SQLite: another connection holds the write lock.
+    let db = TestDb::sqlite("locked");
+    let TestDb::Sqlite(path) = &db else {
+        unreachable!()
+    };
+    let conn = rusqlite::Connection::open(path).expect("open");
+    conn.execute_batch("CREATE TABLE t (x); BEGIN IMMEDIATE; INSERT INTO t VALUES (1)")
+        .expect("lock");
+    let r = f.schema(&[
+        "upgrade",
+        "--lock-timeout",
+        "1",
+        "--database-url",
+        &db.url(),
+    ]);
+    r.expect(3);
+    assert!(
+        r.stderr()
+            .contains("timed out waiting for the migration lock"),
+        "{}",
+        r.stderr()
+    );
+}

@@ -250,3 +250,53 @@ fn every_operation_up_and_down_on_both_dialects() {
         assert!(db.introspect().tables.is_empty(), "base leaves no table");
     }
 }
+
+#[test]
+fn a_sqlite_rebuild_keeps_the_tables_triggers_and_rows() {
+    let mut t = table(
+        "accounts",
+        vec![col("balance", SqlType::Integer, true, None)],
+    );
+    let v1 = Schema::from_tables([t.clone()]);
+    t.columns[1] = col("balance", SqlType::BigInt, false, Some("0"));
+    let v2 = Schema::from_tables([t]);
+    let d1 = autogenerate(&Schema::new(), &v1);
+    let mut up1 = d1.upgrade;
+    up1.push(Operation::Execute {
+        sql: ExecuteSql::PerDialect {
+            postgres: None,
+            sqlite: Some(
+                "CREATE TABLE audit (what TEXT); \
+                 CREATE TRIGGER accounts_audit AFTER INSERT ON accounts BEGIN INSERT INTO audit VALUES ('insert'); END; \
+                 INSERT INTO accounts (balance) VALUES (7)"
+                    .into(),
+            ),
+        },
+    });
+    let d2 = autogenerate(&v1, &v2);
+    assert!(
+        schema_core::render::sqlite_rebuild_reason(&v1, &d2.upgrade[0]).is_some(),
+        "the alter rebuilds on SQLite"
+    );
+    let graph = MigrationGraph::new(vec![
+        revision(1, up1, d1.downgrade),
+        revision(2, d2.upgrade, d2.downgrade),
+    ])
+    .expect("graph");
+    let db = TestDb::sqlite("triggers");
+    db.upgrade(&graph, "heads").expect("upgrade");
+    assert_eq!(
+        db.rows("SELECT name FROM sqlite_master WHERE type = 'trigger'"),
+        [["accounts_audit"]]
+    );
+    db.execute("INSERT INTO accounts (balance) VALUES (8)");
+    assert_eq!(
+        db.rows("SELECT count(*) FROM audit"),
+        [["2"]],
+        "the trigger still fires after the rebuild"
+    );
+    assert_eq!(
+        db.rows("SELECT balance FROM accounts ORDER BY id"),
+        [["7"], ["8"]]
+    );
+}

@@ -3,7 +3,11 @@
 
 use std::path::PathBuf;
 
-use schema::testing::{run_test_matrix, Mode, TestBackend, TestMatrix};
+use std::process::Command;
+
+use schema::testing::{
+    run_test_matrix, Mode, PgCluster, TestBackend, TestMatrix, POSTGRES_URL_ENV,
+};
 
 pub struct Options {
     pub backends: Vec<TestBackend>,
@@ -43,29 +47,56 @@ pub fn root() -> PathBuf {
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let o = parse(args)?;
+    // One throwaway server for the whole run: this repository's suite and the fixture's.
+    let cluster = match std::env::var(POSTGRES_URL_ENV) {
+        Ok(u) if !u.is_empty() => None,
+        _ => Some(PgCluster::start().map_err(|e| e.to_string())?),
+    };
+    let server = match &cluster {
+        Some(c) => c.url("postgres"),
+        None => std::env::var(POSTGRES_URL_ENV).unwrap_or_default(),
+    };
+    let result = run_with_server(&o, &server);
+    if let Some(c) = cluster {
+        c.stop();
+    }
+    result
+}
+
+fn run_with_server(o: &Options, server: &str) -> Result<(), String> {
     // This repository's own suite tests both backends itself: run it once.
     let repo = TestMatrix {
         backends: vec![TestBackend::Sqlite],
         modes: vec![Mode::CreateAll],
         workspace: root(),
         cargo_args: vec!["--workspace".into()],
-        env: vec![],
+        env: vec![(POSTGRES_URL_ENV.into(), server.into())],
     };
     let mut ok = run_test_matrix(&repo).map_err(|e| e.to_string())?;
-    // The fixture applications' tests, in every requested backend and mode.
-    let blog = TestMatrix {
-        backends: o.backends.clone(),
-        modes: o.modes.clone(),
-        workspace: root().join("fixtures/blog"),
-        cargo_args: vec!["--workspace".into()],
-        // The fixture shares this repository's target directory, so nothing builds twice.
-        env: vec![(
-            "CARGO_TARGET_DIR".into(),
-            root().join("target").display().to_string(),
-        )],
-    };
-    if root().join("fixtures/blog/app").is_dir() {
-        ok &= run_test_matrix(&blog).map_err(|e| e.to_string())?;
+    // The blog fixture's tests, through the fixture's own `cargo xtask test` (what a
+    // user's workspace gets), in every requested backend and mode.
+    let blog = root().join("fixtures/blog");
+    for backend in &o.backends {
+        for mode in &o.modes {
+            let mut args = vec![
+                "xtask".to_string(),
+                "test".into(),
+                "--db".into(),
+                backend.as_str().into(),
+            ];
+            if *mode == Mode::Migrations {
+                args.push("--use-migrations".into());
+            }
+            eprintln!("==> fixtures/blog: cargo {}", args.join(" "));
+            let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+                .args(&args)
+                .current_dir(&blog)
+                .env(POSTGRES_URL_ENV, server)
+                .env("CARGO_TARGET_DIR", root().join("target"))
+                .status()
+                .map_err(|e| e.to_string())?;
+            ok &= status.success();
+        }
     }
     if ok {
         Ok(())

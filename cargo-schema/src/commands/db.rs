@@ -65,8 +65,17 @@ fn options(allow_edited: bool) -> RunOptions {
 }
 
 pub fn upgrade(cx: &DbContext<'_>, target: &str, options: RunOptions) -> Result<ExitCode> {
-    let graph = load_graph(cx.ws)?;
     let (mut conn, _, shown) = cx.connect()?;
+    // At head, nothing needs parsing: compare ids and checksums with the history.
+    if matches!(target, "heads" | "head") && at_head(cx, &mut conn, &options)? {
+        if cx.out.json() {
+            cx.out.print_json(&json!({"applied": []}));
+        } else {
+            cx.out.say(format!("{shown} is up to date"));
+        }
+        return Ok(ExitCode::Success);
+    }
+    let graph = load_graph(cx.ws)?;
     let m = Migrator::new(&graph, options);
     let report = on_backend!(&mut conn, |db| m.upgrade(&mut db, target)).map_err(run_err)?;
     if cx.out.json() {
@@ -81,10 +90,30 @@ pub fn upgrade(cx: &DbContext<'_>, target: &str, options: RunOptions) -> Result<
     Ok(ExitCode::Success)
 }
 
-pub fn downgrade(cx: &DbContext<'_>, target: &str, allow_edited: bool) -> Result<ExitCode> {
+/// Whether the database records exactly the revisions the files hold, with their
+/// checksums (a quick scan, no parsing). Any doubt answers no.
+fn at_head(cx: &DbContext<'_>, conn: &mut Connection, options: &RunOptions) -> Result<bool> {
+    use schema::runner::Backend;
+    let files = schema_core::resolver::scan(&cx.ws.migration_dirs())?;
+    let applied = on_backend!(conn, |db| db.read_history()).map_err(run_err)?;
+    if files.len() != applied.len() || files.is_empty() {
+        return Ok(false);
+    }
+    let recorded: std::collections::HashMap<&str, &str> = applied
+        .iter()
+        .map(|a| (a.revision.as_str(), a.checksum.as_str()))
+        .collect();
+    Ok(files.iter().all(|f| {
+        f.id.as_deref()
+            .and_then(|id| recorded.get(id))
+            .is_some_and(|c| *c == f.checksum || options.allow_edited)
+    }))
+}
+
+pub fn downgrade(cx: &DbContext<'_>, target: &str, options: RunOptions) -> Result<ExitCode> {
     let graph = load_graph(cx.ws)?;
     let (mut conn, _, _) = cx.connect()?;
-    let m = Migrator::new(&graph, options(allow_edited));
+    let m = Migrator::new(&graph, options);
     let report = on_backend!(&mut conn, |db| m.downgrade(&mut db, target)).map_err(run_err)?;
     if cx.out.json() {
         cx.out.print_json(&json!({"reverted": report.revisions}));
