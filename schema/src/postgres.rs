@@ -24,6 +24,46 @@ impl<'c> PostgresBackend<'c> {
     pub fn new(client: &'c Client) -> PostgresBackend<'c> {
         PostgresBackend { client }
     }
+
+    /// Sends a revision's statements and its history change in one round trip (and the
+    /// COMMIT, when asked). A failing statement is named when the server gives the
+    /// error's position in the batch.
+    async fn send(
+        &self,
+        statements: &[String],
+        history: &str,
+        commit: bool,
+    ) -> Result<(), StatementError> {
+        let mut batch = String::new();
+        let mut starts: Vec<(usize, &str)> = Vec::with_capacity(statements.len() + 1);
+        let mut chars = 0;
+        for s in statements
+            .iter()
+            .map(String::as_str)
+            .chain(std::iter::once(history))
+        {
+            starts.push((chars, s));
+            batch.push_str(s);
+            batch.push_str(";\n");
+            chars += s.chars().count() + 2;
+        }
+        if commit {
+            batch.push_str("COMMIT");
+        }
+        self.client.batch_execute(&batch).await.map_err(|e| {
+            let position = e.as_db_error().and_then(|d| match d.position() {
+                Some(tokio_postgres::error::ErrorPosition::Original(p)) => Some(*p as usize),
+                _ => None,
+            });
+            let statement = position
+                .and_then(|p| starts.iter().rev().find(|(start, _)| *start < p))
+                .map(|(_, s)| s.to_string());
+            StatementError {
+                statement,
+                message: pg_message(&e),
+            }
+        })
+    }
 }
 
 /// The database's message with its code and detail, not tokio-postgres's wrapper text.
@@ -119,28 +159,8 @@ impl Backend for PostgresBackend<'_> {
         revision: &str,
         record: Option<&str>,
     ) -> Result<(), StatementError> {
-        // One round trip; a failing statement is found from the error's position.
-        let history = history_sql(revision, record);
-        let mut batch = String::new();
-        let mut starts = Vec::with_capacity(statements.len() + 1);
-        for s in statements.iter().chain(std::iter::once(&history)) {
-            starts.push((batch.chars().count(), s));
-            batch.push_str(s);
-            batch.push_str(";\n");
-        }
-        self.client.batch_execute(&batch).await.map_err(|e| {
-            let position = e.as_db_error().and_then(|d| match d.position() {
-                Some(tokio_postgres::error::ErrorPosition::Original(p)) => Some(*p as usize),
-                _ => None,
-            });
-            let statement = position
-                .and_then(|p| starts.iter().rev().find(|(start, _)| *start < p))
-                .map(|(_, s)| (*s).clone());
-            StatementError {
-                statement,
-                message: pg_message(&e),
-            }
-        })
+        self.send(statements, &history_sql(revision, record), false)
+            .await
     }
 
     async fn commit(&mut self) -> Result<(), RunError> {
@@ -191,23 +211,16 @@ impl Backend for PostgresBackend<'_> {
         record: Option<&str>,
     ) -> Result<(), StatementError> {
         let history = history_sql(revision, record);
-        let mut batch = String::new();
-        for s in statements {
-            batch.push_str(s);
-            batch.push_str(";\n");
-        }
-        batch.push_str(&history);
-        batch.push_str(";\nCOMMIT");
-        let Err(first) = self.client.batch_execute(&batch).await else {
+        let Err(first) = self.send(statements, &history, true).await else {
             return Ok(());
         };
         let _ = self.client.batch_execute("ROLLBACK").await;
+        if first.statement.is_some() {
+            return Err(first);
+        }
         // Find the statement that failed: replay one at a time in a transaction that is
         // rolled back (the happy path above costs one round trip).
-        let mut failing = StatementError {
-            statement: None,
-            message: pg_message(&first),
-        };
+        let mut failing = first;
         if self.client.batch_execute("BEGIN").await.is_ok() {
             for s in statements.iter().chain(std::iter::once(&history)) {
                 if let Err(e) = self.client.batch_execute(s).await {

@@ -390,6 +390,11 @@ pub fn run_bench(args: &[String]) -> Result<(), String> {
         .env("CARGO_TARGET_DIR", &target))?;
     let cli = target.join("release/cargo-schema");
     let app = target.join("release/bench-app");
+    let app_cmd = |mode: &str, url: &str| {
+        let mut c = Command::new(&app);
+        c.args([mode, url]);
+        c
+    };
     let schema = |args: &[&str]| {
         let mut c = Command::new(&cli);
         c.arg("schema").args(args).current_dir(&ws);
@@ -494,18 +499,9 @@ pub fn run_bench(args: &[String]) -> Result<(), String> {
     let r = interleaved(
         reps * 4,
         || Ok(()),
-        &mut [
-            &mut || {
-                let mut c = Command::new(&app);
-                c.args(["upgrade", &url]);
-                c
-            },
-            &mut || {
-                let mut c = Command::new(&app);
-                c.args(["select", &url]);
-                c
-            },
-        ],
+        &mut [&mut || app_cmd("upgrade", &url), &mut || {
+            app_cmd("select", &url)
+        }],
     )?;
     let ((app_head, app_mem), (app_select, sel_mem)) = (r[0], r[1]);
     row(
@@ -603,7 +599,7 @@ pub fn run_bench(args: &[String]) -> Result<(), String> {
         let url = cluster.url(&current());
         let log = cluster.dir.join("server.log");
         let before = std::fs::read_to_string(&log).map(|s| s.len()).unwrap_or(0);
-        run(Command::new(&app).args(["upgrade", &url]))?;
+        run(&mut app_cmd("upgrade", &url))?;
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         let statements = text
             .get(before..)
@@ -614,18 +610,9 @@ pub fn run_bench(args: &[String]) -> Result<(), String> {
         let r = interleaved(
             reps * 4,
             || Ok(()),
-            &mut [
-                &mut || {
-                    let mut c = Command::new(&app);
-                    c.args(["upgrade", &url]);
-                    c
-                },
-                &mut || {
-                    let mut c = Command::new(&app);
-                    c.args(["select", &url]);
-                    c
-                },
-            ],
+            &mut [&mut || app_cmd("upgrade", &url), &mut || {
+                app_cmd("select", &url)
+            }],
         )?;
         let ((pg_app, pg_app_mem), (pg_select, _)) = (r[0], r[1]);
         row(
