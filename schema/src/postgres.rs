@@ -10,7 +10,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
 use crate::runner::{
-    AppliedRevision, Backend, RunError, RunOptions, StatementError, HISTORY_TABLE,
+    AppliedRevision, Backend, PlannedRevision, RunError, RunOptions, StatementError, HISTORY_TABLE,
 };
 
 /// The advisory lock key: "schema" in ASCII, so it is recognisable in pg_locks.
@@ -25,27 +25,28 @@ impl<'c> PostgresBackend<'c> {
         PostgresBackend { client }
     }
 
-    /// Sends a revision's statements and its history change in one round trip (and the
-    /// COMMIT, when asked). A failing statement is named when the server gives the
-    /// error's position in the batch.
+    /// Sends revisions' statements and history changes in one round trip (and the
+    /// COMMIT, when asked). A failing statement, and its revision's index, are named when
+    /// the server gives the error's position in the batch.
     async fn send(
         &self,
-        statements: &[String],
-        history: &str,
+        groups: &[(&[String], String)],
         commit: bool,
-    ) -> Result<(), StatementError> {
+    ) -> Result<(), (usize, StatementError)> {
         let mut batch = String::new();
-        let mut starts: Vec<(usize, &str)> = Vec::with_capacity(statements.len() + 1);
+        let mut starts: Vec<(usize, usize, &str)> = Vec::new();
         let mut chars = 0;
-        for s in statements
-            .iter()
-            .map(String::as_str)
-            .chain(std::iter::once(history))
-        {
-            starts.push((chars, s));
-            batch.push_str(s);
-            batch.push_str(";\n");
-            chars += s.chars().count() + 2;
+        for (g, (statements, history)) in groups.iter().enumerate() {
+            for s in statements
+                .iter()
+                .map(String::as_str)
+                .chain(std::iter::once(history.as_str()))
+            {
+                starts.push((chars, g, s));
+                batch.push_str(s);
+                batch.push_str(";\n");
+                chars += s.chars().count() + 2;
+            }
         }
         if commit {
             batch.push_str("COMMIT");
@@ -55,13 +56,14 @@ impl<'c> PostgresBackend<'c> {
                 Some(tokio_postgres::error::ErrorPosition::Original(p)) => Some(*p as usize),
                 _ => None,
             });
-            let statement = position
-                .and_then(|p| starts.iter().rev().find(|(start, _)| *start < p))
-                .map(|(_, s)| s.to_string());
-            StatementError {
-                statement,
-                message: pg_message(&e),
-            }
+            let at = position.and_then(|p| starts.iter().rev().find(|(start, _, _)| *start < p));
+            (
+                at.map(|(_, g, _)| *g).unwrap_or(0),
+                StatementError {
+                    statement: at.map(|(_, _, s)| s.to_string()),
+                    message: pg_message(&e),
+                },
+            )
         })
     }
 }
@@ -159,8 +161,20 @@ impl Backend for PostgresBackend<'_> {
         revision: &str,
         record: Option<&str>,
     ) -> Result<(), StatementError> {
-        self.send(statements, &history_sql(revision, record), false)
+        self.send(&[(statements, history_sql(revision, record))], false)
             .await
+            .map_err(|(_, e)| e)
+    }
+
+    async fn run_revisions(
+        &mut self,
+        revisions: &[PlannedRevision<'_>],
+    ) -> Result<(), (usize, StatementError)> {
+        let groups: Vec<(&[String], String)> = revisions
+            .iter()
+            .map(|r| (r.statements, history_sql(r.id, Some(r.checksum))))
+            .collect();
+        self.send(&groups, false).await
     }
 
     async fn commit(&mut self) -> Result<(), RunError> {
@@ -211,7 +225,7 @@ impl Backend for PostgresBackend<'_> {
         record: Option<&str>,
     ) -> Result<(), StatementError> {
         let history = history_sql(revision, record);
-        let Err(first) = self.send(statements, &history, true).await else {
+        let Err((_, first)) = self.send(&[(statements, history.clone())], true).await else {
             return Ok(());
         };
         let _ = self.client.batch_execute("ROLLBACK").await;

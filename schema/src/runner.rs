@@ -90,6 +90,20 @@ pub trait Backend {
     async fn commit(&mut self) -> Result<(), RunError>;
     async fn rollback(&mut self) -> Result<(), RunError>;
 
+    /// Inside the transaction: runs several revisions and records each, in order. On
+    /// error, the index of the revision that failed. A backend may send them at once.
+    async fn run_revisions(
+        &mut self,
+        revisions: &[PlannedRevision<'_>],
+    ) -> Result<(), (usize, StatementError)> {
+        for (i, r) in revisions.iter().enumerate() {
+            self.run(r.statements, r.id, Some(r.checksum))
+                .await
+                .map_err(|e| (i, e))?;
+        }
+        Ok(())
+    }
+
     /// Starts a revision's transaction under the lock; returns whether the revision is
     /// recorded already. A backend may do this in one round trip. When `durable` is false
     /// a backend may commit without waiting for the disk: a later durable commit in the
@@ -130,6 +144,16 @@ pub trait Backend {
     async fn introspect(&mut self) -> Result<Schema, RunError>;
     /// Runs statements in one transaction (for `create_all` and `reset`).
     async fn execute_all(&mut self, statements: &[String]) -> Result<(), RunError>;
+}
+
+/// How many revisions `--single-transaction` sends to the database at once.
+const REVISIONS_PER_BATCH: usize = 100;
+
+/// A revision ready to run: its statements and the checksum to record.
+pub struct PlannedRevision<'a> {
+    pub id: &'a str,
+    pub checksum: &'a str,
+    pub statements: &'a [String],
 }
 
 /// A failed statement: which one (if known) and what the database said.
@@ -299,37 +323,51 @@ impl<'g> Migrator<'g> {
                 return Err(e);
             }
         };
+        // Render every pending revision, then send them in large batches: one commit,
+        // few round trips.
+        let mut planned: Vec<(&Revision, Vec<String>)> = Vec::new();
         for rev in self.graph.in_order(pending) {
-            let step = async {
-                if recorded.contains(rev.id()) {
-                    return advance(&mut state, rev).map(|_| false);
-                }
-                let statements =
-                    render_ops(dialect, &mut state, &rev.file.upgrade).map_err(|e| {
-                        RunError::Replay {
-                            revision: rev.id().to_string(),
-                            message: e.to_string(),
-                        }
-                    })?;
-                db.run(&statements, rev.id(), Some(&rev.checksum))
-                    .await
-                    .map_err(|e| RunError::Statement {
-                        revision: format!("{} ({})", rev.id(), rev.path.display()),
-                        statement: e
-                            .statement
-                            .unwrap_or_else(|| "(see the database's message)".into()),
-                        message: e.message,
-                    })?;
-                Ok(true)
-            };
-            match step.await {
-                Ok(true) => report.revisions.push(rev.id().to_string()),
-                Ok(false) => {}
-                Err(e) => {
+            if recorded.contains(rev.id()) {
+                if let Err(e) = advance(&mut state, rev) {
                     let _ = db.rollback().await;
                     return Err(e);
                 }
+                continue;
             }
+            match render_ops(dialect, &mut state, &rev.file.upgrade) {
+                Ok(statements) => planned.push((rev, statements)),
+                Err(e) => {
+                    let _ = db.rollback().await;
+                    return Err(RunError::Replay {
+                        revision: rev.id().to_string(),
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+        for chunk in planned.chunks(REVISIONS_PER_BATCH) {
+            let batch: Vec<PlannedRevision<'_>> = chunk
+                .iter()
+                .map(|(rev, statements)| PlannedRevision {
+                    id: rev.id(),
+                    checksum: &rev.checksum,
+                    statements,
+                })
+                .collect();
+            if let Err((i, e)) = db.run_revisions(&batch).await {
+                let _ = db.rollback().await;
+                let rev = chunk[i].0;
+                return Err(RunError::Statement {
+                    revision: format!("{} ({})", rev.id(), rev.path.display()),
+                    statement: e
+                        .statement
+                        .unwrap_or_else(|| "(see the database's message)".into()),
+                    message: e.message,
+                });
+            }
+            report
+                .revisions
+                .extend(chunk.iter().map(|(rev, _)| rev.id().to_string()));
         }
         db.commit().await?;
         Ok(report)

@@ -379,3 +379,24 @@ fn a_held_migration_lock_times_out_with_a_clear_message() {
         r.stderr()
     );
 }
+
+#[test]
+fn single_transaction_is_all_or_nothing_and_names_the_failing_revision() {
+    for db in TestDb::both("single") {
+        let f = Fixture::new("blog");
+        let url = db.url();
+        f.write("models/migrations/20251124_0008_half_good.toml", BAD_REVISION);
+        let r = f.schema(&["upgrade", "--single-transaction", "--database-url", &url]);
+        r.expect(3);
+        let err = r.stderr();
+        assert!(err.contains("revision 0008"), "{err}");
+        assert!(err.contains("statement: UPDATE no_such_table SET x = 1"), "{:?}: {err}", db.dialect());
+        let tables: Vec<String> = db.introspect().tables.into_keys().collect();
+        assert!(tables.is_empty(), "nothing of 0001-0007 was kept on {:?}: {tables:?}", db.dialect());
+        std::fs::remove_file(f.path("models/migrations/20251124_0008_half_good.toml")).expect("rm");
+        let r = f.schema(&["upgrade", "--single-transaction", "--database-url", &url]);
+        r.expect(0);
+        assert_eq!(r.stdout().lines().count(), 7);
+        f.schema(&["check", "--database", &url]).expect(0);
+    }
+}
