@@ -247,7 +247,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             let ws = ws()?;
             commands::db::reset(&db_cx(&ws, g, out), *force)
         }
-        Command::Sql { range, dialect } => commands::db::sql(&ws()?, range, dialect, out),
+        Command::Sql { range, dialect } => commands::db::sql(&ws()?, range, dialect),
         Command::Tag { name } => commands::inspect::tag(&ws()?, name, out),
         Command::Renumber { file, rev_id } => {
             commands::revision::renumber(&ws()?, file, rev_id.as_deref(), out)

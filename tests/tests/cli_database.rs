@@ -385,14 +385,25 @@ fn single_transaction_is_all_or_nothing_and_names_the_failing_revision() {
     for db in TestDb::both("single") {
         let f = Fixture::new("blog");
         let url = db.url();
-        f.write("models/migrations/20251124_0008_half_good.toml", BAD_REVISION);
+        f.write(
+            "models/migrations/20251124_0008_half_good.toml",
+            BAD_REVISION,
+        );
         let r = f.schema(&["upgrade", "--single-transaction", "--database-url", &url]);
         r.expect(3);
         let err = r.stderr();
         assert!(err.contains("revision 0008"), "{err}");
-        assert!(err.contains("statement: UPDATE no_such_table SET x = 1"), "{:?}: {err}", db.dialect());
+        assert!(
+            err.contains("statement: UPDATE no_such_table SET x = 1"),
+            "{:?}: {err}",
+            db.dialect()
+        );
         let tables: Vec<String> = db.introspect().tables.into_keys().collect();
-        assert!(tables.is_empty(), "nothing of 0001-0007 was kept on {:?}: {tables:?}", db.dialect());
+        assert!(
+            tables.is_empty(),
+            "nothing of 0001-0007 was kept on {:?}: {tables:?}",
+            db.dialect()
+        );
         std::fs::remove_file(f.path("models/migrations/20251124_0008_half_good.toml")).expect("rm");
         let r = f.schema(&["upgrade", "--single-transaction", "--database-url", &url]);
         r.expect(0);

@@ -10,7 +10,6 @@ use schema_core::render::{render_ops, Dialect};
 use schema_core::Schema;
 use serde_json::json;
 
-use super::load_graph;
 use crate::database::{self, Connection};
 use crate::error::{CliError, ExitCode, Result};
 use crate::output::Output;
@@ -75,7 +74,7 @@ pub fn upgrade(cx: &DbContext<'_>, target: &str, options: RunOptions) -> Result<
         }
         return Ok(ExitCode::Success);
     }
-    let graph = load_graph(cx.ws)?;
+    let graph = cx.ws.graph()?;
     let m = Migrator::new(&graph, options);
     let report = on_backend!(&mut conn, |db| m.upgrade(&mut db, target)).map_err(run_err)?;
     if cx.out.json() {
@@ -111,7 +110,7 @@ fn at_head(cx: &DbContext<'_>, conn: &mut Connection, options: &RunOptions) -> R
 }
 
 pub fn downgrade(cx: &DbContext<'_>, target: &str, options: RunOptions) -> Result<ExitCode> {
-    let graph = load_graph(cx.ws)?;
+    let graph = cx.ws.graph()?;
     let (mut conn, _, _) = cx.connect()?;
     let m = Migrator::new(&graph, options);
     let report = on_backend!(&mut conn, |db| m.downgrade(&mut db, target)).map_err(run_err)?;
@@ -128,7 +127,7 @@ pub fn downgrade(cx: &DbContext<'_>, target: &str, options: RunOptions) -> Resul
 }
 
 pub fn stamp(cx: &DbContext<'_>, target: &str) -> Result<ExitCode> {
-    let graph = load_graph(cx.ws)?;
+    let graph = cx.ws.graph()?;
     let (mut conn, _, _) = cx.connect()?;
     let m = Migrator::new(&graph, options(true));
     let report = on_backend!(&mut conn, |db| m.stamp(&mut db, target)).map_err(run_err)?;
@@ -140,7 +139,7 @@ pub fn stamp(cx: &DbContext<'_>, target: &str) -> Result<ExitCode> {
 }
 
 pub fn current(cx: &DbContext<'_>) -> Result<ExitCode> {
-    let graph = load_graph(cx.ws)?;
+    let graph = cx.ws.graph()?;
     let (mut conn, _, shown) = cx.connect()?;
     let m = Migrator::new(&graph, options(false));
     let current = on_backend!(&mut conn, |db| m.current(&mut db)).map_err(run_err)?;
@@ -162,7 +161,7 @@ pub fn current(cx: &DbContext<'_>) -> Result<ExitCode> {
 }
 
 pub fn reset(cx: &DbContext<'_>, force: bool) -> Result<ExitCode> {
-    let graph = load_graph(cx.ws)?;
+    let graph = cx.ws.graph()?;
     let url = database::resolve_url(cx.url_flag, Some(&cx.ws.root))?;
     let shown = database::redact(&url);
     if !force && !database::is_local(&database::parse_url(&url)?) {
@@ -188,7 +187,7 @@ pub fn reset(cx: &DbContext<'_>, force: bool) -> Result<ExitCode> {
 
 /// `check --database`: the live schema against the schema its recorded revisions produce.
 pub fn drift(cx: &DbContext<'_>) -> Result<Vec<String>> {
-    let graph = load_graph(cx.ws)?;
+    let graph = cx.ws.graph()?;
     let (mut conn, target, _) = cx.connect()?;
     let dialect = match target {
         database::Target::Sqlite(_) => Dialect::Sqlite,
@@ -207,13 +206,13 @@ pub fn drift(cx: &DbContext<'_>) -> Result<Vec<String>> {
 }
 
 /// The SQL a range of revisions would run, without a database.
-pub fn sql(ws: &Workspace, range: &str, dialect: &str, out: &Output) -> Result<ExitCode> {
+pub fn sql(ws: &Workspace, range: &str, dialect: &str) -> Result<ExitCode> {
     let dialect = Dialect::parse(dialect).ok_or_else(|| {
         CliError::input(format!(
             "unknown dialect `{dialect}`, expected postgres or sqlite"
         ))
     })?;
-    let graph = load_graph(ws)?;
+    let graph = ws.graph()?;
     let (from, to) = match range.split_once(':') {
         Some((f, t)) => (f, t),
         None => ("base", range),
@@ -227,7 +226,6 @@ pub fn sql(ws: &Workspace, range: &str, dialect: &str, out: &Output) -> Result<E
         "{}",
         render_range(&graph, dialect, &from_set, &to_set).map_err(CliError::Input)?
     );
-    let _ = out;
     Ok(ExitCode::Success)
 }
 

@@ -2,14 +2,14 @@
 
 use serde_json::json;
 
-use super::{crate_heads, load_graph, plan};
+use super::{crate_heads, plan};
 use crate::commands::revision::display_path;
 use crate::error::{CliError, ExitCode, Result};
 use crate::output::Output;
 use crate::workspace::Workspace;
 
 pub fn check(ws: &Workspace, package: Option<&str>, out: &Output) -> Result<ExitCode> {
-    let graph = load_graph(ws)?;
+    let graph = ws.graph()?;
     let head_errors = graph.head_errors();
     let crates: Vec<_> = match package {
         Some(_) => vec![ws.select(package)?],
@@ -77,7 +77,7 @@ fn labels(graph: &schema_core::MigrationGraph, id: &str) -> Vec<String> {
 }
 
 pub fn history(ws: &Workspace, out: &Output) -> Result<ExitCode> {
-    let graph = load_graph(ws)?;
+    let graph = ws.graph()?;
     let heads: Vec<String> = graph.heads().iter().map(|h| h.id().to_string()).collect();
     if out.json() {
         let revs: Vec<_> = graph
@@ -140,7 +140,7 @@ pub fn history(ws: &Workspace, out: &Output) -> Result<ExitCode> {
 }
 
 pub fn heads(ws: &Workspace, out: &Output) -> Result<ExitCode> {
-    let graph = load_graph(ws)?;
+    let graph = ws.graph()?;
     let heads = graph.heads();
     if out.json() {
         out.print_json(&json!(heads
@@ -166,7 +166,7 @@ pub fn heads(ws: &Workspace, out: &Output) -> Result<ExitCode> {
 }
 
 pub fn branches(ws: &Workspace, out: &Output) -> Result<ExitCode> {
-    let graph = load_graph(ws)?;
+    let graph = ws.graph()?;
     let mut rows = Vec::new();
     for label in graph.branch_labels() {
         let root = graph
@@ -216,7 +216,7 @@ pub fn branches(ws: &Workspace, out: &Output) -> Result<ExitCode> {
 }
 
 pub fn show(ws: &Workspace, id: &str, out: &Output) -> Result<ExitCode> {
-    let graph = load_graph(ws)?;
+    let graph = ws.graph()?;
     let ids = graph.resolve(id).map_err(CliError::input)?;
     let [one] = ids.as_slice() else {
         return Err(CliError::input(format!(
@@ -274,7 +274,7 @@ pub fn show(ws: &Workspace, id: &str, out: &Output) -> Result<ExitCode> {
 
 /// `tag NAME`: records the current heads under a release name, if the history is clean.
 pub fn tag(ws: &Workspace, name: &str, out: &Output) -> Result<ExitCode> {
-    let graph = load_graph(ws)?;
+    let graph = ws.graph()?;
     let head_errors = graph.head_errors();
     if !head_errors.is_empty() {
         return Err(CliError::Input(format!(

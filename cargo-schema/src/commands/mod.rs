@@ -49,11 +49,6 @@ pub fn plan(ws: &Workspace, graph: &MigrationGraph, krate: &ModelCrate) -> Resul
     Ok(CratePlan { old, diff })
 }
 
-/// The graph, or every problem with the migration files as one input error.
-pub fn load_graph(ws: &Workspace) -> Result<MigrationGraph> {
-    ws.graph()
-}
-
 /// The next sequential id: one past the largest numeric id, zero-padded to 4.
 pub fn next_id(graph: &MigrationGraph, taken: impl IntoIterator<Item = String>) -> String {
     let max = graph

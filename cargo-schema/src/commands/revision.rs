@@ -6,7 +6,7 @@ use schema_core::file::{self, RevisionFile};
 use schema_core::render::sqlite_rebuild_reason;
 use schema_core::replay::apply;
 
-use super::{crate_heads, load_graph, next_id, plan};
+use super::{crate_heads, next_id, plan};
 use crate::error::{CliError, ExitCode, Result};
 use crate::output::Output;
 use crate::time::now_utc;
@@ -44,7 +44,7 @@ pub fn revision(
     out: &Output,
 ) -> Result<ExitCode> {
     let krate = ws.select(package)?;
-    let graph = load_graph(ws)?;
+    let graph = ws.graph()?;
     let plan = plan(ws, &graph, krate)?;
     if plan.diff.is_empty() && !args.empty {
         out.say(format!(
@@ -187,7 +187,7 @@ pub fn merge(
     revisions: &[String],
     out: &Output,
 ) -> Result<ExitCode> {
-    let graph = load_graph(ws)?;
+    let graph = ws.graph()?;
     if revisions.len() < 2 {
         return Err(CliError::input("merge needs at least two revisions"));
     }
