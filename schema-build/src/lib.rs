@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use schema_core::checksum::checksum;
 use schema_core::file::RevisionFile;
 use schema_core::graph::{MigrationGraph, Revision};
-use schema_core::resolver::{migration_files, parse_revision};
+use schema_core::resolver::{migration_files, parse_revision, read_migration_files};
 
 /// The name of the generated file in `OUT_DIR`.
 pub const GENERATED: &str = "schema_migrations.rs";
@@ -152,49 +152,45 @@ pub fn generate_cached(dirs: &[PathBuf], cache: Option<&Path>) -> Result<String,
     let mut revisions = Vec::new();
     let mut shapes = Vec::new();
     let mut errors = Vec::new();
-    for dir in dirs {
-        for path in migration_files(dir).map_err(|e| e.to_string())? {
-            let text =
-                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let sum = checksum(&text);
-            let shape = match cached.get(&(path.clone(), sum.clone())) {
-                Some(s) => Shape {
+    for (path, text) in read_migration_files(dirs).map_err(|e| e.to_string())? {
+        let sum = checksum(&text);
+        let shape = match cached.get(&(path.clone(), sum.clone())) {
+            Some(s) => Shape {
+                checksum: sum,
+                path: path.clone(),
+                id: s.id.clone(),
+                parents: s.parents.clone(),
+                depends_on: s.depends_on.clone(),
+                labels: s.labels.clone(),
+            },
+            None => match parse_revision(&text, &path) {
+                Ok(r) => Shape {
                     checksum: sum,
                     path: path.clone(),
-                    id: s.id.clone(),
-                    parents: s.parents.clone(),
-                    depends_on: s.depends_on.clone(),
-                    labels: s.labels.clone(),
+                    id: r.file.revision,
+                    parents: r.file.down_revisions,
+                    depends_on: r.file.depends_on,
+                    labels: r.file.branch_labels,
                 },
-                None => match parse_revision(&text, &path) {
-                    Ok(r) => Shape {
-                        checksum: sum,
-                        path: path.clone(),
-                        id: r.file.revision,
-                        parents: r.file.down_revisions,
-                        depends_on: r.file.depends_on,
-                        labels: r.file.branch_labels,
-                    },
-                    Err(e) => {
-                        errors.push(e.to_string());
-                        continue;
-                    }
-                },
-            };
-            // The graph only needs the shape; the operations were validated when parsed.
-            revisions.push(Revision {
-                file: RevisionFile {
-                    revision: shape.id.clone(),
-                    down_revisions: shape.parents.clone(),
-                    branch_labels: shape.labels.clone(),
-                    depends_on: shape.depends_on.clone(),
-                    ..Default::default()
-                },
-                path: path.clone(),
-                checksum: shape.checksum.clone(),
-            });
-            shapes.push(shape);
-        }
+                Err(e) => {
+                    errors.push(e.to_string());
+                    continue;
+                }
+            },
+        };
+        // The graph only needs the shape; the operations were validated when parsed.
+        revisions.push(Revision {
+            file: RevisionFile {
+                revision: shape.id.clone(),
+                down_revisions: shape.parents.clone(),
+                branch_labels: shape.labels.clone(),
+                depends_on: shape.depends_on.clone(),
+                ..Default::default()
+            },
+            path: path.clone(),
+            checksum: shape.checksum.clone(),
+        });
+        shapes.push(shape);
     }
     if !errors.is_empty() {
         return Err(errors.join("\n"));

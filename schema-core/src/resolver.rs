@@ -102,20 +102,29 @@ pub fn migration_files(dir: &Path) -> Result<Vec<PathBuf>, ResolveError> {
     Ok(files)
 }
 
-/// Reads and parses every revision of the directories, reporting every bad file at once.
-pub fn load_revisions(dirs: &[PathBuf]) -> Result<Vec<Revision>, ResolveError> {
-    let mut revisions = Vec::new();
-    let mut errors = Vec::new();
+/// The path and text of every migration file of the directories, in order.
+pub fn read_migration_files(dirs: &[PathBuf]) -> Result<Vec<(PathBuf, String)>, ResolveError> {
+    let mut out = Vec::new();
     for dir in dirs {
         for path in migration_files(dir)? {
             let text = std::fs::read_to_string(&path).map_err(|source| ResolveError::Io {
                 path: path.clone(),
                 source,
             })?;
-            match parse_revision(&text, &path) {
-                Ok(r) => revisions.push(r),
-                Err(e) => errors.push(e),
-            }
+            out.push((path, text));
+        }
+    }
+    Ok(out)
+}
+
+/// Reads and parses every revision of the directories, reporting every bad file at once.
+pub fn load_revisions(dirs: &[PathBuf]) -> Result<Vec<Revision>, ResolveError> {
+    let mut revisions = Vec::new();
+    let mut errors = Vec::new();
+    for (path, text) in read_migration_files(dirs)? {
+        match parse_revision(&text, &path) {
+            Ok(r) => revisions.push(r),
+            Err(e) => errors.push(e),
         }
     }
     if errors.is_empty() {
@@ -151,21 +160,14 @@ pub struct ScannedFile {
 /// Reads and hashes every migration file, taking each id from its `revision = "..."`
 /// line. Enough to tell that a database is at head without parsing a single file.
 pub fn scan(dirs: &[PathBuf]) -> Result<Vec<ScannedFile>, ResolveError> {
-    let mut out = Vec::new();
-    for dir in dirs {
-        for path in migration_files(dir)? {
-            let text = std::fs::read_to_string(&path).map_err(|source| ResolveError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            out.push(ScannedFile {
-                id: plain_revision_id(&text),
-                checksum: checksum(&text),
-                path,
-            });
-        }
-    }
-    Ok(out)
+    Ok(read_migration_files(dirs)?
+        .into_iter()
+        .map(|(path, text)| ScannedFile {
+            id: plain_revision_id(&text),
+            checksum: checksum(&text),
+            path,
+        })
+        .collect())
 }
 
 /// The value of a top-level `revision = "id"` line, if it is a plain string.
