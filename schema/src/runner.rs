@@ -293,12 +293,17 @@ impl<'g> Migrator<'g> {
                 continue;
             }
             // On failure the run stops, so the state can advance in place.
-            let statements = render_ops(dialect, &mut state, &rev.file.upgrade).map_err(|e| {
-                RunError::Replay {
-                    revision: rev.id().to_string(),
-                    message: e.to_string(),
+            let statements = match render_ops(dialect, &mut state, &rev.file.upgrade) {
+                Ok(s) => s,
+                Err(e) => {
+                    // Leave no transaction open on the caller's connection.
+                    let _ = db.rollback().await;
+                    return Err(RunError::Replay {
+                        revision: rev.id().to_string(),
+                        message: e.to_string(),
+                    });
                 }
-            })?;
+            };
             self.run_one(db, rev, &statements, Some(&rev.checksum))
                 .await?;
             report.revisions.push(rev.id().to_string());
@@ -462,12 +467,16 @@ impl<'g> Migrator<'g> {
                 state = self.state_of(&applied)?;
                 continue;
             }
-            let statements = render_ops(dialect, &mut state, &rev.file.downgrade).map_err(|e| {
-                RunError::Replay {
-                    revision: id.clone(),
-                    message: e.to_string(),
+            let statements = match render_ops(dialect, &mut state, &rev.file.downgrade) {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = db.rollback().await;
+                    return Err(RunError::Replay {
+                        revision: id.clone(),
+                        message: e.to_string(),
+                    });
                 }
-            })?;
+            };
             self.run_one(db, rev, &statements, None).await?;
             applied.remove(&id);
             report.revisions.push(id);
