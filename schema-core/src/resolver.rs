@@ -118,11 +118,33 @@ pub fn read_migration_files(dirs: &[PathBuf]) -> Result<Vec<(PathBuf, String)>, 
 }
 
 /// Reads and parses every revision of the directories, reporting every bad file at once.
+/// Files are parsed on every core: parsing is most of what `check` and `revision` do.
 pub fn load_revisions(dirs: &[PathBuf]) -> Result<Vec<Revision>, ResolveError> {
-    let mut revisions = Vec::new();
+    let files = read_migration_files(dirs)?;
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let chunk = files.len().div_ceil(threads).max(64);
+    let parsed: Vec<Result<Revision, FileError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(path, text)| parse_revision(text, path))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    let mut revisions = Vec::with_capacity(parsed.len());
     let mut errors = Vec::new();
-    for (path, text) in read_migration_files(dirs)? {
-        match parse_revision(&text, &path) {
+    for r in parsed {
+        match r {
             Ok(r) => revisions.push(r),
             Err(e) => errors.push(e),
         }
