@@ -180,8 +180,40 @@ fn revision(id: usize, upgrade: Vec<Operation>, downgrade: Vec<Operation>) -> Re
     schema_core::resolver::parse_revision(&text, &path).expect("written revision parses")
 }
 
+/// A table keyed by its own columns, whose primary key later grows a column.
+fn pairs(key: &[&str]) -> TableDef {
+    TableDef {
+        name: "pairs".into(),
+        columns: vec![
+            col("a", SqlType::BigInt, false, None),
+            col("b", SqlType::BigInt, false, Some("0")),
+            col("label", SqlType::Text, true, None),
+        ],
+        primary_key: Some(PrimaryKeyDef {
+            name: "pk_pairs".into(),
+            columns: key.iter().map(|c| c.to_string()).collect(),
+        }),
+        ..Default::default()
+    }
+}
+
+/// Every state with the `pairs` table, and a last one that changes its primary key.
+fn states_with_pairs() -> Vec<Schema> {
+    let mut out: Vec<Schema> = states()
+        .into_iter()
+        .map(|mut s| {
+            s.tables.insert("pairs".into(), pairs(&["a"]));
+            s
+        })
+        .collect();
+    let mut last = out.last().cloned().unwrap_or_default();
+    last.tables.insert("pairs".into(), pairs(&["a", "b"]));
+    out.push(last);
+    out
+}
+
 fn history() -> (MigrationGraph, Vec<Schema>) {
-    let states = states();
+    let states = states_with_pairs();
     let mut revs = Vec::new();
     let mut prev = Schema::new();
     let mut expected = vec![Schema::new()];
@@ -194,7 +226,8 @@ fn history() -> (MigrationGraph, Vec<Schema>) {
             upgrade.push(Operation::Execute {
                 sql: ExecuteSql::All(
                     "INSERT INTO \"orgs\" (\"name\") VALUES ('acme'); \
-                     INSERT INTO \"users\" (\"email\", \"name\", \"order\", \"we\"\"ird\") VALUES ('a@x', 'Ann', 3, 'q'), ('b@x', 'Bob', 5, NULL)"
+                     INSERT INTO \"users\" (\"email\", \"name\", \"order\", \"we\"\"ird\") VALUES ('a@x', 'Ann', 3, 'q'), ('b@x', 'Bob', 5, NULL); \
+                     INSERT INTO \"pairs\" (\"a\", \"b\", \"label\") VALUES (1, 1, 'one'), (2, 1, 'two')"
                         .into(),
                 ),
             });
@@ -246,6 +279,12 @@ fn every_operation_up_and_down_on_both_dialects() {
         // Every value of a rebuilt table is kept, not just the count.
         let names = db.rows("SELECT \"name\", \"plain\" FROM \"users\" ORDER BY \"id\"");
         assert_eq!(names, [["Ann", "q"], ["Bob", "NULL"]]);
+        let pairs = db.rows("SELECT a, b, label FROM pairs ORDER BY a");
+        assert_eq!(
+            pairs,
+            [["1", "1", "one"], ["2", "1", "two"]],
+            "the primary key change kept every row"
+        );
         db.downgrade(&graph, "base").expect("to base");
         assert!(db.introspect().tables.is_empty(), "base leaves no table");
     }
