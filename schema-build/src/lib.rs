@@ -221,7 +221,10 @@ pub fn generate_cached(dirs: &[PathBuf], cache: Option<&Path>) -> Result<String,
             r.path.display().to_string()
         );
     }
-    code.push_str("    ],\n};\n");
+    let digest = schema_core::checksum::history_digest(
+        graph.ordered().map(|r| (r.id(), r.checksum.as_str())),
+    );
+    let _ = writeln!(code, "    ],\n    digest: {digest:?},\n}};");
     if let Some(c) = cache {
         let lines: Vec<String> = shapes.iter().filter_map(Shape::line).collect();
         let _ = std::fs::write(c, lines.join("\n") + "\n");

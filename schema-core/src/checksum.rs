@@ -15,9 +15,28 @@ pub fn checksum(text: &str) -> String {
         rest = &rest[i + 1..];
     }
     h.update(rest.as_bytes());
-    let digest = h.finalize();
-    let mut s = String::with_capacity(64);
-    for b in digest {
+    hex(&h.finalize())
+}
+
+/// One digest of a whole history: SHA-256 (hex) of `id:checksum\n` for every revision,
+/// ids in byte order. A database computes the same from its history table in one query,
+/// so "at head" is one short answer however long the history is.
+pub fn history_digest<'a>(revisions: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut pairs: Vec<(&str, &str)> = revisions.into_iter().collect();
+    pairs.sort();
+    let mut h = Sha256::new();
+    for (id, sum) in pairs {
+        h.update(id.as_bytes());
+        h.update(b":");
+        h.update(sum.as_bytes());
+        h.update(b"\n");
+    }
+    hex(&h.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
         s.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
         s.push(char::from_digit(u32::from(b & 15), 16).unwrap_or('0'));
     }

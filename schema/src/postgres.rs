@@ -181,6 +181,33 @@ impl Backend for PostgresBackend<'_> {
         self.client.batch_execute("COMMIT").await.map_err(db_err)
     }
 
+    async fn history_digest(&mut self) -> Result<Option<String>, RunError> {
+        let sql = format!(
+            "SELECT encode(sha256(convert_to(coalesce(string_agg(revision || ':' || checksum || E'\\n', '' \
+             ORDER BY revision COLLATE \"C\"), ''), 'UTF8')), 'hex') FROM {}",
+            quote(HISTORY_TABLE)
+        );
+        match self.client.simple_query(&sql).await {
+            Ok(msgs) => Ok(msgs.iter().find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                _ => None,
+            })),
+            Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(None),
+            Err(e) => Err(db_err(e)),
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), RunError> {
+        // A synchronous commit that writes waits for the WAL up to its own record, which
+        // covers every earlier asynchronous commit.
+        let sql = format!(
+            "BEGIN; SET LOCAL synchronous_commit = on; \
+             UPDATE {h} SET execution_ms = execution_ms WHERE revision = (SELECT max(revision) FROM {h}); COMMIT",
+            h = quote(HISTORY_TABLE)
+        );
+        self.client.batch_execute(&sql).await.map_err(db_err)
+    }
+
     async fn begin_revision(
         &mut self,
         revision: &str,

@@ -90,6 +90,18 @@ pub trait Backend {
     async fn commit(&mut self) -> Result<(), RunError>;
     async fn rollback(&mut self) -> Result<(), RunError>;
 
+    /// The [`schema_core::checksum::history_digest`] of the history table, when the
+    /// database can compute it in one query (`None`: it cannot, or there is no history).
+    async fn history_digest(&mut self) -> Result<Option<String>, RunError> {
+        Ok(None)
+    }
+
+    /// Makes every earlier commit of this connection durable (after commits made with
+    /// `durable = false`). Nothing to do for a backend that always commits durably.
+    async fn flush(&mut self) -> Result<(), RunError> {
+        Ok(())
+    }
+
     /// Inside the transaction: runs several revisions and records each, in order. On
     /// error, the index of the revision that failed. A backend may send them at once.
     async fn run_revisions(
@@ -282,6 +294,8 @@ impl<'g> Migrator<'g> {
             .map(|r| r.id().to_string())
             .unwrap_or_default();
         let durable = |id: &str| id == last;
+        // Whether everything this run committed is on disk.
+        let mut flushed = true;
         for rev in self.graph.in_order(&pending) {
             // Another process may have applied it while we waited for the lock.
             if db
@@ -306,7 +320,12 @@ impl<'g> Migrator<'g> {
             };
             self.run_one(db, rev, &statements, Some(&rev.checksum))
                 .await?;
+            flushed = durable(rev.id());
             report.revisions.push(rev.id().to_string());
+        }
+        if !flushed {
+            // The last revision was applied by another process: make ours durable.
+            db.flush().await?;
         }
         Ok(report)
     }
@@ -457,6 +476,7 @@ impl<'g> Migrator<'g> {
         let dialect = db.dialect();
         let mut state = self.state_of(&applied)?;
         let last = plan.last().cloned().unwrap_or_default();
+        let mut flushed = true;
         for id in plan {
             let Some(rev) = self.graph.get(&id) else {
                 continue;
@@ -478,8 +498,12 @@ impl<'g> Migrator<'g> {
                 }
             };
             self.run_one(db, rev, &statements, None).await?;
+            flushed = id == last;
             applied.remove(&id);
             report.revisions.push(id);
+        }
+        if !flushed {
+            db.flush().await?;
         }
         Ok(report)
     }

@@ -582,7 +582,10 @@ pub mod checks {
 
     fn with_db<T>(backend: TestBackend, f: impl AsyncCheck<T>) -> Result<T, String> {
         let empty = Schema::new();
-        let none = crate::EmbeddedMigrations { revisions: &[] };
+        let none = crate::EmbeddedMigrations {
+            revisions: &[],
+            digest: "",
+        };
         let db = TestDatabase::prepare_with(backend, Mode::CreateAll, &empty, &none)?;
         match backend {
             TestBackend::Sqlite => {

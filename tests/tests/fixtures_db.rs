@@ -131,3 +131,33 @@ fn create_all_and_full_replay_give_the_same_schema() {
         }
     }
 }
+
+/// The embedded at-head check is one query on PostgreSQL: the server digests its history
+/// table, and the digest must be the one computed at build time from the files.
+#[test]
+fn postgres_digests_its_history_as_the_build_does() {
+    let graph = fixture_graph(&["blog/models/migrations"]);
+    let expected = schema_core::checksum::history_digest(
+        graph.ordered().map(|r| (r.id(), r.checksum.as_str())),
+    );
+    let db = TestDb::postgres("digest");
+    let TestDb::Postgres(url) = &db else {
+        unreachable!()
+    };
+    let rt = schema_e2e::runtime();
+    let client = schema_e2e::pg_connect(&rt, url);
+    let digest = |client: &tokio_postgres::Client| {
+        let mut b = schema::postgres::PostgresBackend::new(client);
+        rt.block_on(schema::Backend::history_digest(&mut b))
+            .expect("digest")
+    };
+    assert_eq!(digest(&client), None, "no history table yet");
+    db.upgrade(&graph, "0006").expect("upgrade");
+    assert_ne!(
+        digest(&client).as_deref(),
+        Some(expected.as_str()),
+        "not at head"
+    );
+    db.upgrade(&graph, "heads").expect("upgrade");
+    assert_eq!(digest(&client).as_deref(), Some(expected.as_str()));
+}
