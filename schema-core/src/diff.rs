@@ -175,6 +175,10 @@ fn diff_table(old: &TableDef, new: &TableDef, out: &mut TablePhases<'_>, hints: 
         }
     }
 
+    // A constraint or index whose name changed but whose definition did not (a renamed
+    // table, a new naming convention) is renamed, not dropped and created again.
+    rename_same_definitions(&mut old, new, out.changes);
+
     // Constraints and indexes: by name; a changed definition is a drop and an add.
     let old_cons: BTreeMap<String, Constraint> = old
         .constraints()
@@ -270,6 +274,74 @@ fn diff_table(old: &TableDef, new: &TableDef, out: &mut TablePhases<'_>, hints: 
                 table: tn.clone(),
                 column: o.clone(),
             });
+        }
+    }
+}
+
+fn without_name(c: &Constraint) -> Constraint {
+    let mut c = c.clone();
+    match &mut c {
+        Constraint::PrimaryKey(k) => k.name.clear(),
+        Constraint::Unique(k) => k.name.clear(),
+        Constraint::ForeignKey(k) => k.name.clear(),
+        Constraint::Check(k) => k.name.clear(),
+    }
+    c
+}
+
+/// Emits rename operations for constraints and indexes that only changed name, and
+/// applies them to `old` so that the rest of the diff sees them as unchanged.
+fn rename_same_definitions(old: &mut TableDef, new: &TableDef, changes: &mut Vec<Operation>) {
+    let tn = new.name.clone();
+    let new_cons = new.constraints();
+    let mut ops = Vec::new();
+    for o in old.constraints() {
+        if new_cons.iter().any(|n| n.name() == o.name()) {
+            continue;
+        }
+        let shape = without_name(&o);
+        let candidate = new_cons.iter().find(|n| {
+            without_name(n) == shape
+                && old.constraint(n.name()).is_none()
+                && !ops.iter().any(
+                    |op| matches!(op, Operation::RenameConstraint { to, .. } if to == n.name()),
+                )
+        });
+        if let Some(n) = candidate {
+            ops.push(Operation::RenameConstraint {
+                table: tn.clone(),
+                from: o.name().to_string(),
+                to: n.name().to_string(),
+            });
+        }
+    }
+    for o in &old.indexes {
+        if new.indexes.iter().any(|n| n.name == o.name) {
+            continue;
+        }
+        let candidate = new.indexes.iter().find(|n| {
+            n.columns == o.columns
+                && n.unique == o.unique
+                && !old.indexes.iter().any(|i| i.name == n.name)
+                && !ops
+                    .iter()
+                    .any(|op| matches!(op, Operation::RenameIndex { to, .. } if *to == n.name))
+        });
+        if let Some(n) = candidate {
+            ops.push(Operation::RenameIndex {
+                table: tn.clone(),
+                from: o.name.clone(),
+                to: n.name.clone(),
+            });
+        }
+    }
+    for op in ops {
+        let mut s = Schema::from_tables([old.clone()]);
+        if crate::replay::apply(&mut s, &op).is_ok() {
+            if let Some(t) = s.tables.remove(&tn) {
+                *old = t;
+            }
+            changes.push(op);
         }
     }
 }

@@ -114,6 +114,16 @@ enum RawOp {
         from: String,
         to: String,
     },
+    RenameIndex {
+        table: String,
+        from: String,
+        to: String,
+    },
+    RenameConstraint {
+        table: String,
+        from: String,
+        to: String,
+    },
     AlterColumn {
         table: String,
         column: String,
@@ -451,6 +461,10 @@ fn lower_op(raw: RawOp) -> Result<Operation, String> {
             column: lower_column(column),
         },
         RawOp::RenameColumn { table, from, to } => Operation::RenameColumn { table, from, to },
+        RawOp::RenameIndex { table, from, to } => Operation::RenameIndex { table, from, to },
+        RawOp::RenameConstraint { table, from, to } => {
+            Operation::RenameConstraint { table, from, to }
+        }
         RawOp::AlterColumn {
             table,
             column,
@@ -702,7 +716,9 @@ pub fn write_op(out: &mut String, section: &str, op: &Operation) {
                 column_inline(column)
             );
         }
-        Operation::RenameColumn { table, from, to } => {
+        Operation::RenameColumn { table, from, to }
+        | Operation::RenameIndex { table, from, to }
+        | Operation::RenameConstraint { table, from, to } => {
             let _ = writeln!(
                 out,
                 "table = {}\nfrom = {}\nto = {}",

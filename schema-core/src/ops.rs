@@ -70,6 +70,18 @@ pub enum Operation {
         column: String,
         change: AlterColumn,
     },
+    /// Renames an index (a changed name, same definition).
+    RenameIndex {
+        table: String,
+        from: String,
+        to: String,
+    },
+    /// Renames a constraint (a changed name, same definition).
+    RenameConstraint {
+        table: String,
+        from: String,
+        to: String,
+    },
     CreateIndex {
         table: String,
         index: IndexDef,
@@ -101,6 +113,8 @@ impl Operation {
             Operation::AddColumn { .. } => "add_column",
             Operation::DropColumn { .. } => "drop_column",
             Operation::RenameColumn { .. } => "rename_column",
+            Operation::RenameIndex { .. } => "rename_index",
+            Operation::RenameConstraint { .. } => "rename_constraint",
             Operation::AlterColumn { .. } => "alter_column",
             Operation::CreateIndex { .. } => "create_index",
             Operation::DropIndex { .. } => "drop_index",
@@ -118,6 +132,8 @@ impl Operation {
         "drop_column",
         "rename_column",
         "alter_column",
+        "rename_index",
+        "rename_constraint",
         "create_index",
         "drop_index",
         "add_constraint",
@@ -146,6 +162,16 @@ impl Operation {
             Operation::DropColumn { table, column } => Operation::AddColumn {
                 table: table.clone(),
                 column: column.clone(),
+            },
+            Operation::RenameIndex { table, from, to } => Operation::RenameIndex {
+                table: table.clone(),
+                from: to.clone(),
+                to: from.clone(),
+            },
+            Operation::RenameConstraint { table, from, to } => Operation::RenameConstraint {
+                table: table.clone(),
+                from: to.clone(),
+                to: from.clone(),
             },
             Operation::RenameColumn { table, from, to } => Operation::RenameColumn {
                 table: table.clone(),
@@ -219,6 +245,12 @@ impl Operation {
             Operation::RenameColumn { table, from, to } => {
                 format!("~ rename column {table}.{from} -> {to}")
             }
+            Operation::RenameIndex { table, from, to } => {
+                format!("~ rename index {from} -> {to} on {table}")
+            }
+            Operation::RenameConstraint { table, from, to } => {
+                format!("~ rename constraint {from} -> {to} on {table}")
+            }
             Operation::AlterColumn {
                 table,
                 column,
@@ -275,6 +307,8 @@ impl Operation {
             Operation::AddColumn { table, .. }
             | Operation::DropColumn { table, .. }
             | Operation::RenameColumn { table, .. }
+            | Operation::RenameIndex { table, .. }
+            | Operation::RenameConstraint { table, .. }
             | Operation::AlterColumn { table, .. }
             | Operation::CreateIndex { table, .. }
             | Operation::DropIndex { table, .. }

@@ -200,6 +200,9 @@ pub fn sqlite_rebuild_reason(state: &Schema, op: &Operation) -> Option<String> {
         Operation::AlterColumn { table, column, .. } => Some(format!(
             "SQLite cannot alter column {table}.{column} in place"
         )),
+        Operation::RenameConstraint { table, from, .. } => Some(format!(
+            "SQLite keeps constraint names only in the table's definition ({from} on {table})"
+        )),
         Operation::AddConstraint { table, constraint }
         | Operation::DropConstraint { table, constraint } => Some(format!(
             "SQLite cannot add or drop constraint {} on {table} in place",
@@ -225,6 +228,33 @@ pub fn render_op(d: Dialect, state: &Schema, op: &Operation) -> Result<Vec<Strin
     }
     let t = |s: &str| quote(s);
     Ok(match op {
+        Operation::RenameIndex { table, from, to } => match d {
+            Dialect::Postgres => vec![format!("ALTER INDEX {} RENAME TO {}", t(from), t(to))],
+            Dialect::Sqlite => {
+                // SQLite cannot rename an index: drop it and create it under the new name.
+                let index = state
+                    .table(table)
+                    .and_then(|tb| tb.indexes.iter().find(|i| i.name == *from))
+                    .ok_or_else(|| ReplayError::NoIndex {
+                        table: table.clone(),
+                        index: from.clone(),
+                    })?;
+                let renamed = crate::model::IndexDef {
+                    name: to.clone(),
+                    ..index.clone()
+                };
+                vec![
+                    format!("DROP INDEX {}", t(from)),
+                    create_index_sql(table, &renamed),
+                ]
+            }
+        },
+        Operation::RenameConstraint { table, from, to } => vec![format!(
+            "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
+            t(table),
+            t(from),
+            t(to)
+        )],
         Operation::CreateTable { table } => create_table(d, table),
         Operation::DropTable { table } => vec![format!("DROP TABLE {}", t(&table.name))],
         Operation::RenameTable { from, to } => {

@@ -109,6 +109,69 @@ pub fn apply(schema: &mut Schema, op: &Operation) -> Result<(), ReplayError> {
             }
             t.columns.retain(|c| c.name != column.name);
         }
+        Operation::RenameIndex {
+            table: tn,
+            from,
+            to,
+        } => {
+            let t = table(schema, tn)?;
+            if name_taken(t, to) {
+                return Err(ReplayError::NameExists {
+                    table: tn.clone(),
+                    name: to.clone(),
+                });
+            }
+            let i = t
+                .indexes
+                .iter_mut()
+                .find(|i| i.name == *from)
+                .ok_or_else(|| ReplayError::NoIndex {
+                    table: tn.clone(),
+                    index: from.clone(),
+                })?;
+            i.name = to.clone();
+        }
+        Operation::RenameConstraint {
+            table: tn,
+            from,
+            to,
+        } => {
+            let t = table(schema, tn)?;
+            if name_taken(t, to) {
+                return Err(ReplayError::NameExists {
+                    table: tn.clone(),
+                    name: to.clone(),
+                });
+            }
+            let mut c = t
+                .constraint(from)
+                .ok_or_else(|| ReplayError::NoConstraint {
+                    table: tn.clone(),
+                    constraint: from.clone(),
+                })?;
+            // Same place in its list, new name.
+            match &mut c {
+                crate::model::Constraint::PrimaryKey(k) => {
+                    k.name = to.clone();
+                    t.primary_key = Some(k.clone());
+                }
+                crate::model::Constraint::Unique(_) => t
+                    .uniques
+                    .iter_mut()
+                    .filter(|u| u.name == *from)
+                    .for_each(|u| u.name = to.clone()),
+                crate::model::Constraint::ForeignKey(_) => t
+                    .foreign_keys
+                    .iter_mut()
+                    .filter(|f| f.name == *from)
+                    .for_each(|f| f.name = to.clone()),
+                crate::model::Constraint::Check(_) => t
+                    .checks
+                    .iter_mut()
+                    .filter(|k| k.name == *from)
+                    .for_each(|k| k.name = to.clone()),
+            }
+        }
         Operation::RenameColumn {
             table: tn,
             from,

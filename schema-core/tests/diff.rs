@@ -259,3 +259,79 @@ fn no_change_no_operations() {
     let s = schema(vec![id_table("users", vec![col("a", SqlType::Text)])]);
     assert!(autogenerate(&s, &s).is_empty());
 }
+
+#[test]
+fn names_that_follow_a_renamed_table_are_renamed_not_recreated() {
+    let mut posts = id_table("posts", vec![col("author_id", SqlType::BigInt)]);
+    posts.foreign_keys.push(fk("posts", "author_id", "people"));
+    posts.indexes.push(IndexDef {
+        name: "ix_posts_author_id".into(),
+        columns: vec!["author_id".into()],
+        unique: false,
+    });
+    let mut people = id_table("people", vec![col("email", SqlType::Text)]);
+    people.uniques.push(UniqueDef {
+        name: "uq_people_email".into(),
+        columns: vec!["email".into()],
+    });
+    people.indexes.push(IndexDef {
+        name: "ix_people_email".into(),
+        columns: vec!["email".into()],
+        unique: false,
+    });
+    let old = schema(vec![people, posts.clone()]);
+
+    let mut users = id_table("users", vec![col("email", SqlType::Text)]);
+    users.renamed_from = Some("people".into());
+    users.uniques.push(UniqueDef {
+        name: "uq_users_email".into(),
+        columns: vec!["email".into()],
+    });
+    users.indexes.push(IndexDef {
+        name: "ix_users_email".into(),
+        columns: vec!["email".into()],
+        unique: false,
+    });
+    let mut posts2 = posts;
+    posts2.foreign_keys[0] = fk("posts", "author_id", "users");
+    let new = schema(vec![users, posts2]);
+    let (up, _) = roundtrip(&old, &new);
+    assert_eq!(
+        up,
+        [
+            "~ rename table people -> users",
+            "~ rename constraint fk_posts_author_id_people -> fk_posts_author_id_users on posts",
+            "~ rename constraint pk_people -> pk_users on users",
+            "~ rename constraint uq_people_email -> uq_users_email on users",
+            "~ rename index ix_people_email -> ix_users_email on users",
+        ]
+    );
+    let inverse: Vec<String> = autogenerate(&old, &new)
+        .downgrade
+        .iter()
+        .map(Operation::summary)
+        .collect();
+    assert_eq!(
+        inverse[0],
+        "~ rename index ix_users_email -> ix_people_email on users"
+    );
+    assert_eq!(inverse[4], "~ rename table users -> people");
+    // A changed definition is still a drop and an add.
+    let mut a = id_table("t", vec![col("x", SqlType::Text), col("y", SqlType::Text)]);
+    a.indexes.push(IndexDef {
+        name: "ix_a".into(),
+        columns: vec!["x".into()],
+        unique: false,
+    });
+    let mut b = a.clone();
+    b.indexes[0] = IndexDef {
+        name: "ix_b".into(),
+        columns: vec!["y".into()],
+        unique: false,
+    };
+    let (up, _) = roundtrip(&schema(vec![a]), &schema(vec![b]));
+    assert_eq!(
+        up,
+        ["- drop index ix_a on t", "+ create index ix_b on t (y)"]
+    );
+}

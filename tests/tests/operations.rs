@@ -126,12 +126,22 @@ fn states() -> Vec<Schema> {
     ]));
 
     // rename table (hint)
+    // (and the names that mention the table follow: constraints and an index are renamed)
     let mut teams = orgs.clone();
     teams.name = "teams".into();
     teams.renamed_from = Some("orgs".into());
-    let mut u6 = u5.clone().clone();
+    teams.primary_key = Some(PrimaryKeyDef {
+        name: "pk_teams".into(),
+        columns: vec!["id".into()],
+    });
+    let mut u6 = u5.clone();
     u6.columns.iter_mut().for_each(|c| c.renamed_from = None);
     u6.foreign_keys[0].ref_table = "teams".into();
+    u6.foreign_keys[0].name = "fk_users_org_id_teams".into();
+    u6.indexes
+        .iter_mut()
+        .filter(|i| i.name == "ix_users_org_id")
+        .for_each(|i| i.name = "ix_users_team".into());
     s.push(Schema::from_tables([
         teams.clone(),
         u6.clone(),
@@ -145,6 +155,10 @@ fn states() -> Vec<Schema> {
     u7.columns.retain(|c| c.name != "email");
     let mut teams7 = teams.clone();
     teams7.renamed_from = None;
+    debug_assert_eq!(
+        teams7.primary_key.as_ref().map(|p| p.name.as_str()),
+        Some("pk_teams")
+    );
     s.push(Schema::from_tables([
         teams7.clone(),
         u7.clone(),
@@ -248,6 +262,23 @@ fn every_operation_up_and_down_on_both_dialects() {
         replay(&mut replayed, &r.file.upgrade).expect("replays");
         assert_eq!(replayed.canonical(), expected[i + 1].canonical());
     }
+    let step6: Vec<String> = graph
+        .get("0006")
+        .expect("0006")
+        .file
+        .upgrade
+        .iter()
+        .map(Operation::summary)
+        .collect();
+    assert_eq!(
+        step6,
+        [
+            "~ rename table orgs -> teams",
+            "~ rename constraint pk_orgs -> pk_teams on teams",
+            "~ rename constraint fk_users_org_id_orgs -> fk_users_org_id_teams on users",
+            "~ rename index ix_users_org_id -> ix_users_team on users",
+        ]
+    );
     let ids: Vec<String> = graph.ordered().map(|r| r.id().to_string()).collect();
     for db in TestDb::both("ops") {
         for (i, id) in ids.iter().enumerate() {
