@@ -73,6 +73,16 @@ fn run_with_server(o: &Options, server: &str) -> Result<(), String> {
         env: vec![(POSTGRES_URL_ENV.into(), server.into())],
     };
     let mut ok = run_test_matrix(&repo).map_err(|e| e.to_string())?;
+    // The plugin fixture compiles its models with the derive and checks them against
+    // its migrations (no database needed).
+    eprintln!("==> fixtures/plugins: cargo test");
+    let plugins = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["test", "--workspace"])
+        .current_dir(root().join("fixtures/plugins"))
+        .env("CARGO_TARGET_DIR", root().join("target"))
+        .status()
+        .map_err(|e| e.to_string())?;
+    ok &= plugins.success();
     // The blog fixture's tests, through the fixture's own `cargo xtask test` (what a
     // user's workspace gets), in every requested backend and mode.
     let blog = root().join("fixtures/blog");
