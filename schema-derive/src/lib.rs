@@ -7,7 +7,8 @@ use std::sync::{Mutex, OnceLock};
 use proc_macro::TokenStream;
 use quote::quote;
 use schema_core::NamingConvention;
-use schema_syntax::{check_references, config, lower_struct, source};
+use schema_core::TableDef;
+use schema_syntax::{check_references, config, lower_struct, source, ModelTable};
 
 #[proc_macro_derive(Table, attributes(table, column))]
 pub fn derive_table(input: TokenStream) -> TokenStream {
@@ -29,11 +30,27 @@ fn expand(item: &syn::ItemStruct, file: Option<&Path>) -> syn::Result<proc_macro
     let model = lower_struct(item, &naming).map_err(combine)?;
     // References are checked against every table this crate and its `depends-on` crates
     // define, found by reading their source as the CLI does.
+    // Referenced columns are checked too, since the other tables' definitions are known.
     if !model.table.foreign_keys.is_empty() {
-        let known = known_tables(manifest_dir.as_deref(), file, &naming);
-        let errors = check_references(std::slice::from_ref(&model), &known);
+        let mut models = vec![model.clone()];
+        models.extend(
+            known_tables(manifest_dir.as_deref(), file, &naming)
+                .into_iter()
+                .filter(|t| t.name != model.table.name)
+                .map(|table| ModelTable {
+                    struct_name: String::new(),
+                    table,
+                    reference_spans: vec![],
+                }),
+        );
+        // Only this struct's errors: the others are reported by their own derive.
+        let errors: Vec<_> = check_references(&models, &BTreeSet::new())
+            .into_iter()
+            .filter(|(i, _)| *i == 0)
+            .map(|(_, e)| e)
+            .collect();
         if !errors.is_empty() {
-            return Err(combine(errors.into_iter().map(|(_, e)| e).collect()));
+            return Err(combine(errors));
         }
     }
     let ident = &item.ident;
@@ -62,20 +79,20 @@ fn combine(errors: Vec<schema_syntax::ModelError>) -> syn::Error {
     first
 }
 
-fn table_names(path: &Path, naming: &NamingConvention) -> BTreeSet<String> {
+fn tables_in(path: &Path, naming: &NamingConvention) -> Vec<TableDef> {
     // One compiler process expands every derive of a crate: read each file once.
-    static CACHE: OnceLock<Mutex<HashMap<PathBuf, BTreeSet<String>>>> = OnceLock::new();
+    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Vec<TableDef>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Ok(map) = cache.lock() {
         if let Some(names) = map.get(path) {
             return names.clone();
         }
     }
-    let names: BTreeSet<String> = std::fs::read_to_string(path)
+    let names: Vec<TableDef> = std::fs::read_to_string(path)
         .map(|text| {
             source::models_in_text(&text, naming)
                 .into_iter()
-                .map(|m| m.table.name)
+                .map(|m| m.table)
                 .collect()
         })
         .unwrap_or_default();
@@ -89,7 +106,7 @@ fn known_tables(
     manifest_dir: Option<&Path>,
     file: Option<&Path>,
     naming: &NamingConvention,
-) -> BTreeSet<String> {
+) -> Vec<TableDef> {
     let mut files: Vec<PathBuf> = file.map(Path::to_path_buf).into_iter().collect();
     if let Some(dir) = manifest_dir {
         let mut dirs = vec![dir.to_path_buf()];
@@ -100,7 +117,9 @@ fn known_tables(
             }
         }
     }
-    files.iter().flat_map(|f| table_names(f, naming)).collect()
+    files.sort();
+    files.dedup();
+    files.iter().flat_map(|f| tables_in(f, naming)).collect()
 }
 
 /// The crate's `.rs` files under the root's directory: enough to find every model without

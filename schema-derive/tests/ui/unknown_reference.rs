@@ -13,6 +13,8 @@ pub struct Post {
     pub id: i64,
     #[column(references = "authors.id")]
     pub author_id: i64,
+    #[column(references = "users.uuid")]
+    pub editor_id: i64,
 }
 
 fn main() {}
