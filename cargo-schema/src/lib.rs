@@ -174,7 +174,9 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
         }
         Command::Check { database } => {
             let ws = ws()?;
-            let code = commands::inspect::check(&ws, g.package.as_deref(), out)?;
+            // One load of the migrations serves both comparisons.
+            let graph = ws.graph()?;
+            let code = commands::inspect::check(&ws, &graph, g.package.as_deref(), out)?;
             if let Some(url) = database {
                 let flag = if url.is_empty() {
                     g.database_url.as_deref()
@@ -186,7 +188,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
                     url_flag: flag,
                     out,
                 };
-                let drift = commands::db::drift(&cx)?;
+                let drift = commands::db::drift(&cx, &graph)?;
                 if drift.is_empty() {
                     out.say("database: matches the schema of its recorded revisions");
                 } else {

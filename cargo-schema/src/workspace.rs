@@ -65,28 +65,7 @@ impl Workspace {
     }
 
     fn from_manifest(m: schema_core::manifest::WorkspaceManifest) -> Result<Workspace> {
-        let naming = match m.schema.as_ref().and_then(|s| s.get("naming-convention")) {
-            None => NamingConvention::default(),
-            Some(toml::Value::Table(t)) => {
-                let json: serde_json::Map<String, serde_json::Value> = t
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            v.as_str()
-                                .map(|s| serde_json::Value::String(s.into()))
-                                .unwrap_or(serde_json::Value::Null),
-                        )
-                    })
-                    .collect();
-                naming_from(&json)?
-            }
-            Some(_) => {
-                return Err(CliError::input(
-                    "[workspace.metadata.schema] naming-convention must be a table",
-                ))
-            }
-        };
+        let naming = schema_syntax::config::workspace_naming(&m).map_err(CliError::Input)?;
         let mut crates = Vec::new();
         let mut packages = Vec::new();
         for c in m.members {

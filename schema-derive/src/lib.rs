@@ -8,7 +8,8 @@ use proc_macro::TokenStream;
 use quote::quote;
 use schema_core::NamingConvention;
 use schema_core::TableDef;
-use schema_syntax::{check_references, config, lower_struct, source, ModelTable};
+use schema_syntax::config::{self, CrateSettings};
+use schema_syntax::{check_references, lower_struct, source, ModelTable};
 
 #[proc_macro_derive(Table, attributes(table, column))]
 pub fn derive_table(input: TokenStream) -> TokenStream {
@@ -21,20 +22,22 @@ pub fn derive_table(input: TokenStream) -> TokenStream {
 
 fn expand(item: &syn::ItemStruct, file: Option<&Path>) -> syn::Result<proc_macro2::TokenStream> {
     let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
-    let naming = match &manifest_dir {
-        Some(d) => {
-            config::naming_for_crate(d).map_err(|e| syn::Error::new(item.ident.span(), e))?
-        }
-        None => NamingConvention::default(),
+    let settings = match &manifest_dir {
+        Some(d) => settings_for(d).map_err(|e| syn::Error::new(item.ident.span(), e))?,
+        None => CrateSettings {
+            naming: NamingConvention::default(),
+            roots: vec![],
+        },
     };
-    let model = lower_struct(item, &naming).map_err(combine)?;
+    let naming = &settings.naming;
+    let model = lower_struct(item, naming).map_err(combine)?;
     // References are checked against every table this crate and its `depends-on` crates
     // define, found by reading their source as the CLI does.
     // Referenced columns are checked too, since the other tables' definitions are known.
     if !model.table.foreign_keys.is_empty() {
         let mut models = vec![model.clone()];
         models.extend(
-            known_tables(manifest_dir.as_deref(), file, &naming)
+            known_tables(&settings, file)
                 .into_iter()
                 .filter(|t| t.name != model.table.name)
                 .map(|table| ModelTable {
@@ -102,24 +105,31 @@ fn tables_in(path: &Path, naming: &NamingConvention) -> Vec<TableDef> {
     names
 }
 
-fn known_tables(
-    manifest_dir: Option<&Path>,
-    file: Option<&Path>,
-    naming: &NamingConvention,
-) -> Vec<TableDef> {
+fn known_tables(settings: &CrateSettings, file: Option<&Path>) -> Vec<TableDef> {
     let mut files: Vec<PathBuf> = file.map(Path::to_path_buf).into_iter().collect();
-    if let Some(dir) = manifest_dir {
-        let mut dirs = vec![dir.to_path_buf()];
-        dirs.extend(config::depends_on_dirs(dir));
-        for d in dirs {
-            if let Some(root) = config::crate_root(&d) {
-                files.extend(source_files(&root));
-            }
-        }
+    for root in &settings.roots {
+        files.extend(source_files(root));
     }
     files.sort();
     files.dedup();
-    files.iter().flat_map(|f| tables_in(f, naming)).collect()
+    files
+        .iter()
+        .flat_map(|f| tables_in(f, &settings.naming))
+        .collect()
+}
+
+/// The crate's settings, read once per crate by the compiler process.
+fn settings_for(manifest_dir: &Path) -> Result<CrateSettings, String> {
+    static CACHE: OnceLock<Mutex<HashMap<PathBuf, CrateSettings>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(s) = cache.lock().ok().and_then(|m| m.get(manifest_dir).cloned()) {
+        return Ok(s);
+    }
+    let s = config::crate_settings(manifest_dir)?;
+    if let Ok(mut m) = cache.lock() {
+        m.insert(manifest_dir.to_path_buf(), s.clone());
+    }
+    Ok(s)
 }
 
 /// The crate's `.rs` files under the root's directory: enough to find every model without

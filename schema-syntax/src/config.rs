@@ -1,9 +1,10 @@
-//! The schema settings in Cargo manifests, read straight from the TOML (the derive cannot
-//! run `cargo metadata`; the CLI passes what cargo_metadata gave it through the same code).
+//! The schema settings of a model crate, from the workspace manifests as
+//! `schema_core::manifest` reads them for the CLI and `schema-build` (the derive cannot run
+//! `cargo metadata`), so the three agree on naming and on `depends-on`.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use schema_core::manifest::{read_workspace, WorkspaceManifest};
 use schema_core::NamingConvention;
 
 /// A naming convention from the `naming-convention` table of `[workspace.metadata.schema]`.
@@ -21,67 +22,53 @@ pub fn naming_from_table(table: Option<&toml::Table>) -> Result<NamingConvention
     NamingConvention::with_overrides(pairs)
 }
 
-fn read_manifest(path: &Path) -> Option<toml::Table> {
-    std::fs::read_to_string(path).ok()?.parse().ok()
+/// The naming convention of a workspace (`[workspace.metadata.schema] naming-convention`).
+pub fn workspace_naming(ws: &WorkspaceManifest) -> Result<NamingConvention, String> {
+    match ws.schema.as_ref().and_then(|s| s.get("naming-convention")) {
+        None => Ok(NamingConvention::default()),
+        Some(toml::Value::Table(t)) => naming_from_table(Some(t)),
+        Some(_) => Err("[workspace.metadata.schema] naming-convention must be a table".into()),
+    }
 }
 
-fn schema_table<'a>(t: &'a toml::Table, section: &str) -> Option<&'a toml::Table> {
-    t.get(section)?.get("metadata")?.get("schema")?.as_table()
+/// What the derive needs to know about the crate it expands in.
+#[derive(Debug, Clone)]
+pub struct CrateSettings {
+    pub naming: NamingConvention,
+    /// The crate's root file, then those of the model crates it `depends-on`.
+    pub roots: Vec<PathBuf>,
 }
 
-/// The naming convention of the workspace that holds `manifest_dir`.
-pub fn naming_for_crate(manifest_dir: &Path) -> Result<NamingConvention, String> {
-    let mut dir = Some(manifest_dir);
-    while let Some(d) = dir {
-        if let Some(t) = read_manifest(&d.join("Cargo.toml")) {
-            if t.contains_key("workspace") {
-                let nc = schema_table(&t, "workspace")
-                    .and_then(|s| s.get("naming-convention"))
-                    .and_then(|v| v.as_table());
-                return naming_from_table(nc);
+/// The settings of the crate at `manifest_dir`, found through its workspace.
+pub fn crate_settings(manifest_dir: &Path) -> Result<CrateSettings, String> {
+    let ws = read_workspace(manifest_dir)?;
+    let nc = match ws.schema.as_ref().and_then(|s| s.get("naming-convention")) {
+        None => None,
+        Some(toml::Value::Table(t)) => Some(t),
+        Some(_) => {
+            return Err("[workspace.metadata.schema] naming-convention must be a table".into())
+        }
+    };
+    let naming = naming_from_table(nc)?;
+    let dir = manifest_dir
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", manifest_dir.display()))?;
+    let own = ws
+        .members
+        .iter()
+        .find(|m| m.manifest_path.parent() == Some(dir.as_path()));
+    let mut roots: Vec<PathBuf> = own.and_then(|m| m.root_file.clone()).into_iter().collect();
+    if let Some(cfg) = own.and_then(|m| m.schema.as_ref()) {
+        for dep in &cfg.depends_on {
+            if let Some(root) = ws
+                .members
+                .iter()
+                .find(|m| m.name == *dep)
+                .and_then(|m| m.root_file.clone())
+            {
+                roots.push(root);
             }
         }
-        dir = d.parent();
     }
-    Ok(NamingConvention::default())
-}
-
-/// The library root of the crate at `manifest_dir` (`src/lib.rs`, else `src/main.rs`).
-pub fn crate_root(manifest_dir: &Path) -> Option<PathBuf> {
-    let t = read_manifest(&manifest_dir.join("Cargo.toml"));
-    if let Some(p) = t.as_ref().and_then(|t| t.get("lib")?.get("path")?.as_str()) {
-        return Some(manifest_dir.join(p));
-    }
-    ["src/lib.rs", "src/main.rs"]
-        .iter()
-        .map(|p| manifest_dir.join(p))
-        .find(|p| p.is_file())
-}
-
-/// The directories of the model crates named in `depends-on`, found through the path
-/// dependencies of the crate's manifest.
-pub fn depends_on_dirs(manifest_dir: &Path) -> Vec<PathBuf> {
-    let Some(t) = read_manifest(&manifest_dir.join("Cargo.toml")) else {
-        return vec![];
-    };
-    let names: BTreeSet<String> = schema_table(&t, "package")
-        .and_then(|s| s.get("depends-on"))
-        .and_then(|v| v.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let deps = t.get("dependencies").and_then(|d| d.as_table());
-    names
-        .iter()
-        .filter_map(|n| {
-            deps?
-                .get(n)?
-                .get("path")?
-                .as_str()
-                .map(|p| manifest_dir.join(p))
-        })
-        .collect()
+    Ok(CrateSettings { naming, roots })
 }

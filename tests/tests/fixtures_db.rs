@@ -90,9 +90,10 @@ fn models(crate_dirs: &[&str]) -> Schema {
     let mut known = BTreeSet::new();
     for dir in crate_dirs {
         let dir = repo_root().join("fixtures").join(dir);
-        let naming = schema_syntax::config::naming_for_crate(&dir).expect("naming");
-        let root = schema_syntax::config::crate_root(&dir).expect("root");
-        let found = schema_syntax::source::crate_models(&root, &naming, &known).expect("models");
+        let settings = schema_syntax::config::crate_settings(&dir).expect("settings");
+        let found =
+            schema_syntax::source::crate_models(&settings.roots[0], &settings.naming, &known)
+                .expect("models");
         for f in found {
             known.insert(f.model.table.name.clone());
             tables.push(f.model.table);

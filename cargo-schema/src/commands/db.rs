@@ -186,14 +186,13 @@ pub fn reset(cx: &DbContext<'_>, force: bool) -> Result<ExitCode> {
 }
 
 /// `check --database`: the live schema against the schema its recorded revisions produce.
-pub fn drift(cx: &DbContext<'_>) -> Result<Vec<String>> {
-    let graph = cx.ws.graph()?;
+pub fn drift(cx: &DbContext<'_>, graph: &MigrationGraph) -> Result<Vec<String>> {
     let (mut conn, target, _) = cx.connect()?;
     let dialect = match target {
         database::Target::Sqlite(_) => Dialect::Sqlite,
         database::Target::Postgres(_) => Dialect::Postgres,
     };
-    let m = Migrator::new(&graph, options(true));
+    let m = Migrator::new(graph, options(true));
     let (expected, actual) = on_backend!(&mut conn, |db| async {
         use schema::runner::Backend;
         let applied = m.applied(&mut db).await?;

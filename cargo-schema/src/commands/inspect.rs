@@ -8,8 +8,12 @@ use crate::error::{CliError, ExitCode, Result};
 use crate::output::Output;
 use crate::workspace::Workspace;
 
-pub fn check(ws: &Workspace, package: Option<&str>, out: &Output) -> Result<ExitCode> {
-    let graph = ws.graph()?;
+pub fn check(
+    ws: &Workspace,
+    graph: &schema_core::MigrationGraph,
+    package: Option<&str>,
+    out: &Output,
+) -> Result<ExitCode> {
     let head_errors = graph.head_errors();
     let crates: Vec<_> = match package {
         Some(_) => vec![ws.select(package)?],
@@ -23,7 +27,7 @@ pub fn check(ws: &Workspace, package: Option<&str>, out: &Output) -> Result<Exit
     let mut report = Vec::new();
     let mut differs = false;
     for krate in crates {
-        let p = plan(ws, &graph, krate)?;
+        let p = plan(ws, graph, krate)?;
         differs |= !p.diff.is_empty();
         report.push((krate, p));
     }
