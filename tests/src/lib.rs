@@ -49,29 +49,30 @@ pub struct Fixture {
     pub dir: PathBuf,
 }
 
-fn copy_dir(from: &Path, to: &Path, root: &str) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).expect("read fixture") {
-        let entry = entry.expect("entry");
+/// Copies a fixture workspace (without `target/` and `Cargo.lock`), turning its path
+/// dependencies on this repository's crates (`../../../`) into absolute ones under `root`.
+pub fn copy_fixture(from: &Path, to: &Path, root: &str) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
         let name = entry.file_name();
         if name == "target" || name == "Cargo.lock" {
             continue;
         }
         let (src, dst) = (entry.path(), to.join(&name));
         if src.is_dir() {
-            copy_dir(&src, &dst, root);
+            copy_fixture(&src, &dst, root)?;
         } else if name == "Cargo.toml" {
-            // Path dependencies on this repository's crates become absolute.
-            let text = std::fs::read_to_string(&src).expect("read manifest");
+            let text = std::fs::read_to_string(&src)?;
             std::fs::write(
                 &dst,
                 text.replace("path = \"../../../", &format!("path = \"{root}/")),
-            )
-            .expect("write");
+            )?;
         } else {
-            std::fs::copy(&src, &dst).expect("copy");
+            std::fs::copy(&src, &dst)?;
         }
     }
+    Ok(())
 }
 
 impl Fixture {
@@ -83,11 +84,12 @@ impl Fixture {
             N.fetch_add(1, Ordering::SeqCst)
         ));
         let _ = std::fs::remove_dir_all(&dir);
-        copy_dir(
+        copy_fixture(
             &repo_root().join("fixtures").join(name),
             &dir,
             &repo_root().display().to_string(),
-        );
+        )
+        .expect("copy the fixture");
         Fixture { dir }
     }
 

@@ -14,7 +14,7 @@ pub fn run() -> Result<(), String> {
     let bin = root.join("target/debug/cargo-schema");
     let demo = root.join("target/demo/blog");
     let _ = std::fs::remove_dir_all(&demo);
-    copy(
+    schema_e2e::copy_fixture(
         &root.join("fixtures/blog"),
         &demo,
         &root.display().to_string(),
@@ -43,28 +43,5 @@ pub fn run() -> Result<(), String> {
         .run()
         .map_err(|e| e.to_string())?;
     eprintln!("==> the demo workspace is {}", demo.display());
-    Ok(())
-}
-
-fn copy(from: &std::path::Path, to: &std::path::Path, root: &str) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for e in std::fs::read_dir(from)? {
-        let e = e?;
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        if e.file_name() == "target" {
-            continue;
-        }
-        if src.is_dir() {
-            copy(&src, &dst, root)?;
-        } else if e.file_name() == "Cargo.toml" {
-            let text = std::fs::read_to_string(&src)?;
-            std::fs::write(
-                &dst,
-                text.replace("path = \"../../../", &format!("path = \"{root}/")),
-            )?;
-        } else {
-            std::fs::copy(&src, &dst)?;
-        }
-    }
     Ok(())
 }
