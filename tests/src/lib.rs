@@ -459,12 +459,12 @@ pub fn assert_schema(db: &TestDb, expected: &schema_core::Schema, context: &str)
         "{context} on {:?}: the database differs from the expected schema:\n  {}\nexpected: {:#?}\nactual: {:#?}",
         db.dialect(),
         diff.join("\n  "),
-        schema::compare::normalize(db.dialect(), expected),
-        schema::compare::normalize(db.dialect(), &actual)
+        db.dialect().normalize(expected),
+        db.dialect().normalize(&actual),
     );
     assert_eq!(
-        schema::compare::normalize(db.dialect(), expected),
-        schema::compare::normalize(db.dialect(), &actual),
+        db.dialect().normalize(expected),
+        db.dialect().normalize(&actual),
         "{context}"
     );
 }

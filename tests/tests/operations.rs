@@ -345,7 +345,7 @@ fn a_sqlite_rebuild_keeps_the_tables_triggers_and_rows() {
     });
     let d2 = autogenerate(&v1, &v2);
     assert!(
-        schema_core::render::sqlite_rebuild_reason(&v1, &d2.upgrade[0]).is_some(),
+        schema_core::dialect::sqlite_rebuild_reason(&v1, &d2.upgrade[0]).is_some(),
         "the alter rebuilds on SQLite"
     );
     let graph = MigrationGraph::new(vec![

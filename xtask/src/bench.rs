@@ -76,8 +76,8 @@ fn generate(root: &Path, dir: &Path) -> Result<(), String> {
         "Cargo.toml",
         "[workspace]\nresolver = \"2\"\nmembers = [\"models\", \"app\"]\n",
     )?;
-    write("models/Cargo.toml", &format!("[package]\nname = \"bench-models\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nschema = {{ path = \"{r}/schema\" }}\n\n[package.metadata.schema]\nbranch = \"bench\"\n"))?;
-    write("app/Cargo.toml", &format!("[package]\nname = \"bench-app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nschema = {{ path = \"{r}/schema\", features = [\"sqlite\", \"postgres\"] }}\nrusqlite = \"0.32\"\ntokio = {{ version = \"1\", default-features = false, features = [\"rt\", \"net\", \"time\"] }}\ntokio-postgres = {{ version = \"0.7\", default-features = false, features = [\"runtime\"] }}\n\n[build-dependencies]\nschema-build = {{ path = \"{r}/schema-build\" }}\n"))?;
+    write("models/Cargo.toml", &format!("[package]\nname = \"bench-models\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nschema = {{ path = \"{r}/crates/schema\" }}\n\n[package.metadata.schema]\nbranch = \"bench\"\n"))?;
+    write("app/Cargo.toml", &format!("[package]\nname = \"bench-app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nschema = {{ path = \"{r}/crates/schema\", features = [\"sqlite\", \"postgres\"] }}\nrusqlite = \"0.32\"\ntokio = {{ version = \"1\", default-features = false, features = [\"rt\", \"net\", \"time\"] }}\ntokio-postgres = {{ version = \"0.7\", default-features = false, features = [\"runtime\"] }}\n\n[build-dependencies]\nschema-build = {{ path = \"{r}/schema-build\" }}\n"))?;
     write(
         "app/build.rs",
         "fn main() {\n    schema_build::Embed::new().run_or_exit();\n}\n",

@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use schema::compare::differences;
 use schema::runner::{drop_all, Migrator, RunError, RunOptions};
 use schema_core::graph::MigrationGraph;
-use schema_core::render::{render_ops, Dialect};
+use schema_core::plan::render_range;
+use schema_core::Dialect;
 use schema_core::Schema;
 use serde_json::json;
 
@@ -226,40 +227,4 @@ pub fn sql(ws: &Workspace, range: &str, dialect: &str) -> Result<ExitCode> {
         render_range(&graph, dialect, &from_set, &to_set).map_err(CliError::Input)?
     );
     Ok(ExitCode::Success)
-}
-
-/// Upgrade SQL when `to` is ahead of `from`, downgrade SQL when it is behind.
-pub fn render_range(
-    graph: &MigrationGraph,
-    dialect: Dialect,
-    from: &BTreeSet<String>,
-    to: &BTreeSet<String>,
-) -> std::result::Result<String, String> {
-    let mut state = Schema::new();
-    schema_core::replay::replay_revisions(&mut state, graph.in_order(from))
-        .map_err(|e| e.to_string())?;
-    let mut text = String::new();
-    let up: BTreeSet<String> = to.difference(from).cloned().collect();
-    let down: BTreeSet<String> = from.difference(to).cloned().collect();
-    for rev in graph.in_order(&up) {
-        text.push_str(&format!("-- upgrade {}: {}\n", rev.id(), rev.file.message));
-        let stmts = render_ops(dialect, &mut state, &rev.file.upgrade)
-            .map_err(|e| format!("{}: revision `{}`: {e}", rev.path.display(), rev.id()))?;
-        for s in stmts {
-            text.push_str(&format!("{s};\n"));
-        }
-    }
-    for rev in graph.in_order(&down).rev() {
-        text.push_str(&format!(
-            "-- downgrade {}: {}\n",
-            rev.id(),
-            rev.file.message
-        ));
-        let stmts = render_ops(dialect, &mut state, &rev.file.downgrade)
-            .map_err(|e| format!("{}: revision `{}`: {e}", rev.path.display(), rev.id()))?;
-        for s in stmts {
-            text.push_str(&format!("{s};\n"));
-        }
-    }
-    Ok(text)
 }

@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use schema_core::dialect::sqlite_rebuild_reason;
 use schema_core::file::{self, RevisionFile};
-use schema_core::render::sqlite_rebuild_reason;
 use schema_core::replay::apply;
 
 use super::{crate_heads, next_id, plan};

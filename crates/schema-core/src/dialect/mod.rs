@@ -1,0 +1,488 @@
+//! One home per dialect. What is common to every dialect (quoting, constraint clauses,
+//! the ALTER forms the dialects share) is here; what differs (type spelling, the rules
+//! for numbered keys, SQLite's table rebuild, how a schema reads back for comparison)
+//! lives in the dialect's own module behind [`DialectRules`]. Adding a dialect adds a
+//! module and a variant, not branches across the crate.
+
+mod postgres;
+mod sqlite;
+
+use std::fmt::{self, Write as _};
+
+use crate::model::{ColumnDef, Constraint, IndexDef, ReferentialAction, Schema, TableDef};
+use crate::ops::{ExecuteSql, Operation};
+use crate::replay::{apply, ReplayError};
+use crate::types::SqlType;
+
+pub use sqlite::{constraint_clauses, rebuild_reason as sqlite_rebuild_reason, Clause};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dialect {
+    Postgres,
+    Sqlite,
+}
+
+impl Dialect {
+    /// Every dialect, in the order messages list them.
+    pub const ALL: [Dialect; 2] = [Dialect::Postgres, Dialect::Sqlite];
+
+    pub fn parse(s: &str) -> Option<Dialect> {
+        match s {
+            "postgres" | "postgresql" | "pg" => Some(Dialect::Postgres),
+            "sqlite" | "sqlite3" => Some(Dialect::Sqlite),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        self.rules().name()
+    }
+
+    /// The one place a dialect is mapped to its rules.
+    fn rules(self) -> &'static dyn DialectRules {
+        match self {
+            Dialect::Postgres => &postgres::Postgres,
+            Dialect::Sqlite => &sqlite::Sqlite,
+        }
+    }
+
+    /// The SQL type as the dialect spells it.
+    pub fn type_sql(self, ty: &SqlType) -> String {
+        self.rules().type_sql(ty)
+    }
+
+    /// The text of an `execute` step for this dialect (none: the step skips it).
+    pub fn execute_text(self, sql: &ExecuteSql) -> Option<&str> {
+        match sql {
+            ExecuteSql::All(s) => Some(s.as_str()),
+            ExecuteSql::PerDialect { postgres, sqlite } => match self {
+                Dialect::Postgres => postgres.as_deref(),
+                Dialect::Sqlite => sqlite.as_deref(),
+            },
+        }
+    }
+
+    /// The steps for one operation, given the schema just before it.
+    pub fn render_op(self, state: &Schema, op: &Operation) -> Result<Vec<Step>, ReplayError> {
+        if let Some(steps) = self.rules().render_special(state, op) {
+            return steps;
+        }
+        Ok(common_op(self, state, op)?
+            .into_iter()
+            .map(Step::Sql)
+            .collect())
+    }
+
+    /// Renders a list of operations, advancing `state` as it goes.
+    pub fn render_ops<'a>(
+        self,
+        state: &mut Schema,
+        ops: impl IntoIterator<Item = &'a Operation>,
+    ) -> Result<Vec<Step>, ReplayError> {
+        let mut out = Vec::new();
+        for op in ops {
+            out.extend(self.render_op(state, op)?);
+            apply(state, op)?;
+        }
+        Ok(out)
+    }
+
+    /// The statements that create a whole table with its indexes.
+    pub fn create_table(self, t: &TableDef) -> Vec<String> {
+        let mut out = vec![create_table_sql(self, t, &t.name)];
+        out.extend(t.indexes.iter().map(|i| create_index_sql(&t.name, i)));
+        out
+    }
+
+    /// The whole schema, tables in dependency order. Foreign keys that close a cycle are
+    /// added afterwards where the dialect checks them eagerly.
+    pub fn create_all(self, schema: &Schema) -> Vec<String> {
+        let names: Vec<String> = schema.tables.keys().cloned().collect();
+        let (order, cyclic) = schema.creation_order(&names);
+        let defer = self.rules().defers_cyclic_foreign_keys();
+        let mut out = Vec::new();
+        let mut late = Vec::new();
+        for name in order {
+            let mut t = schema.tables[&name].clone();
+            if defer {
+                let (deferred, keep): (Vec<_>, Vec<_>) = t
+                    .foreign_keys
+                    .into_iter()
+                    .partition(|fk| cyclic.iter().any(|(tn, n)| *tn == name && *n == fk.name));
+                t.foreign_keys = keep;
+                late.extend(deferred.into_iter().map(|fk| {
+                    format!(
+                        "ALTER TABLE {} ADD {}",
+                        quote(&name),
+                        constraint_sql(&Constraint::ForeignKey(fk))
+                    )
+                }));
+            }
+            out.extend(self.create_table(&t));
+        }
+        out.extend(late);
+        out
+    }
+
+    /// Drops the named tables (dependents first) if they exist.
+    pub fn drop_tables(self, schema: &Schema, extra: &[&str]) -> Vec<String> {
+        let names: Vec<String> = schema.tables.keys().cloned().collect();
+        let (order, _) = schema.creation_order(&names);
+        let cascade = self.rules().drop_cascade();
+        order
+            .iter()
+            .rev()
+            .map(String::as_str)
+            .chain(extra.iter().copied())
+            .map(|t| format!("DROP TABLE IF EXISTS {}{cascade}", quote(t)))
+            .collect()
+    }
+
+    /// The schema as this dialect would report it back, for comparison with what the
+    /// database says.
+    pub fn normalize(self, s: &Schema) -> Schema {
+        let mut s = s.canonical();
+        for t in s.tables.values_mut() {
+            let pk_cols = t
+                .primary_key
+                .as_ref()
+                .map(|p| p.columns.clone())
+                .unwrap_or_default();
+            let rowid: Vec<String> = t
+                .columns
+                .iter()
+                .filter(|c| is_numbered_key(t, c))
+                .map(|c| c.name.clone())
+                .collect();
+            for c in &mut t.columns {
+                self.rules().normalize_column(c, rowid.contains(&c.name));
+                if pk_cols.contains(&c.name) {
+                    c.nullable = false;
+                }
+                c.default = c.default.as_deref().map(normalize_expr);
+            }
+            for ck in &mut t.checks {
+                ck.expr = normalize_expr(&ck.expr);
+            }
+        }
+        s
+    }
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What one dialect decides; the common rendering asks it.
+trait DialectRules: Sync {
+    fn name(&self) -> &'static str;
+    fn type_sql(&self, ty: &SqlType) -> String;
+    /// The type of a column in CREATE TABLE / ADD COLUMN (a numbered key may differ).
+    fn column_type(&self, table: Option<&TableDef>, c: &ColumnDef) -> String {
+        let _ = table;
+        self.type_sql(&c.ty)
+    }
+    /// What follows the type of a column numbered by the database.
+    fn numbering_clause(&self) -> &'static str {
+        ""
+    }
+    /// Steps that differ from the common ALTER form, when this operation needs them.
+    fn render_special(
+        &self,
+        state: &Schema,
+        op: &Operation,
+    ) -> Option<Result<Vec<Step>, ReplayError>>;
+    fn defers_cyclic_foreign_keys(&self) -> bool;
+    fn drop_cascade(&self) -> &'static str {
+        ""
+    }
+    /// A column as the database reports it back (`numbered_key`: the table's single
+    /// numbered primary key).
+    fn normalize_column(&self, c: &mut ColumnDef, numbered_key: bool);
+}
+
+/// One step of a rendered revision. Most are SQL; a SQLite rebuild also asks the runner to
+/// keep the table's triggers across it and to check foreign keys afterwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Sql(String),
+    /// Remember the triggers of `table` before the rebuild drops it.
+    SaveTriggers {
+        table: String,
+    },
+    /// Recreate the triggers remembered by the last [`Step::SaveTriggers`].
+    RestoreTriggers,
+    /// `PRAGMA foreign_key_check(table)`: the revision fails if it returns a row.
+    ForeignKeyCheck {
+        table: String,
+    },
+}
+
+impl Step {
+    /// The SQL of a plain statement.
+    pub fn as_sql(&self) -> Option<&str> {
+        match self {
+            Step::Sql(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// The script form, as `cargo schema sql` prints it: a plain `sqlite3` run sees the
+/// trigger steps as comments.
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Sql(s) => f.write_str(s),
+            Step::SaveTriggers { table } => {
+                write!(f, "-- cargo-schema: keep the triggers of {}", quote(table))
+            }
+            Step::RestoreTriggers => f.write_str("-- cargo-schema: recreate the kept triggers"),
+            Step::ForeignKeyCheck { table } => {
+                write!(f, "PRAGMA foreign_key_check({})", quote(table))
+            }
+        }
+    }
+}
+
+/// Quotes an identifier (double quotes, embedded quotes doubled).
+pub fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn quote_list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| quote(n))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether a default is a literal (SQLite needs anything else parenthesised, and cannot
+/// add a column with it in place).
+fn is_literal(expr: &str) -> bool {
+    let e = expr.trim();
+    let lower = e.to_ascii_lowercase();
+    e.parse::<f64>().is_ok()
+        || ["null", "true", "false"].contains(&lower.as_str())
+        || (e.len() >= 2
+            && e.starts_with('\'')
+            && e.ends_with('\'')
+            && !e[1..e.len() - 1].replace("''", "").contains('\''))
+}
+
+fn default_sql(expr: &str) -> String {
+    if is_literal(expr) {
+        expr.trim().to_string()
+    } else {
+        format!("({})", expr.trim())
+    }
+}
+
+/// Whether the column is the table's single primary key numbered by the database (on
+/// SQLite: the rowid alias). The one statement of this rule.
+pub fn is_numbered_key(t: &TableDef, c: &ColumnDef) -> bool {
+    c.auto_increment
+        && t.primary_key
+            .as_ref()
+            .is_some_and(|pk| pk.columns == [c.name.clone()])
+}
+
+fn column_sql(d: Dialect, t: Option<&TableDef>, c: &ColumnDef) -> String {
+    let rules = d.rules();
+    let mut s = quote(&c.name);
+    s.push(' ');
+    s.push_str(&rules.column_type(t, c));
+    if c.auto_increment {
+        s.push_str(rules.numbering_clause());
+    }
+    if !c.nullable {
+        s.push_str(" NOT NULL");
+    }
+    if let Some(def) = &c.default {
+        let _ = write!(s, " DEFAULT {}", default_sql(def));
+    }
+    s
+}
+
+fn action_sql(kind: &str, a: ReferentialAction) -> String {
+    if a == ReferentialAction::NoAction {
+        String::new()
+    } else {
+        format!(" ON {kind} {}", a.as_str().to_ascii_uppercase())
+    }
+}
+
+/// A table constraint clause: `CONSTRAINT "name" ...`.
+pub fn constraint_sql(c: &Constraint) -> String {
+    let body = match c {
+        Constraint::PrimaryKey(k) => format!("PRIMARY KEY ({})", quote_list(&k.columns)),
+        Constraint::Unique(k) => format!("UNIQUE ({})", quote_list(&k.columns)),
+        Constraint::ForeignKey(f) => format!(
+            "FOREIGN KEY ({}) REFERENCES {} ({}){}{}",
+            quote_list(&f.columns),
+            quote(&f.ref_table),
+            quote_list(&f.ref_columns),
+            action_sql("DELETE", f.on_delete),
+            action_sql("UPDATE", f.on_update)
+        ),
+        Constraint::Check(k) => format!("CHECK ({})", k.expr),
+    };
+    format!("CONSTRAINT {} {body}", quote(c.name()))
+}
+
+fn create_table_sql(d: Dialect, t: &TableDef, as_name: &str) -> String {
+    let mut parts: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| column_sql(d, Some(t), c))
+        .collect();
+    parts.extend(t.constraints().iter().map(constraint_sql));
+    format!(
+        "CREATE TABLE {} (\n    {}\n)",
+        quote(as_name),
+        parts.join(",\n    ")
+    )
+}
+
+fn create_index_sql(table: &str, i: &IndexDef) -> String {
+    format!(
+        "CREATE {}INDEX {} ON {} ({})",
+        if i.unique { "UNIQUE " } else { "" },
+        quote(&i.name),
+        quote(table),
+        quote_list(&i.columns)
+    )
+}
+
+/// The ALTER forms every dialect shares.
+fn common_op(d: Dialect, state: &Schema, op: &Operation) -> Result<Vec<String>, ReplayError> {
+    let t = |s: &str| quote(s);
+    Ok(match op {
+        Operation::RenameIndex { from, to, .. } => {
+            vec![format!("ALTER INDEX {} RENAME TO {}", t(from), t(to))]
+        }
+        Operation::RenameConstraint { table, from, to } => vec![format!(
+            "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
+            t(table),
+            t(from),
+            t(to)
+        )],
+        Operation::CreateTable { table } => d.create_table(table),
+        Operation::DropTable { table } => vec![format!("DROP TABLE {}", t(&table.name))],
+        Operation::RenameTable { from, to } => {
+            vec![format!("ALTER TABLE {} RENAME TO {}", t(from), t(to))]
+        }
+        Operation::AddColumn { table, column } => vec![format!(
+            "ALTER TABLE {} ADD COLUMN {}",
+            t(table),
+            column_sql(d, state.table(table), column)
+        )],
+        Operation::DropColumn { table, column } => vec![format!(
+            "ALTER TABLE {} DROP COLUMN {}",
+            t(table),
+            t(&column.name)
+        )],
+        Operation::RenameColumn { table, from, to } => vec![format!(
+            "ALTER TABLE {} RENAME COLUMN {} TO {}",
+            t(table),
+            t(from),
+            t(to)
+        )],
+        Operation::AlterColumn {
+            table,
+            column,
+            change,
+        } => {
+            let mut out = Vec::new();
+            let prefix = format!("ALTER TABLE {} ALTER COLUMN {}", t(table), t(column));
+            if let Some((_, ty)) = &change.ty {
+                let ty = d.type_sql(ty);
+                out.push(format!("{prefix} TYPE {ty} USING {}::{ty}", t(column)));
+            }
+            if let Some((_, nullable)) = change.nullable {
+                out.push(format!(
+                    "{prefix} {} NOT NULL",
+                    if nullable { "DROP" } else { "SET" }
+                ));
+            }
+            if let Some((_, default)) = &change.default {
+                out.push(match default {
+                    Some(e) => format!("{prefix} SET DEFAULT {}", default_sql(e)),
+                    None => format!("{prefix} DROP DEFAULT"),
+                });
+            }
+            out
+        }
+        Operation::CreateIndex { table, index } => vec![create_index_sql(table, index)],
+        Operation::DropIndex { index, .. } => vec![format!("DROP INDEX {}", t(&index.name))],
+        Operation::AddConstraint { table, constraint } => vec![format!(
+            "ALTER TABLE {} ADD {}",
+            t(table),
+            constraint_sql(constraint)
+        )],
+        Operation::DropConstraint { table, constraint } => vec![format!(
+            "ALTER TABLE {} DROP CONSTRAINT {}",
+            t(table),
+            t(constraint.name())
+        )],
+        Operation::Execute { sql } => d
+            .execute_text(sql)
+            .map(|s| vec![s.trim().to_string()])
+            .unwrap_or_default(),
+    })
+}
+
+/// Strips casts and outer parentheses, and folds case and spaces, so that `'a'::text`,
+/// `('a')` and `'a'` compare equal.
+pub fn normalize_expr(e: &str) -> String {
+    let mut s = e.trim().to_string();
+    // Casts: `::typename`, `::character varying(20)`.
+    while let Some(i) = s.find("::") {
+        let rest = &s[i + 2..];
+        let mut end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ' ' || c == '"'))
+            .unwrap_or(rest.len());
+        if rest[end..].starts_with('(') {
+            end += rest[end..].find(')').map(|j| j + 1).unwrap_or(0);
+        }
+        s = format!("{}{}", &s[..i], &rest[end..]);
+    }
+    let mut s: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '(' && *c != ')')
+        .collect();
+    s.make_ascii_lowercase();
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expressions() {
+        assert_eq!(normalize_expr("'abc'::text"), normalize_expr("'abc'"));
+        assert_eq!(
+            normalize_expr("((karma >= 0))"),
+            normalize_expr("karma >= 0")
+        );
+        assert_eq!(normalize_expr("'x'::character varying(20)"), "'x'");
+        assert_eq!(normalize_expr("CURRENT_TIMESTAMP"), "current_timestamp");
+    }
+
+    #[test]
+    fn steps_print_as_a_script() {
+        let t = "a\"b".to_string();
+        assert_eq!(
+            Step::SaveTriggers { table: t.clone() }.to_string(),
+            "-- cargo-schema: keep the triggers of \"a\"\"b\""
+        );
+        assert_eq!(
+            Step::ForeignKeyCheck { table: t }.to_string(),
+            "PRAGMA foreign_key_check(\"a\"\"b\")"
+        );
+    }
+}

@@ -1,0 +1,849 @@
+//! Migration files: TOML, one revision each. Parsing reports file:line; writing is
+//! stable (the same revision always writes the same bytes) and meant to be hand-edited.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::model::{
+    CheckDef, ColumnDef, Constraint, ForeignKeyDef, IndexDef, PrimaryKeyDef, ReferentialAction,
+    TableDef, UniqueDef,
+};
+use crate::ops::{AlterColumn, ExecuteSql, Operation};
+use crate::types::SqlType;
+
+/// One revision as its file says it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RevisionFile {
+    pub revision: String,
+    pub down_revisions: Vec<String>,
+    pub branch_labels: Vec<String>,
+    pub depends_on: Vec<String>,
+    pub message: String,
+    pub created: String,
+    pub upgrade: Vec<Operation>,
+    pub downgrade: Vec<Operation>,
+}
+
+/// A problem in a migration file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct FileError {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+/// The file name a revision is written under: `YYYYMMDD_<id>_<slug>.toml`.
+pub fn file_name(date: &str, id: &str, message: &str) -> String {
+    let day: String = date
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .take(8)
+        .collect();
+    let mut slug = String::new();
+    for ch in message.chars() {
+        if ch.is_ascii_alphanumeric() {
+            slug.push(ch.to_ascii_lowercase());
+        } else if !slug.ends_with('_') && !slug.is_empty() {
+            slug.push('_');
+        }
+        if slug.len() >= 40 {
+            break;
+        }
+    }
+    let slug = slug.trim_end_matches('_');
+    if slug.is_empty() {
+        format!("{day}_{id}.toml")
+    } else {
+        format!("{day}_{id}_{slug}.toml")
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Parsing
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    revision: Spanned<String>,
+    #[serde(default)]
+    down_revision: Option<OneOrMany>,
+    #[serde(default)]
+    branch_labels: Vec<String>,
+    #[serde(default)]
+    depends_on: Vec<String>,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    created: String,
+    #[serde(default)]
+    upgrade: Vec<Spanned<toml::Table>>,
+    #[serde(default)]
+    downgrade: Vec<Spanned<toml::Table>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+enum RawOp {
+    CreateTable(RawTable),
+    DropTable(RawTable),
+    RenameTable {
+        from: String,
+        to: String,
+    },
+    AddColumn {
+        table: String,
+        column: RawColumn,
+    },
+    DropColumn {
+        table: String,
+        column: RawColumn,
+    },
+    RenameColumn {
+        table: String,
+        from: String,
+        to: String,
+    },
+    RenameIndex {
+        table: String,
+        from: String,
+        to: String,
+    },
+    RenameConstraint {
+        table: String,
+        from: String,
+        to: String,
+    },
+    AlterColumn {
+        table: String,
+        column: String,
+        #[serde(default, rename = "type")]
+        ty: Option<RawChange<String>>,
+        #[serde(default)]
+        sqlite_type: Option<RawChange<String>>,
+        #[serde(default)]
+        nullable: Option<RawChange<bool>>,
+        #[serde(default)]
+        default: Option<RawChange<String>>,
+    },
+    CreateIndex {
+        table: String,
+        index: RawIndex,
+    },
+    DropIndex {
+        table: String,
+        index: RawIndex,
+    },
+    AddConstraint {
+        table: String,
+        constraint: RawConstraint,
+    },
+    DropConstraint {
+        table: String,
+        constraint: RawConstraint,
+    },
+    Execute {
+        sql: RawSql,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTable {
+    table: String,
+    columns: Vec<RawColumn>,
+    #[serde(default)]
+    primary_key: Option<RawKey>,
+    #[serde(default)]
+    uniques: Vec<RawKey>,
+    #[serde(default)]
+    foreign_keys: Vec<RawForeignKey>,
+    #[serde(default)]
+    checks: Vec<RawCheck>,
+    #[serde(default)]
+    indexes: Vec<RawIndex>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawColumn {
+    name: String,
+    #[serde(rename = "type")]
+    ty: String,
+    #[serde(default)]
+    sqlite_type: Option<String>,
+    #[serde(default)]
+    nullable: bool,
+    #[serde(default)]
+    default: Option<String>,
+    #[serde(default)]
+    auto_increment: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChange<T> {
+    #[serde(default)]
+    from: Option<T>,
+    #[serde(default)]
+    to: Option<T>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKey {
+    name: String,
+    columns: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIndex {
+    name: String,
+    columns: Vec<String>,
+    #[serde(default)]
+    unique: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCheck {
+    name: String,
+    expr: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawForeignKey {
+    name: String,
+    columns: Vec<String>,
+    ref_table: String,
+    ref_columns: Vec<String>,
+    #[serde(default)]
+    on_delete: Option<String>,
+    #[serde(default)]
+    on_update: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum RawConstraint {
+    PrimaryKey {
+        name: String,
+        columns: Vec<String>,
+    },
+    Unique {
+        name: String,
+        columns: Vec<String>,
+    },
+    ForeignKey {
+        name: String,
+        columns: Vec<String>,
+        ref_table: String,
+        ref_columns: Vec<String>,
+        #[serde(default)]
+        on_delete: Option<String>,
+        #[serde(default)]
+        on_update: Option<String>,
+    },
+    Check {
+        name: String,
+        expr: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawSql {
+    All(String),
+    PerDialect {
+        #[serde(default)]
+        postgres: Option<String>,
+        #[serde(default)]
+        sqlite: Option<String>,
+    },
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+/// Parses the text of a migration file; `path` is only used in errors.
+pub fn parse(text: &str, path: &Path) -> Result<RevisionFile, FileError> {
+    let err = |line: Option<usize>, message: String| FileError {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let raw: RawFile = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(text, s.start));
+        err(line, e.message().trim().to_string())
+    })?;
+    let ops = |list: Vec<Spanned<toml::Table>>, section: &str| {
+        list.into_iter()
+            .map(|item| {
+                let line = line_of(text, item.span().start);
+                let table = item.into_inner();
+                let raw: RawOp = toml::Value::Table(table).try_into().map_err(|e| {
+                    err(
+                        Some(line),
+                        format!("in [[{section}]]: {}", clean(&e.to_string())),
+                    )
+                })?;
+                lower_op(raw).map_err(|m| err(Some(line), format!("in [[{section}]]: {m}")))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let revision = raw.revision.get_ref().trim().to_string();
+    if revision.is_empty() {
+        return Err(err(
+            Some(line_of(text, raw.revision.span().start)),
+            "empty revision id".into(),
+        ));
+    }
+    Ok(RevisionFile {
+        revision,
+        down_revisions: match raw.down_revision {
+            None => vec![],
+            Some(OneOrMany::One(s)) if s.is_empty() => vec![],
+            Some(OneOrMany::One(s)) => vec![s],
+            Some(OneOrMany::Many(v)) => v,
+        },
+        branch_labels: raw.branch_labels,
+        depends_on: raw.depends_on,
+        message: raw.message,
+        created: raw.created,
+        upgrade: ops(raw.upgrade, "upgrade")?,
+        downgrade: ops(raw.downgrade, "downgrade")?,
+    })
+}
+
+/// toml's messages for nested values are long; keep the first line, which says it.
+fn clean(msg: &str) -> String {
+    msg.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(msg)
+        .trim()
+        .to_string()
+}
+
+fn action(s: Option<String>) -> Result<ReferentialAction, String> {
+    match s {
+        None => Ok(ReferentialAction::NoAction),
+        Some(s) => ReferentialAction::parse(&s).ok_or_else(|| {
+            format!(
+                "unknown referential action `{s}`, expected one of {}",
+                ReferentialAction::SPELLINGS.join(", ")
+            )
+        }),
+    }
+}
+
+fn lower_column(c: RawColumn) -> ColumnDef {
+    ColumnDef {
+        name: c.name,
+        ty: SqlType::parse(&c.ty, c.sqlite_type.as_deref()),
+        nullable: c.nullable,
+        default: c.default,
+        auto_increment: c.auto_increment,
+        renamed_from: None,
+    }
+}
+
+fn lower_fk(f: RawForeignKey) -> Result<ForeignKeyDef, String> {
+    Ok(ForeignKeyDef {
+        name: f.name,
+        columns: f.columns,
+        ref_table: f.ref_table,
+        ref_columns: f.ref_columns,
+        on_delete: action(f.on_delete)?,
+        on_update: action(f.on_update)?,
+    })
+}
+
+fn lower_table(t: RawTable) -> Result<TableDef, String> {
+    Ok(TableDef {
+        name: t.table,
+        columns: t.columns.into_iter().map(lower_column).collect(),
+        primary_key: t.primary_key.map(|k| PrimaryKeyDef {
+            name: k.name,
+            columns: k.columns,
+        }),
+        uniques: t
+            .uniques
+            .into_iter()
+            .map(|k| UniqueDef {
+                name: k.name,
+                columns: k.columns,
+            })
+            .collect(),
+        foreign_keys: t
+            .foreign_keys
+            .into_iter()
+            .map(lower_fk)
+            .collect::<Result<_, _>>()?,
+        checks: t
+            .checks
+            .into_iter()
+            .map(|c| CheckDef {
+                name: c.name,
+                expr: c.expr,
+            })
+            .collect(),
+        indexes: t.indexes.into_iter().map(lower_index).collect(),
+        renamed_from: None,
+    })
+}
+
+fn lower_index(i: RawIndex) -> IndexDef {
+    IndexDef {
+        name: i.name,
+        columns: i.columns,
+        unique: i.unique,
+    }
+}
+
+fn lower_constraint(c: RawConstraint) -> Result<Constraint, String> {
+    Ok(match c {
+        RawConstraint::PrimaryKey { name, columns } => {
+            Constraint::PrimaryKey(PrimaryKeyDef { name, columns })
+        }
+        RawConstraint::Unique { name, columns } => Constraint::Unique(UniqueDef { name, columns }),
+        RawConstraint::ForeignKey {
+            name,
+            columns,
+            ref_table,
+            ref_columns,
+            on_delete,
+            on_update,
+        } => Constraint::ForeignKey(lower_fk(RawForeignKey {
+            name,
+            columns,
+            ref_table,
+            ref_columns,
+            on_delete,
+            on_update,
+        })?),
+        RawConstraint::Check { name, expr } => Constraint::Check(CheckDef { name, expr }),
+    })
+}
+
+fn lower_op(raw: RawOp) -> Result<Operation, String> {
+    Ok(match raw {
+        RawOp::CreateTable(t) => Operation::CreateTable {
+            table: lower_table(t)?,
+        },
+        RawOp::DropTable(t) => Operation::DropTable {
+            table: lower_table(t)?,
+        },
+        RawOp::RenameTable { from, to } => Operation::RenameTable { from, to },
+        RawOp::AddColumn { table, column } => Operation::AddColumn {
+            table,
+            column: lower_column(column),
+        },
+        RawOp::DropColumn { table, column } => Operation::DropColumn {
+            table,
+            column: lower_column(column),
+        },
+        RawOp::RenameColumn { table, from, to } => Operation::RenameColumn { table, from, to },
+        RawOp::RenameIndex { table, from, to } => Operation::RenameIndex { table, from, to },
+        RawOp::RenameConstraint { table, from, to } => {
+            Operation::RenameConstraint { table, from, to }
+        }
+        RawOp::AlterColumn {
+            table,
+            column,
+            ty,
+            sqlite_type,
+            nullable,
+            default,
+        } => {
+            let ty = match ty {
+                None => None,
+                Some(RawChange {
+                    from: Some(from),
+                    to: Some(to),
+                }) => {
+                    let (sf, st) = match sqlite_type {
+                        Some(RawChange { from, to }) => (from, to),
+                        None => (None, None),
+                    };
+                    Some((
+                        SqlType::parse(&from, sf.as_deref()),
+                        SqlType::parse(&to, st.as_deref()),
+                    ))
+                }
+                Some(_) => return Err("`type` needs both `from` and `to`".into()),
+            };
+            let nullable = match nullable {
+                None => None,
+                Some(RawChange {
+                    from: Some(a),
+                    to: Some(b),
+                }) => Some((a, b)),
+                Some(_) => return Err("`nullable` needs both `from` and `to`".into()),
+            };
+            let change = AlterColumn {
+                ty,
+                nullable,
+                default: default.map(|RawChange { from, to }| (from, to)),
+            };
+            if change.is_empty() {
+                return Err(
+                    "alter_column changes nothing: give `type`, `nullable` or `default`".into(),
+                );
+            }
+            Operation::AlterColumn {
+                table,
+                column,
+                change,
+            }
+        }
+        RawOp::CreateIndex { table, index } => Operation::CreateIndex {
+            table,
+            index: lower_index(index),
+        },
+        RawOp::DropIndex { table, index } => Operation::DropIndex {
+            table,
+            index: lower_index(index),
+        },
+        RawOp::AddConstraint { table, constraint } => Operation::AddConstraint {
+            table,
+            constraint: lower_constraint(constraint)?,
+        },
+        RawOp::DropConstraint { table, constraint } => Operation::DropConstraint {
+            table,
+            constraint: lower_constraint(constraint)?,
+        },
+        RawOp::Execute { sql } => Operation::Execute {
+            sql: match sql {
+                RawSql::All(s) => ExecuteSql::All(s),
+                RawSql::PerDialect { postgres, sqlite } => {
+                    if postgres.is_none() && sqlite.is_none() {
+                        return Err("`sql` needs a string or `postgres`/`sqlite` keys".into());
+                    }
+                    ExecuteSql::PerDialect { postgres, sqlite }
+                }
+            },
+        },
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Writing
+
+/// A TOML string literal for `s`; multi-line text stays readable.
+fn string(s: &str) -> String {
+    if s.contains('\n') && !s.contains("'''") && !s.contains('\r') {
+        format!("'''\n{s}'''")
+    } else {
+        toml::Value::String(s.to_string()).to_string()
+    }
+}
+
+fn strings(v: &[String]) -> String {
+    let items: Vec<String> = v.iter().map(|s| string(s)).collect();
+    format!("[{}]", items.join(", "))
+}
+
+fn column_inline(c: &ColumnDef) -> String {
+    let mut s = format!(
+        "{{ name = {}, type = {}",
+        string(&c.name),
+        string(&c.ty.to_string())
+    );
+    if let SqlType::Custom { postgres, sqlite } = &c.ty {
+        if postgres != sqlite {
+            let _ = write!(s, ", sqlite_type = {}", string(sqlite));
+        }
+    }
+    if c.nullable {
+        s.push_str(", nullable = true");
+    }
+    if let Some(d) = &c.default {
+        let _ = write!(s, ", default = {}", string(d));
+    }
+    if c.auto_increment {
+        s.push_str(", auto_increment = true");
+    }
+    s.push_str(" }");
+    s
+}
+
+fn key_inline(name: &str, cols: &[String]) -> String {
+    format!("{{ name = {}, columns = {} }}", string(name), strings(cols))
+}
+
+fn index_inline(i: &IndexDef) -> String {
+    let mut s = format!(
+        "{{ name = {}, columns = {}",
+        string(&i.name),
+        strings(&i.columns)
+    );
+    if i.unique {
+        s.push_str(", unique = true");
+    }
+    s.push_str(" }");
+    s
+}
+
+fn fk_fields(f: &ForeignKeyDef) -> String {
+    let mut s = format!(
+        "name = {}, columns = {}, ref_table = {}, ref_columns = {}",
+        string(&f.name),
+        strings(&f.columns),
+        string(&f.ref_table),
+        strings(&f.ref_columns)
+    );
+    if f.on_delete != ReferentialAction::NoAction {
+        let _ = write!(s, ", on_delete = {}", string(f.on_delete.as_str()));
+    }
+    if f.on_update != ReferentialAction::NoAction {
+        let _ = write!(s, ", on_update = {}", string(f.on_update.as_str()));
+    }
+    s
+}
+
+fn constraint_inline(c: &Constraint) -> String {
+    match c {
+        Constraint::PrimaryKey(k) => format!(
+            "{{ type = \"primary_key\", name = {}, columns = {} }}",
+            string(&k.name),
+            strings(&k.columns)
+        ),
+        Constraint::Unique(k) => format!(
+            "{{ type = \"unique\", name = {}, columns = {} }}",
+            string(&k.name),
+            strings(&k.columns)
+        ),
+        Constraint::ForeignKey(f) => format!("{{ type = \"foreign_key\", {} }}", fk_fields(f)),
+        Constraint::Check(k) => format!(
+            "{{ type = \"check\", name = {}, expr = {} }}",
+            string(&k.name),
+            string(&k.expr)
+        ),
+    }
+}
+
+fn list(out: &mut String, key: &str, items: Vec<String>) {
+    if items.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{key} = [");
+    for i in items {
+        let _ = writeln!(out, "    {i},");
+    }
+    out.push_str("]\n");
+}
+
+fn write_table(out: &mut String, t: &TableDef) {
+    let _ = writeln!(out, "table = {}", string(&t.name));
+    list(
+        out,
+        "columns",
+        t.columns.iter().map(column_inline).collect(),
+    );
+    if let Some(pk) = &t.primary_key {
+        let _ = writeln!(out, "primary_key = {}", key_inline(&pk.name, &pk.columns));
+    }
+    list(
+        out,
+        "uniques",
+        t.uniques
+            .iter()
+            .map(|u| key_inline(&u.name, &u.columns))
+            .collect(),
+    );
+    list(
+        out,
+        "foreign_keys",
+        t.foreign_keys
+            .iter()
+            .map(|f| format!("{{ {} }}", fk_fields(f)))
+            .collect(),
+    );
+    list(
+        out,
+        "checks",
+        t.checks
+            .iter()
+            .map(|c| {
+                format!(
+                    "{{ name = {}, expr = {} }}",
+                    string(&c.name),
+                    string(&c.expr)
+                )
+            })
+            .collect(),
+    );
+    list(out, "indexes", t.indexes.iter().map(index_inline).collect());
+}
+
+/// Writes one operation as a `[[section]]` entry, with a comment when it loses data.
+pub fn write_op(out: &mut String, section: &str, op: &Operation) {
+    if let Some(why) = op.destructive() {
+        let _ = writeln!(out, "# DESTRUCTIVE: {why}");
+    }
+    let _ = writeln!(out, "[[{section}]]");
+    let _ = writeln!(out, "op = \"{}\"", op.kind());
+    match op {
+        Operation::CreateTable { table } | Operation::DropTable { table } => {
+            write_table(out, table)
+        }
+        Operation::RenameTable { from, to } => {
+            let _ = writeln!(out, "from = {}\nto = {}", string(from), string(to));
+        }
+        Operation::AddColumn { table, column } | Operation::DropColumn { table, column } => {
+            let _ = writeln!(
+                out,
+                "table = {}\ncolumn = {}",
+                string(table),
+                column_inline(column)
+            );
+        }
+        Operation::RenameColumn { table, from, to }
+        | Operation::RenameIndex { table, from, to }
+        | Operation::RenameConstraint { table, from, to } => {
+            let _ = writeln!(
+                out,
+                "table = {}\nfrom = {}\nto = {}",
+                string(table),
+                string(from),
+                string(to)
+            );
+        }
+        Operation::AlterColumn {
+            table,
+            column,
+            change,
+        } => {
+            let _ = writeln!(
+                out,
+                "table = {}\ncolumn = {}",
+                string(table),
+                string(column)
+            );
+            if let Some((a, b)) = &change.ty {
+                let _ = writeln!(
+                    out,
+                    "type = {{ from = {}, to = {} }}",
+                    string(&a.to_string()),
+                    string(&b.to_string())
+                );
+                let sqlite = |t: &SqlType| match t {
+                    SqlType::Custom { postgres, sqlite } if postgres != sqlite => {
+                        Some(sqlite.clone())
+                    }
+                    _ => None,
+                };
+                if sqlite(a).is_some() || sqlite(b).is_some() {
+                    let mut parts = Vec::new();
+                    if let Some(s) = sqlite(a) {
+                        parts.push(format!("from = {}", string(&s)));
+                    }
+                    if let Some(s) = sqlite(b) {
+                        parts.push(format!("to = {}", string(&s)));
+                    }
+                    let _ = writeln!(out, "sqlite_type = {{ {} }}", parts.join(", "));
+                }
+            }
+            if let Some((a, b)) = change.nullable {
+                let _ = writeln!(out, "nullable = {{ from = {a}, to = {b} }}");
+            }
+            if let Some((a, b)) = &change.default {
+                let mut parts = Vec::new();
+                if let Some(a) = a {
+                    parts.push(format!("from = {}", string(a)));
+                }
+                if let Some(b) = b {
+                    parts.push(format!("to = {}", string(b)));
+                }
+                let _ = writeln!(out, "default = {{ {} }}", parts.join(", "));
+            }
+        }
+        Operation::CreateIndex { table, index } | Operation::DropIndex { table, index } => {
+            let _ = writeln!(
+                out,
+                "table = {}\nindex = {}",
+                string(table),
+                index_inline(index)
+            );
+        }
+        Operation::AddConstraint { table, constraint }
+        | Operation::DropConstraint { table, constraint } => {
+            let _ = writeln!(
+                out,
+                "table = {}\nconstraint = {}",
+                string(table),
+                constraint_inline(constraint)
+            );
+        }
+        Operation::Execute { sql } => match sql {
+            ExecuteSql::All(s) => {
+                let _ = writeln!(out, "sql = {}", string(s));
+            }
+            ExecuteSql::PerDialect { postgres, sqlite } => {
+                let mut parts = Vec::new();
+                if let Some(p) = postgres {
+                    parts.push(format!("postgres = {}", string(p)));
+                }
+                if let Some(s) = sqlite {
+                    parts.push(format!("sqlite = {}", string(s)));
+                }
+                let _ = writeln!(out, "sql = {{ {} }}", parts.join(", "));
+            }
+        },
+    }
+}
+
+/// The text of a revision file. `rebuild_notes` are comments placed before upgrade
+/// operations that SQLite can only do by rebuilding the table (index into `upgrade`).
+pub fn write(file: &RevisionFile, rebuild_notes: &[(usize, String)]) -> String {
+    let mut out = String::new();
+    out.push_str("# cargo-schema revision. Review it, add data steps, edit freely.\n");
+    let _ = writeln!(out, "revision = {}", string(&file.revision));
+    match file.down_revisions.as_slice() {
+        [] => {}
+        [one] => {
+            let _ = writeln!(out, "down_revision = {}", string(one));
+        }
+        many => {
+            let _ = writeln!(out, "down_revision = {}", strings(many));
+        }
+    }
+    if !file.branch_labels.is_empty() {
+        let _ = writeln!(out, "branch_labels = {}", strings(&file.branch_labels));
+    }
+    if !file.depends_on.is_empty() {
+        let _ = writeln!(out, "depends_on = {}", strings(&file.depends_on));
+    }
+    let _ = writeln!(out, "message = {}", string(&file.message));
+    let _ = writeln!(out, "created = {}", string(&file.created));
+    for (i, op) in file.upgrade.iter().enumerate() {
+        out.push('\n');
+        for (_, note) in rebuild_notes.iter().filter(|(at, _)| *at == i) {
+            let _ = writeln!(out, "# SQLITE REBUILD: {note}");
+        }
+        write_op(&mut out, "upgrade", op);
+    }
+    for op in &file.downgrade {
+        out.push('\n');
+        write_op(&mut out, "downgrade", op);
+    }
+    out
+}

@@ -1,0 +1,324 @@
+//! The schema model: what a database's tables look like, dialect-neutral.
+//!
+//! Every constraint and index carries its resolved name (the naming convention has
+//! already been applied), so two schemas compare by plain equality.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::types::SqlType;
+
+/// A whole schema: tables by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Schema {
+    pub tables: BTreeMap<String, TableDef>,
+}
+
+impl Schema {
+    pub fn new() -> Schema {
+        Schema::default()
+    }
+
+    pub fn from_tables(tables: impl IntoIterator<Item = TableDef>) -> Schema {
+        Schema {
+            tables: tables.into_iter().map(|t| (t.name.clone(), t)).collect(),
+        }
+    }
+
+    pub fn table(&self, name: &str) -> Option<&TableDef> {
+        self.tables.get(name)
+    }
+
+    /// A copy without the model-only rename hints, as a database would have it.
+    pub fn without_hints(&self) -> Schema {
+        let mut s = self.clone();
+        for t in s.tables.values_mut() {
+            t.renamed_from = None;
+            for c in &mut t.columns {
+                c.renamed_from = None;
+            }
+        }
+        s
+    }
+
+    /// A copy in a canonical order (columns, constraints and indexes by name). Column
+    /// order is not part of a schema's meaning here: `ADD COLUMN` appends, so a migrated
+    /// table may list its columns in another order than the model that describes it.
+    pub fn canonical(&self) -> Schema {
+        let mut s = self.without_hints();
+        for t in s.tables.values_mut() {
+            t.columns.sort_by(|a, b| a.name.cmp(&b.name));
+            t.uniques.sort_by(|a, b| a.name.cmp(&b.name));
+            t.foreign_keys.sort_by(|a, b| a.name.cmp(&b.name));
+            t.checks.sort_by(|a, b| a.name.cmp(&b.name));
+            t.indexes.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        s
+    }
+
+    /// Foreign keys that point at a table this schema does not have, with the table
+    /// that holds them (the caller decides whether another crate provides it).
+    pub fn dangling_references(&self) -> Vec<(&TableDef, &ForeignKeyDef)> {
+        let mut out = Vec::new();
+        for t in self.tables.values() {
+            for fk in &t.foreign_keys {
+                if !self.tables.contains_key(&fk.ref_table) {
+                    out.push((t, fk));
+                }
+            }
+        }
+        out
+    }
+
+    /// Table names ordered so that every referenced table comes before the tables that
+    /// reference it; foreign keys that close a cycle are returned separately so the
+    /// caller can add them once both tables exist.
+    pub fn creation_order(&self, names: &[String]) -> (Vec<String>, Vec<(String, String)>) {
+        let wanted: std::collections::BTreeSet<&str> = names.iter().map(|s| s.as_str()).collect();
+        let mut order = Vec::new();
+        let mut deferred = Vec::new();
+        let mut state: BTreeMap<&str, u8> = BTreeMap::new(); // 1 visiting, 2 done
+        fn visit<'a>(
+            schema: &'a Schema,
+            wanted: &std::collections::BTreeSet<&'a str>,
+            name: &'a str,
+            state: &mut BTreeMap<&'a str, u8>,
+            order: &mut Vec<String>,
+            deferred: &mut Vec<(String, String)>,
+        ) {
+            state.insert(name, 1);
+            if let Some(t) = schema.tables.get(name) {
+                for fk in &t.foreign_keys {
+                    let target = fk.ref_table.as_str();
+                    if target == name || !wanted.contains(target) {
+                        continue;
+                    }
+                    match state.get(target) {
+                        Some(1) => deferred.push((name.to_string(), fk.name.clone())),
+                        Some(_) => {}
+                        None => visit(schema, wanted, target, state, order, deferred),
+                    }
+                }
+            }
+            state.insert(name, 2);
+            order.push(name.to_string());
+        }
+        for name in names {
+            if !state.contains_key(name.as_str()) {
+                visit(self, &wanted, name, &mut state, &mut order, &mut deferred);
+            }
+        }
+        (order, deferred)
+    }
+}
+
+/// One table.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TableDef {
+    pub name: String,
+    pub columns: Vec<ColumnDef>,
+    pub primary_key: Option<PrimaryKeyDef>,
+    pub uniques: Vec<UniqueDef>,
+    pub foreign_keys: Vec<ForeignKeyDef>,
+    pub checks: Vec<CheckDef>,
+    pub indexes: Vec<IndexDef>,
+    /// Model-only hint: the table's previous name. Never stored in a migration.
+    pub renamed_from: Option<String>,
+}
+
+impl TableDef {
+    pub fn column(&self, name: &str) -> Option<&ColumnDef> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    pub fn column_mut(&mut self, name: &str) -> Option<&mut ColumnDef> {
+        self.columns.iter_mut().find(|c| c.name == name)
+    }
+
+    /// Every named constraint except indexes, as one list.
+    pub fn constraints(&self) -> Vec<Constraint> {
+        let mut out = Vec::new();
+        if let Some(pk) = &self.primary_key {
+            out.push(Constraint::PrimaryKey(pk.clone()));
+        }
+        out.extend(self.uniques.iter().cloned().map(Constraint::Unique));
+        out.extend(
+            self.foreign_keys
+                .iter()
+                .cloned()
+                .map(Constraint::ForeignKey),
+        );
+        out.extend(self.checks.iter().cloned().map(Constraint::Check));
+        out
+    }
+
+    pub fn constraint(&self, name: &str) -> Option<Constraint> {
+        self.constraints().into_iter().find(|c| c.name() == name)
+    }
+
+    pub fn add_constraint(&mut self, c: Constraint) {
+        match c {
+            Constraint::PrimaryKey(pk) => self.primary_key = Some(pk),
+            Constraint::Unique(u) => self.uniques.push(u),
+            Constraint::ForeignKey(fk) => self.foreign_keys.push(fk),
+            Constraint::Check(ck) => self.checks.push(ck),
+        }
+    }
+
+    /// Removes the named constraint; returns whether there was one.
+    pub fn remove_constraint(&mut self, name: &str) -> bool {
+        if self.primary_key.as_ref().is_some_and(|pk| pk.name == name) {
+            self.primary_key = None;
+            return true;
+        }
+        let before = self.uniques.len() + self.foreign_keys.len() + self.checks.len();
+        self.uniques.retain(|u| u.name != name);
+        self.foreign_keys.retain(|f| f.name != name);
+        self.checks.retain(|c| c.name != name);
+        before != self.uniques.len() + self.foreign_keys.len() + self.checks.len()
+    }
+
+    /// Whether any constraint or index mentions the column.
+    pub fn uses_column(&self, column: &str) -> bool {
+        let has = |cols: &[String]| cols.iter().any(|c| c == column);
+        self.primary_key.as_ref().is_some_and(|p| has(&p.columns))
+            || self.uniques.iter().any(|u| has(&u.columns))
+            || self.foreign_keys.iter().any(|f| has(&f.columns))
+            || self.indexes.iter().any(|i| has(&i.columns))
+    }
+}
+
+/// One column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnDef {
+    pub name: String,
+    pub ty: SqlType,
+    pub nullable: bool,
+    /// A server default: a SQL expression, as written.
+    pub default: Option<String>,
+    /// An integer primary key the database numbers itself (identity / rowid).
+    pub auto_increment: bool,
+    /// Model-only hint: the column's previous name. Never stored in a migration.
+    pub renamed_from: Option<String>,
+}
+
+impl ColumnDef {
+    pub fn new(name: impl Into<String>, ty: SqlType) -> ColumnDef {
+        ColumnDef {
+            name: name.into(),
+            ty,
+            nullable: false,
+            default: None,
+            auto_increment: false,
+            renamed_from: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrimaryKeyDef {
+    pub name: String,
+    pub columns: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UniqueDef {
+    pub name: String,
+    pub columns: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckDef {
+    pub name: String,
+    pub expr: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignKeyDef {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub ref_table: String,
+    pub ref_columns: Vec<String>,
+    pub on_delete: ReferentialAction,
+    pub on_update: ReferentialAction,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexDef {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub unique: bool,
+}
+
+/// What a foreign key does when the referenced row is deleted or updated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord, Hash)]
+pub enum ReferentialAction {
+    #[default]
+    NoAction,
+    Restrict,
+    Cascade,
+    SetNull,
+    SetDefault,
+}
+
+impl ReferentialAction {
+    pub const SPELLINGS: &'static [&'static str] = &[
+        "no action",
+        "restrict",
+        "cascade",
+        "set null",
+        "set default",
+    ];
+
+    pub fn parse(s: &str) -> Option<ReferentialAction> {
+        Some(
+            match s.trim().to_ascii_lowercase().replace('_', " ").as_str() {
+                "no action" => ReferentialAction::NoAction,
+                "restrict" => ReferentialAction::Restrict,
+                "cascade" => ReferentialAction::Cascade,
+                "set null" => ReferentialAction::SetNull,
+                "set default" => ReferentialAction::SetDefault,
+                _ => return None,
+            },
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::SPELLINGS[self as usize]
+    }
+}
+
+impl fmt::Display for ReferentialAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A named table constraint, as add/drop constraint operations carry it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Constraint {
+    PrimaryKey(PrimaryKeyDef),
+    Unique(UniqueDef),
+    ForeignKey(ForeignKeyDef),
+    Check(CheckDef),
+}
+
+impl Constraint {
+    pub fn name(&self) -> &str {
+        match self {
+            Constraint::PrimaryKey(c) => &c.name,
+            Constraint::Unique(c) => &c.name,
+            Constraint::ForeignKey(c) => &c.name,
+            Constraint::Check(c) => &c.name,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Constraint::PrimaryKey(_) => "primary_key",
+            Constraint::Unique(_) => "unique",
+            Constraint::ForeignKey(_) => "foreign_key",
+            Constraint::Check(_) => "check",
+        }
+    }
+}

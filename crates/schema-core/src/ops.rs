@@ -1,0 +1,320 @@
+//! The dialect-neutral operations a migration file lists.
+
+use crate::model::{ColumnDef, Constraint, IndexDef, TableDef};
+use crate::types::SqlType;
+
+/// SQL for a data step: one string for every dialect, or one per dialect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecuteSql {
+    All(String),
+    PerDialect {
+        postgres: Option<String>,
+        sqlite: Option<String>,
+    },
+}
+
+/// The changes of one `alter_column`: each field is `Some((from, to))` when it changes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AlterColumn {
+    pub ty: Option<(SqlType, SqlType)>,
+    pub nullable: Option<(bool, bool)>,
+    pub default: Option<(Option<String>, Option<String>)>,
+}
+
+impl AlterColumn {
+    pub fn is_empty(&self) -> bool {
+        self.ty.is_none() && self.nullable.is_none() && self.default.is_none()
+    }
+
+    fn inverse(&self) -> AlterColumn {
+        fn flip<T: Clone>(p: &Option<(T, T)>) -> Option<(T, T)> {
+            p.as_ref().map(|(a, b)| (b.clone(), a.clone()))
+        }
+        AlterColumn {
+            ty: flip(&self.ty),
+            nullable: flip(&self.nullable),
+            default: flip(&self.default),
+        }
+    }
+}
+
+/// One schema or data step. Drop operations keep the full definition of what they drop,
+/// so every schema operation has an exact inverse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation {
+    CreateTable {
+        table: TableDef,
+    },
+    DropTable {
+        table: TableDef,
+    },
+    RenameTable {
+        from: String,
+        to: String,
+    },
+    AddColumn {
+        table: String,
+        column: ColumnDef,
+    },
+    DropColumn {
+        table: String,
+        column: ColumnDef,
+    },
+    RenameColumn {
+        table: String,
+        from: String,
+        to: String,
+    },
+    AlterColumn {
+        table: String,
+        column: String,
+        change: AlterColumn,
+    },
+    /// Renames an index (a changed name, same definition).
+    RenameIndex {
+        table: String,
+        from: String,
+        to: String,
+    },
+    /// Renames a constraint (a changed name, same definition).
+    RenameConstraint {
+        table: String,
+        from: String,
+        to: String,
+    },
+    CreateIndex {
+        table: String,
+        index: IndexDef,
+    },
+    DropIndex {
+        table: String,
+        index: IndexDef,
+    },
+    AddConstraint {
+        table: String,
+        constraint: Constraint,
+    },
+    DropConstraint {
+        table: String,
+        constraint: Constraint,
+    },
+    Execute {
+        sql: ExecuteSql,
+    },
+}
+
+impl Operation {
+    /// The file spelling of the operation kind (`op = "..."`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Operation::CreateTable { .. } => "create_table",
+            Operation::DropTable { .. } => "drop_table",
+            Operation::RenameTable { .. } => "rename_table",
+            Operation::AddColumn { .. } => "add_column",
+            Operation::DropColumn { .. } => "drop_column",
+            Operation::RenameColumn { .. } => "rename_column",
+            Operation::RenameIndex { .. } => "rename_index",
+            Operation::RenameConstraint { .. } => "rename_constraint",
+            Operation::AlterColumn { .. } => "alter_column",
+            Operation::CreateIndex { .. } => "create_index",
+            Operation::DropIndex { .. } => "drop_index",
+            Operation::AddConstraint { .. } => "add_constraint",
+            Operation::DropConstraint { .. } => "drop_constraint",
+            Operation::Execute { .. } => "execute",
+        }
+    }
+
+    pub const KINDS: &'static [&'static str] = &[
+        "create_table",
+        "drop_table",
+        "rename_table",
+        "add_column",
+        "drop_column",
+        "rename_column",
+        "alter_column",
+        "rename_index",
+        "rename_constraint",
+        "create_index",
+        "drop_index",
+        "add_constraint",
+        "drop_constraint",
+        "execute",
+    ];
+
+    /// The operation that undoes this one; `None` for a data step, which only its author
+    /// can invert.
+    pub fn inverse(&self) -> Option<Operation> {
+        Some(match self {
+            Operation::CreateTable { table } => Operation::DropTable {
+                table: table.clone(),
+            },
+            Operation::DropTable { table } => Operation::CreateTable {
+                table: table.clone(),
+            },
+            Operation::RenameTable { from, to } => Operation::RenameTable {
+                from: to.clone(),
+                to: from.clone(),
+            },
+            Operation::AddColumn { table, column } => Operation::DropColumn {
+                table: table.clone(),
+                column: column.clone(),
+            },
+            Operation::DropColumn { table, column } => Operation::AddColumn {
+                table: table.clone(),
+                column: column.clone(),
+            },
+            Operation::RenameIndex { table, from, to } => Operation::RenameIndex {
+                table: table.clone(),
+                from: to.clone(),
+                to: from.clone(),
+            },
+            Operation::RenameConstraint { table, from, to } => Operation::RenameConstraint {
+                table: table.clone(),
+                from: to.clone(),
+                to: from.clone(),
+            },
+            Operation::RenameColumn { table, from, to } => Operation::RenameColumn {
+                table: table.clone(),
+                from: to.clone(),
+                to: from.clone(),
+            },
+            Operation::AlterColumn {
+                table,
+                column,
+                change,
+            } => Operation::AlterColumn {
+                table: table.clone(),
+                column: column.clone(),
+                change: change.inverse(),
+            },
+            Operation::CreateIndex { table, index } => Operation::DropIndex {
+                table: table.clone(),
+                index: index.clone(),
+            },
+            Operation::DropIndex { table, index } => Operation::CreateIndex {
+                table: table.clone(),
+                index: index.clone(),
+            },
+            Operation::AddConstraint { table, constraint } => Operation::DropConstraint {
+                table: table.clone(),
+                constraint: constraint.clone(),
+            },
+            Operation::DropConstraint { table, constraint } => Operation::AddConstraint {
+                table: table.clone(),
+                constraint: constraint.clone(),
+            },
+            Operation::Execute { .. } => return None,
+        })
+    }
+
+    /// Why this operation can lose data, if it can.
+    pub fn destructive(&self) -> Option<String> {
+        match self {
+            Operation::DropTable { table } => {
+                Some(format!("drops table {} and every row in it", table.name))
+            }
+            Operation::DropColumn { table, column } => {
+                Some(format!("drops column {table}.{} and its data", column.name))
+            }
+            Operation::AlterColumn {
+                table,
+                column,
+                change,
+            } => match &change.ty {
+                Some((from, to)) if from.is_narrowing_to(to) => {
+                    Some(format!("narrows {table}.{column} from {from} to {to}"))
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// One line for summaries: `+ add column users.email`.
+    pub fn summary(&self) -> String {
+        match self {
+            Operation::CreateTable { table } => format!("+ create table {}", table.name),
+            Operation::DropTable { table } => format!("- drop table {}", table.name),
+            Operation::RenameTable { from, to } => format!("~ rename table {from} -> {to}"),
+            Operation::AddColumn { table, column } => {
+                format!("+ add column {table}.{} ({})", column.name, column.ty)
+            }
+            Operation::DropColumn { table, column } => {
+                format!("- drop column {table}.{}", column.name)
+            }
+            Operation::RenameColumn { table, from, to } => {
+                format!("~ rename column {table}.{from} -> {to}")
+            }
+            Operation::RenameIndex { table, from, to } => {
+                format!("~ rename index {from} -> {to} on {table}")
+            }
+            Operation::RenameConstraint { table, from, to } => {
+                format!("~ rename constraint {from} -> {to} on {table}")
+            }
+            Operation::AlterColumn {
+                table,
+                column,
+                change,
+            } => {
+                let mut what = Vec::new();
+                if let Some((a, b)) = &change.ty {
+                    what.push(format!("type {a} -> {b}"));
+                }
+                if let Some((_, b)) = &change.nullable {
+                    what.push(if *b {
+                        "drop not null".into()
+                    } else {
+                        "set not null".into()
+                    });
+                }
+                if let Some((_, b)) = &change.default {
+                    what.push(match b {
+                        Some(d) => format!("default {d}"),
+                        None => "drop default".into(),
+                    });
+                }
+                format!("~ alter column {table}.{column}: {}", what.join(", "))
+            }
+            Operation::CreateIndex { table, index } => {
+                format!(
+                    "+ create index {} on {table} ({})",
+                    index.name,
+                    index.columns.join(", ")
+                )
+            }
+            Operation::DropIndex { table, index } => {
+                format!("- drop index {} on {table}", index.name)
+            }
+            Operation::AddConstraint { table, constraint } => format!(
+                "+ add {} constraint {} on {table}",
+                constraint.kind().replace('_', " "),
+                constraint.name()
+            ),
+            Operation::DropConstraint { table, constraint } => format!(
+                "- drop {} constraint {} on {table}",
+                constraint.kind().replace('_', " "),
+                constraint.name()
+            ),
+            Operation::Execute { .. } => "* execute SQL".to_string(),
+        }
+    }
+
+    /// The table the operation changes, if it changes one.
+    pub fn table_name(&self) -> Option<&str> {
+        match self {
+            Operation::CreateTable { table } | Operation::DropTable { table } => Some(&table.name),
+            Operation::RenameTable { from, .. } => Some(from),
+            Operation::AddColumn { table, .. }
+            | Operation::DropColumn { table, .. }
+            | Operation::RenameColumn { table, .. }
+            | Operation::RenameIndex { table, .. }
+            | Operation::RenameConstraint { table, .. }
+            | Operation::AlterColumn { table, .. }
+            | Operation::CreateIndex { table, .. }
+            | Operation::DropIndex { table, .. }
+            | Operation::AddConstraint { table, .. }
+            | Operation::DropConstraint { table, .. } => Some(table),
+            Operation::Execute { .. } => None,
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! Offline replay: the schema that a list of operations produces, with no database.
+
+use crate::model::Schema;
+use crate::ops::Operation;
+
+/// An operation that does not fit the schema it is applied to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    #[error("table `{0}` does not exist")]
+    NoTable(String),
+    #[error("table `{0}` already exists")]
+    TableExists(String),
+    #[error("column `{table}.{column}` does not exist")]
+    NoColumn { table: String, column: String },
+    #[error("column `{table}.{column}` already exists")]
+    ColumnExists { table: String, column: String },
+    #[error("index `{index}` does not exist on table `{table}`")]
+    NoIndex { table: String, index: String },
+    #[error("`{name}` already exists on table `{table}`")]
+    NameExists { table: String, name: String },
+    #[error("constraint `{constraint}` does not exist on table `{table}`")]
+    NoConstraint { table: String, constraint: String },
+    #[error("column `{table}.{column}` is used by a constraint or index; drop those first")]
+    ColumnInUse { table: String, column: String },
+}
+
+/// Applies the operations in order to `schema`.
+pub fn replay<'a>(
+    schema: &mut Schema,
+    ops: impl IntoIterator<Item = &'a Operation>,
+) -> Result<(), ReplayError> {
+    for op in ops {
+        apply(schema, op)?;
+    }
+    Ok(())
+}
+
+/// Applies one operation. On error the schema is unchanged.
+pub fn apply(schema: &mut Schema, op: &Operation) -> Result<(), ReplayError> {
+    fn table<'s>(
+        schema: &'s mut Schema,
+        name: &str,
+    ) -> Result<&'s mut crate::model::TableDef, ReplayError> {
+        schema
+            .tables
+            .get_mut(name)
+            .ok_or_else(|| ReplayError::NoTable(name.to_string()))
+    }
+    fn name_taken(t: &crate::model::TableDef, name: &str) -> bool {
+        t.constraint(name).is_some() || t.indexes.iter().any(|i| i.name == name)
+    }
+    match op {
+        Operation::CreateTable { table: def } => {
+            if schema.tables.contains_key(&def.name) {
+                return Err(ReplayError::TableExists(def.name.clone()));
+            }
+            let mut def = def.clone();
+            def.renamed_from = None;
+            schema.tables.insert(def.name.clone(), def);
+        }
+        Operation::DropTable { table: def } => {
+            if schema.tables.remove(&def.name).is_none() {
+                return Err(ReplayError::NoTable(def.name.clone()));
+            }
+        }
+        Operation::RenameTable { from, to } => {
+            if schema.tables.contains_key(to) {
+                return Err(ReplayError::TableExists(to.clone()));
+            }
+            let mut t = schema
+                .tables
+                .remove(from)
+                .ok_or_else(|| ReplayError::NoTable(from.clone()))?;
+            t.name = to.clone();
+            schema.tables.insert(to.clone(), t);
+            for other in schema.tables.values_mut() {
+                for fk in &mut other.foreign_keys {
+                    if fk.ref_table == *from {
+                        fk.ref_table = to.clone();
+                    }
+                }
+            }
+        }
+        Operation::AddColumn { table: tn, column } => {
+            let t = table(schema, tn)?;
+            if t.column(&column.name).is_some() {
+                return Err(ReplayError::ColumnExists {
+                    table: tn.clone(),
+                    column: column.name.clone(),
+                });
+            }
+            let mut c = column.clone();
+            c.renamed_from = None;
+            t.columns.push(c);
+        }
+        Operation::DropColumn { table: tn, column } => {
+            let t = table(schema, tn)?;
+            if t.column(&column.name).is_none() {
+                return Err(ReplayError::NoColumn {
+                    table: tn.clone(),
+                    column: column.name.clone(),
+                });
+            }
+            if t.uses_column(&column.name) {
+                return Err(ReplayError::ColumnInUse {
+                    table: tn.clone(),
+                    column: column.name.clone(),
+                });
+            }
+            t.columns.retain(|c| c.name != column.name);
+        }
+        Operation::RenameIndex {
+            table: tn,
+            from,
+            to,
+        } => {
+            let t = table(schema, tn)?;
+            if name_taken(t, to) {
+                return Err(ReplayError::NameExists {
+                    table: tn.clone(),
+                    name: to.clone(),
+                });
+            }
+            let i = t
+                .indexes
+                .iter_mut()
+                .find(|i| i.name == *from)
+                .ok_or_else(|| ReplayError::NoIndex {
+                    table: tn.clone(),
+                    index: from.clone(),
+                })?;
+            i.name = to.clone();
+        }
+        Operation::RenameConstraint {
+            table: tn,
+            from,
+            to,
+        } => {
+            let t = table(schema, tn)?;
+            if name_taken(t, to) {
+                return Err(ReplayError::NameExists {
+                    table: tn.clone(),
+                    name: to.clone(),
+                });
+            }
+            let mut c = t
+                .constraint(from)
+                .ok_or_else(|| ReplayError::NoConstraint {
+                    table: tn.clone(),
+                    constraint: from.clone(),
+                })?;
+            // Same place in its list, new name.
+            match &mut c {
+                crate::model::Constraint::PrimaryKey(k) => {
+                    k.name = to.clone();
+                    t.primary_key = Some(k.clone());
+                }
+                crate::model::Constraint::Unique(_) => t
+                    .uniques
+                    .iter_mut()
+                    .filter(|u| u.name == *from)
+                    .for_each(|u| u.name = to.clone()),
+                crate::model::Constraint::ForeignKey(_) => t
+                    .foreign_keys
+                    .iter_mut()
+                    .filter(|f| f.name == *from)
+                    .for_each(|f| f.name = to.clone()),
+                crate::model::Constraint::Check(_) => t
+                    .checks
+                    .iter_mut()
+                    .filter(|k| k.name == *from)
+                    .for_each(|k| k.name = to.clone()),
+            }
+        }
+        Operation::RenameColumn {
+            table: tn,
+            from,
+            to,
+        } => {
+            let t = table(schema, tn)?;
+            if t.column(to).is_some() {
+                return Err(ReplayError::ColumnExists {
+                    table: tn.clone(),
+                    column: to.clone(),
+                });
+            }
+            let c = t.column_mut(from).ok_or_else(|| ReplayError::NoColumn {
+                table: tn.clone(),
+                column: from.clone(),
+            })?;
+            c.name = to.clone();
+            let rename = |cols: &mut Vec<String>| {
+                for c in cols.iter_mut() {
+                    if c == from {
+                        *c = to.clone();
+                    }
+                }
+            };
+            if let Some(pk) = &mut t.primary_key {
+                rename(&mut pk.columns);
+            }
+            t.uniques.iter_mut().for_each(|u| rename(&mut u.columns));
+            t.foreign_keys
+                .iter_mut()
+                .for_each(|f| rename(&mut f.columns));
+            t.indexes.iter_mut().for_each(|i| rename(&mut i.columns));
+            let table_name = tn.clone();
+            for other in schema.tables.values_mut() {
+                for fk in &mut other.foreign_keys {
+                    if fk.ref_table == table_name {
+                        rename(&mut fk.ref_columns);
+                    }
+                }
+            }
+        }
+        Operation::AlterColumn {
+            table: tn,
+            column,
+            change,
+        } => {
+            let t = table(schema, tn)?;
+            let c = t.column_mut(column).ok_or_else(|| ReplayError::NoColumn {
+                table: tn.clone(),
+                column: column.clone(),
+            })?;
+            if let Some((_, ty)) = &change.ty {
+                c.ty = ty.clone();
+            }
+            if let Some((_, n)) = change.nullable {
+                c.nullable = n;
+            }
+            if let Some((_, d)) = &change.default {
+                c.default = d.clone();
+            }
+        }
+        Operation::CreateIndex { table: tn, index } => {
+            let t = table(schema, tn)?;
+            if name_taken(t, &index.name) {
+                return Err(ReplayError::NameExists {
+                    table: tn.clone(),
+                    name: index.name.clone(),
+                });
+            }
+            check_columns(t, tn, &index.columns)?;
+            t.indexes.push(index.clone());
+        }
+        Operation::DropIndex { table: tn, index } => {
+            let t = table(schema, tn)?;
+            let before = t.indexes.len();
+            t.indexes.retain(|i| i.name != index.name);
+            if before == t.indexes.len() {
+                return Err(ReplayError::NoIndex {
+                    table: tn.clone(),
+                    index: index.name.clone(),
+                });
+            }
+        }
+        Operation::AddConstraint {
+            table: tn,
+            constraint,
+        } => {
+            let t = table(schema, tn)?;
+            if name_taken(t, constraint.name()) {
+                return Err(ReplayError::NameExists {
+                    table: tn.clone(),
+                    name: constraint.name().to_string(),
+                });
+            }
+            t.add_constraint(constraint.clone());
+        }
+        Operation::DropConstraint {
+            table: tn,
+            constraint,
+        } => {
+            let t = table(schema, tn)?;
+            if !t.remove_constraint(constraint.name()) {
+                return Err(ReplayError::NoConstraint {
+                    table: tn.clone(),
+                    constraint: constraint.name().to_string(),
+                });
+            }
+        }
+        Operation::Execute { .. } => {}
+    }
+    Ok(())
+}
+
+fn check_columns(t: &crate::model::TableDef, tn: &str, cols: &[String]) -> Result<(), ReplayError> {
+    for c in cols {
+        if t.column(c).is_none() {
+            return Err(ReplayError::NoColumn {
+                table: tn.to_string(),
+                column: c.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A revision whose operations do not fit the schema its predecessors produce.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: revision `{revision}`, operation {} ({kind}): {source}", .path.display(), .index + 1)]
+pub struct RevisionReplayError {
+    pub path: std::path::PathBuf,
+    pub revision: String,
+    pub index: usize,
+    pub kind: &'static str,
+    pub source: Box<ReplayError>,
+}
+
+/// Replays the upgrades of `revisions` (in the order given) onto `schema`.
+pub fn replay_revisions<'a>(
+    schema: &mut Schema,
+    revisions: impl IntoIterator<Item = &'a crate::graph::Revision>,
+) -> Result<(), RevisionReplayError> {
+    for r in revisions {
+        for (index, op) in r.file.upgrade.iter().enumerate() {
+            apply(schema, op).map_err(|source| RevisionReplayError {
+                path: r.path.clone(),
+                revision: r.id().to_string(),
+                index,
+                kind: op.kind(),
+                source: Box::new(source),
+            })?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,210 @@
+//! The one resolver of migration directories, shared by the CLI, `schema-build` and the
+//! runtime: scan, parse, checksum, build the graph. The only module here that reads files.
+
+use std::path::{Path, PathBuf};
+
+use crate::checksum::checksum;
+use crate::file::{self, FileError};
+use crate::graph::{GraphError, MigrationGraph, Revision};
+
+/// The file, at the workspace root, that records release tags.
+pub const TAGS_FILE: &str = "schema-tags.toml";
+
+/// Release tags from a tags file (none when it does not exist).
+pub fn load_tags(
+    path: &Path,
+) -> Result<std::collections::BTreeMap<String, Vec<String>>, ResolveError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
+        Err(source) => {
+            return Err(ResolveError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    #[derive(serde::Deserialize)]
+    struct Tags {
+        #[serde(default)]
+        tags: std::collections::BTreeMap<String, Vec<String>>,
+    }
+    let t: Tags = toml::from_str(&text).map_err(|e| {
+        ResolveError::Files(vec![FileError {
+            path: path.to_path_buf(),
+            line: None,
+            message: e.message().to_string(),
+        }])
+    })?;
+    Ok(t.tags)
+}
+
+/// The text of a tags file.
+pub fn write_tags(tags: &std::collections::BTreeMap<String, Vec<String>>) -> String {
+    let mut out = String::from("# Release tags recorded by `cargo schema tag`: each names the heads at that release.\n[tags]\n");
+    for (tag, ids) in tags {
+        let ids: Vec<String> = ids
+            .iter()
+            .map(|i| toml::Value::String(i.clone()).to_string())
+            .collect();
+        out.push_str(&format!(
+            "{} = [{}]\n",
+            toml::Value::String(tag.clone()),
+            ids.join(", ")
+        ));
+    }
+    out
+}
+
+/// Why a set of migration directories could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("cannot read {}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Files(Vec<FileError>),
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Graph(Vec<GraphError>),
+}
+
+/// The `.toml` files of a migration directory, sorted by name. A missing directory has none.
+pub fn migration_files(dir: &Path) -> Result<Vec<PathBuf>, ResolveError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(source) => {
+            return Err(ResolveError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| ResolveError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = entry.path();
+        // The entry's type comes with the listing: no extra stat per file.
+        let is_file = entry
+            .file_type()
+            .map(|t| t.is_file() || t.is_symlink())
+            .unwrap_or(false);
+        if is_file && path.extension().is_some_and(|e| e == "toml") && !path.ends_with(TAGS_FILE) {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The path and text of every migration file of the directories, in order.
+pub fn read_migration_files(dirs: &[PathBuf]) -> Result<Vec<(PathBuf, String)>, ResolveError> {
+    let mut out = Vec::new();
+    for dir in dirs {
+        for path in migration_files(dir)? {
+            let text = std::fs::read_to_string(&path).map_err(|source| ResolveError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            out.push((path, text));
+        }
+    }
+    Ok(out)
+}
+
+/// Reads and parses every revision of the directories, reporting every bad file at once.
+/// Files are parsed on every core: parsing is most of what `check` and `revision` do.
+pub fn load_revisions(dirs: &[PathBuf]) -> Result<Vec<Revision>, ResolveError> {
+    let files = read_migration_files(dirs)?;
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let chunk = files.len().div_ceil(threads).max(64);
+    let parsed: Vec<Result<Revision, FileError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(path, text)| parse_revision(text, path))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    let mut revisions = Vec::with_capacity(parsed.len());
+    let mut errors = Vec::new();
+    for r in parsed {
+        match r {
+            Ok(r) => revisions.push(r),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(revisions)
+    } else {
+        Err(ResolveError::Files(errors))
+    }
+}
+
+/// One revision from its text.
+pub fn parse_revision(text: &str, path: &Path) -> Result<Revision, FileError> {
+    Ok(Revision {
+        file: file::parse(text, path)?,
+        path: path.to_path_buf(),
+        checksum: checksum(text),
+    })
+}
+
+/// Loads the directories into a validated graph.
+pub fn load_graph(dirs: &[PathBuf]) -> Result<MigrationGraph, ResolveError> {
+    MigrationGraph::new(load_revisions(dirs)?).map_err(ResolveError::Graph)
+}
+
+/// What a quick look at a migration file gives without parsing it: its checksum and,
+/// when the file states it plainly on a line of its own, its revision id.
+#[derive(Debug, Clone)]
+pub struct ScannedFile {
+    pub path: PathBuf,
+    pub id: Option<String>,
+    pub checksum: String,
+}
+
+/// Reads and hashes every migration file, taking each id from its `revision = "..."`
+/// line. Enough to tell that a database is at head without parsing a single file.
+pub fn scan(dirs: &[PathBuf]) -> Result<Vec<ScannedFile>, ResolveError> {
+    Ok(read_migration_files(dirs)?
+        .into_iter()
+        .map(|(path, text)| ScannedFile {
+            id: plain_revision_id(&text),
+            checksum: checksum(&text),
+            path,
+        })
+        .collect())
+}
+
+/// The value of a top-level `revision = "id"` line, if it is a plain string.
+fn plain_revision_id(text: &str) -> Option<String> {
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            return None;
+        }
+        let Some(rest) = line.strip_prefix("revision") else {
+            continue;
+        };
+        let value = rest.trim_start().strip_prefix('=')?.trim();
+        let inner = value.strip_prefix('"')?.strip_suffix('"')?;
+        return (!inner.is_empty() && !inner.contains(['"', '\\'])).then(|| inner.to_string());
+    }
+    None
+}

@@ -1,0 +1,168 @@
+//! Column types, dialect-neutral, with the spelling used in migration files.
+
+use std::fmt;
+
+/// A column type as the migration files spell it (`bigint`, `varchar(255)`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SqlType {
+    SmallInt,
+    Integer,
+    BigInt,
+    Real,
+    Double,
+    Boolean,
+    Text,
+    Varchar(u32),
+    Bytes,
+    Date,
+    Timestamp,
+    TimestampTz,
+    Uuid,
+    Decimal(Option<(u32, u32)>),
+    Json,
+    /// A type the core does not know: the PostgreSQL spelling, and the SQLite one.
+    Custom {
+        postgres: String,
+        sqlite: String,
+    },
+}
+
+impl SqlType {
+    /// Parse the file spelling of a type; anything unknown is a custom type that both
+    /// dialects spell the same, unless `sqlite` says otherwise.
+    pub fn parse(spelling: &str, sqlite: Option<&str>) -> SqlType {
+        let s = spelling.trim();
+        let lower = s.to_ascii_lowercase();
+        let known = match lower.as_str() {
+            "smallint" | "int2" => Some(SqlType::SmallInt),
+            "integer" | "int" | "int4" => Some(SqlType::Integer),
+            "bigint" | "int8" => Some(SqlType::BigInt),
+            "real" | "float4" => Some(SqlType::Real),
+            "double precision" | "double" | "float8" => Some(SqlType::Double),
+            "boolean" | "bool" => Some(SqlType::Boolean),
+            "text" => Some(SqlType::Text),
+            "bytea" | "blob" | "bytes" => Some(SqlType::Bytes),
+            "date" => Some(SqlType::Date),
+            "timestamp" | "timestamp without time zone" => Some(SqlType::Timestamp),
+            "timestamptz" | "timestamp with time zone" => Some(SqlType::TimestampTz),
+            "uuid" => Some(SqlType::Uuid),
+            "numeric" | "decimal" => Some(SqlType::Decimal(None)),
+            "json" => Some(SqlType::Json),
+            _ => None,
+        };
+        if sqlite.is_none() {
+            if let Some(t) = known {
+                return t;
+            }
+            if let Some(n) = parenthesised(&lower, &["varchar", "character varying"]) {
+                if let [len] = n.as_slice() {
+                    return SqlType::Varchar(*len);
+                }
+            }
+            if let Some(n) = parenthesised(&lower, &["numeric", "decimal"]) {
+                if let [p, s] = n.as_slice() {
+                    return SqlType::Decimal(Some((*p, *s)));
+                }
+            }
+        }
+        SqlType::Custom {
+            postgres: s.to_string(),
+            sqlite: sqlite.unwrap_or(s).to_string(),
+        }
+    }
+
+    /// Whether a change from `self` to `to` can lose data (warned about by `revision`).
+    pub fn is_narrowing_to(&self, to: &SqlType) -> bool {
+        use SqlType::*;
+        let rank = |t: &SqlType| match t {
+            SmallInt => Some((0, 1)),
+            Integer => Some((0, 2)),
+            BigInt => Some((0, 3)),
+            Real => Some((1, 1)),
+            Double => Some((1, 2)),
+            Varchar(n) => Some((2, i64::from(*n))),
+            Text => Some((2, i64::MAX)),
+            _ => None,
+        };
+        match (rank(self), rank(to)) {
+            (Some((fa, a)), Some((fb, b))) if fa == fb => b < a,
+            _ => self != to,
+        }
+    }
+
+    pub fn is_integer(&self) -> bool {
+        matches!(self, SqlType::SmallInt | SqlType::Integer | SqlType::BigInt)
+    }
+}
+
+fn parenthesised(s: &str, names: &[&str]) -> Option<Vec<u32>> {
+    let open = s.find('(')?;
+    let head = s[..open].trim();
+    if !names.contains(&head) || !s.ends_with(')') {
+        return None;
+    }
+    s[open + 1..s.len() - 1]
+        .split(',')
+        .map(|p| p.trim().parse().ok())
+        .collect()
+}
+
+impl fmt::Display for SqlType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SqlType::SmallInt => f.write_str("smallint"),
+            SqlType::Integer => f.write_str("integer"),
+            SqlType::BigInt => f.write_str("bigint"),
+            SqlType::Real => f.write_str("real"),
+            SqlType::Double => f.write_str("double precision"),
+            SqlType::Boolean => f.write_str("boolean"),
+            SqlType::Text => f.write_str("text"),
+            SqlType::Varchar(n) => write!(f, "varchar({n})"),
+            SqlType::Bytes => f.write_str("bytea"),
+            SqlType::Date => f.write_str("date"),
+            SqlType::Timestamp => f.write_str("timestamp"),
+            SqlType::TimestampTz => f.write_str("timestamptz"),
+            SqlType::Uuid => f.write_str("uuid"),
+            SqlType::Decimal(None) => f.write_str("numeric"),
+            SqlType::Decimal(Some((p, s))) => write!(f, "numeric({p},{s})"),
+            SqlType::Json => f.write_str("json"),
+            SqlType::Custom { postgres, .. } => f.write_str(postgres),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spellings_round_trip() {
+        for t in [
+            SqlType::SmallInt,
+            SqlType::BigInt,
+            SqlType::Double,
+            SqlType::Varchar(255),
+            SqlType::Decimal(Some((10, 2))),
+            SqlType::TimestampTz,
+        ] {
+            assert_eq!(SqlType::parse(&t.to_string(), None), t);
+        }
+        assert_eq!(
+            SqlType::parse("jsonb", Some("text")),
+            SqlType::Custom {
+                postgres: "jsonb".into(),
+                sqlite: "text".into()
+            }
+        );
+    }
+
+    #[test]
+    fn narrowing() {
+        assert!(SqlType::BigInt.is_narrowing_to(&SqlType::Integer));
+        assert!(!SqlType::Integer.is_narrowing_to(&SqlType::BigInt));
+        assert!(SqlType::Text.is_narrowing_to(&SqlType::Varchar(10)));
+        assert!(SqlType::Varchar(20).is_narrowing_to(&SqlType::Varchar(10)));
+        assert!(!SqlType::Varchar(10).is_narrowing_to(&SqlType::Text));
+        assert!(SqlType::Text.is_narrowing_to(&SqlType::Integer));
+    }
+}

@@ -1,0 +1,154 @@
+//! `#[derive(Table)]`: a thin shim over `schema-syntax`, which the CLI uses too.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use proc_macro::TokenStream;
+use quote::quote;
+use schema_core::NamingConvention;
+use schema_core::TableDef;
+use schema_syntax::config::{self, CrateSettings};
+use schema_syntax::{check_references, lower_struct, source, ModelTable};
+
+#[proc_macro_derive(Table, attributes(table, column))]
+pub fn derive_table(input: TokenStream) -> TokenStream {
+    let file = proc_macro::Span::call_site().local_file();
+    syn::parse::<syn::ItemStruct>(input)
+        .and_then(|item| expand(&item, file.as_deref()))
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+fn expand(item: &syn::ItemStruct, file: Option<&Path>) -> syn::Result<proc_macro2::TokenStream> {
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    let settings = match &manifest_dir {
+        Some(d) => settings_for(d).map_err(|e| syn::Error::new(item.ident.span(), e))?,
+        None => CrateSettings {
+            naming: NamingConvention::default(),
+            roots: vec![],
+        },
+    };
+    let naming = &settings.naming;
+    let model = lower_struct(item, naming).map_err(combine)?;
+    // References are checked against every table this crate and its `depends-on` crates
+    // define, found by reading their source as the CLI does.
+    // Referenced columns are checked too, since the other tables' definitions are known.
+    if !model.table.foreign_keys.is_empty() {
+        let mut models = vec![model.clone()];
+        models.extend(
+            known_tables(&settings, file)
+                .into_iter()
+                .filter(|t| t.name != model.table.name)
+                .map(|table| ModelTable {
+                    struct_name: String::new(),
+                    table,
+                    reference_spans: vec![],
+                }),
+        );
+        // Only this struct's errors: the others are reported by their own derive.
+        let errors: Vec<_> = check_references(&models, &BTreeSet::new())
+            .into_iter()
+            .filter(|(i, _)| *i == 0)
+            .map(|(_, e)| e)
+            .collect();
+        if !errors.is_empty() {
+            return Err(combine(errors));
+        }
+    }
+    let ident = &item.ident;
+    let (impl_generics, ty_generics, where_clause) = item.generics.split_for_impl();
+    let core = quote! { ::schema::core };
+    let table = schema_syntax::tokens::table_expr(&core, &model.table);
+    let name = &model.table.name;
+    Ok(quote! {
+        impl #impl_generics ::schema::Table for #ident #ty_generics #where_clause {
+            const TABLE_NAME: &'static str = #name;
+            fn table_def() -> #core::TableDef {
+                #table
+            }
+        }
+    })
+}
+
+fn combine(errors: Vec<schema_syntax::ModelError>) -> syn::Error {
+    let mut iter = errors.into_iter().map(|e| e.to_syn());
+    let mut first = iter
+        .next()
+        .unwrap_or_else(|| syn::Error::new(proc_macro2::Span::call_site(), "invalid model"));
+    for e in iter {
+        first.combine(e);
+    }
+    first
+}
+
+fn tables_in(path: &Path, naming: &NamingConvention) -> Vec<TableDef> {
+    // One compiler process expands every derive of a crate: read each file once.
+    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Vec<TableDef>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Ok(map) = cache.lock() {
+        if let Some(names) = map.get(path) {
+            return names.clone();
+        }
+    }
+    let names: Vec<TableDef> = std::fs::read_to_string(path)
+        .map(|text| {
+            source::models_in_text(&text, naming)
+                .into_iter()
+                .map(|m| m.table)
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Ok(mut map) = cache.lock() {
+        map.insert(path.to_path_buf(), names.clone());
+    }
+    names
+}
+
+fn known_tables(settings: &CrateSettings, file: Option<&Path>) -> Vec<TableDef> {
+    let mut files: Vec<PathBuf> = file.map(Path::to_path_buf).into_iter().collect();
+    for root in &settings.roots {
+        files.extend(source_files(root));
+    }
+    files.sort();
+    files.dedup();
+    files
+        .iter()
+        .flat_map(|f| tables_in(f, &settings.naming))
+        .collect()
+}
+
+/// The crate's settings, read once per crate by the compiler process.
+fn settings_for(manifest_dir: &Path) -> Result<CrateSettings, String> {
+    static CACHE: OnceLock<Mutex<HashMap<PathBuf, CrateSettings>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(s) = cache.lock().ok().and_then(|m| m.get(manifest_dir).cloned()) {
+        return Ok(s);
+    }
+    let s = config::crate_settings(manifest_dir)?;
+    if let Ok(mut m) = cache.lock() {
+        m.insert(manifest_dir.to_path_buf(), s.clone());
+    }
+    Ok(s)
+}
+
+/// The crate's `.rs` files under the root's directory: enough to find every model without
+/// resolving `mod` paths again here.
+fn source_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.parent().unwrap_or(Path::new(".")).to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,335 @@
+//! `#[table(...)]` and `#[column(...)]` attributes. Every problem is collected with its
+//! span; parsing goes on after an error so that all of them are reported at once.
+
+use proc_macro2::Span;
+use schema_core::ReferentialAction;
+use syn::meta::ParseNestedMeta;
+use syn::spanned::Spanned;
+use syn::{LitBool, LitInt, LitStr};
+
+use crate::ModelError;
+
+const TABLE_KEYS: &[&str] = &[
+    "name",
+    "renamed_from",
+    "primary_key",
+    "index",
+    "unique",
+    "foreign_key",
+    "check",
+];
+const COLUMN_KEYS: &[&str] = &[
+    "primary_key",
+    "auto_increment",
+    "name",
+    "max_length",
+    "default",
+    "nullable",
+    "references",
+    "on_delete",
+    "on_update",
+    "index",
+    "unique",
+    "sql_type",
+    "sqlite_type",
+    "renamed_from",
+    "skip",
+];
+
+fn unknown(meta: &ParseNestedMeta<'_>, what: &str, keys: &[&str]) -> syn::Error {
+    let key = meta
+        .path
+        .get_ident()
+        .map(|i| i.to_string())
+        .unwrap_or_else(|| "?".into());
+    let list = keys
+        .iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    meta.error(format!(
+        "unknown {what} attribute `{key}`, expected one of {list}"
+    ))
+}
+
+fn string(meta: &ParseNestedMeta<'_>) -> syn::Result<String> {
+    Ok(meta.value()?.parse::<LitStr>()?.value())
+}
+
+fn columns(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<String>> {
+    let content;
+    syn::parenthesized!(content in meta.input);
+    let list = content.parse_terminated(<LitStr as syn::parse::Parse>::parse, syn::Token![,])?;
+    Ok(list.iter().map(LitStr::value).collect())
+}
+
+fn action(meta: &ParseNestedMeta<'_>) -> syn::Result<ReferentialAction> {
+    let lit = meta.value()?.parse::<LitStr>()?;
+    ReferentialAction::parse(&lit.value()).ok_or_else(|| {
+        syn::Error::new(
+            lit.span(),
+            format!(
+                "unknown referential action `{}`, expected one of {}",
+                lit.value(),
+                ReferentialAction::SPELLINGS
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    })
+}
+
+fn flag(meta: &ParseNestedMeta<'_>) -> syn::Result<bool> {
+    if meta.input.peek(syn::Token![=]) {
+        Ok(meta.value()?.parse::<LitBool>()?.value)
+    } else {
+        Ok(true)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct IndexAttr {
+    pub name: Option<String>,
+    pub columns: Vec<String>,
+    pub unique: bool,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct ForeignKeyAttr {
+    pub name: Option<String>,
+    pub columns: Vec<String>,
+    pub ref_table: String,
+    pub ref_columns: Vec<String>,
+    pub on_delete: ReferentialAction,
+    pub on_update: ReferentialAction,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckAttr {
+    pub name: Option<String>,
+    pub expr: String,
+}
+
+/// What `#[table(...)]` attributes say.
+#[derive(Debug, Clone, Default)]
+pub struct TableAttrs {
+    pub name: Option<String>,
+    pub renamed_from: Option<String>,
+    pub primary_key: Option<(Vec<String>, Option<String>, Span)>,
+    pub indexes: Vec<IndexAttr>,
+    pub uniques: Vec<IndexAttr>,
+    pub foreign_keys: Vec<ForeignKeyAttr>,
+    pub checks: Vec<CheckAttr>,
+}
+
+impl TableAttrs {
+    pub fn parse(attrs: &[syn::Attribute], errors: &mut Vec<ModelError>) -> TableAttrs {
+        let mut out = TableAttrs::default();
+        for attr in attrs.iter().filter(|a| a.path().is_ident("table")) {
+            let r = attr.parse_nested_meta(|meta| {
+                let span = meta.path.span();
+                let key = meta
+                    .path
+                    .get_ident()
+                    .map(|i| i.to_string())
+                    .unwrap_or_default();
+                match key.as_str() {
+                    "name" => out.name = Some(string(&meta)?),
+                    "renamed_from" => out.renamed_from = Some(string(&meta)?),
+                    "primary_key" => {
+                        let (mut cols, mut name) = (Vec::new(), None);
+                        meta.parse_nested_meta(|m| {
+                            if m.path.is_ident("columns") {
+                                cols = columns(&m)?;
+                            } else if m.path.is_ident("name") {
+                                name = Some(string(&m)?);
+                            } else {
+                                return Err(unknown(&m, "primary_key", &["columns", "name"]));
+                            }
+                            Ok(())
+                        })?;
+                        out.primary_key = Some((cols, name, span));
+                    }
+                    "index" | "unique" => {
+                        let mut ix = IndexAttr {
+                            name: None,
+                            columns: vec![],
+                            unique: key == "unique",
+                            span,
+                        };
+                        let is_index = key == "index";
+                        meta.parse_nested_meta(|m| {
+                            if m.path.is_ident("columns") {
+                                ix.columns = columns(&m)?;
+                            } else if m.path.is_ident("name") {
+                                ix.name = Some(string(&m)?);
+                            } else if is_index && m.path.is_ident("unique") {
+                                ix.unique = flag(&m)?;
+                            } else {
+                                let keys: &[&str] = if is_index {
+                                    &["columns", "name", "unique"]
+                                } else {
+                                    &["columns", "name"]
+                                };
+                                return Err(unknown(&m, &key, keys));
+                            }
+                            Ok(())
+                        })?;
+                        if is_index {
+                            out.indexes.push(ix);
+                        } else {
+                            out.uniques.push(ix);
+                        }
+                    }
+                    "foreign_key" => {
+                        let mut fk = ForeignKeyAttr {
+                            name: None,
+                            columns: vec![],
+                            ref_table: String::new(),
+                            ref_columns: vec![],
+                            on_delete: ReferentialAction::NoAction,
+                            on_update: ReferentialAction::NoAction,
+                            span,
+                        };
+                        meta.parse_nested_meta(|m| {
+                            let k = m
+                                .path
+                                .get_ident()
+                                .map(|i| i.to_string())
+                                .unwrap_or_default();
+                            match k.as_str() {
+                                "columns" => fk.columns = columns(&m)?,
+                                "ref_columns" => fk.ref_columns = columns(&m)?,
+                                "ref_table" => fk.ref_table = string(&m)?,
+                                "name" => fk.name = Some(string(&m)?),
+                                "on_delete" => fk.on_delete = action(&m)?,
+                                "on_update" => fk.on_update = action(&m)?,
+                                _ => {
+                                    return Err(unknown(
+                                        &m,
+                                        "foreign_key",
+                                        &[
+                                            "columns",
+                                            "ref_table",
+                                            "ref_columns",
+                                            "name",
+                                            "on_delete",
+                                            "on_update",
+                                        ],
+                                    ))
+                                }
+                            }
+                            Ok(())
+                        })?;
+                        if fk.ref_table.is_empty() {
+                            return Err(syn::Error::new(
+                                span,
+                                "foreign_key needs `ref_table = \"...\"`",
+                            ));
+                        }
+                        if fk.ref_columns.is_empty() {
+                            fk.ref_columns = vec!["id".into()];
+                        }
+                        out.foreign_keys.push(fk);
+                    }
+                    "check" => {
+                        let (mut name, mut expr) = (None, None);
+                        meta.parse_nested_meta(|m| {
+                            if m.path.is_ident("name") {
+                                name = Some(string(&m)?);
+                            } else if m.path.is_ident("expr") {
+                                expr = Some(string(&m)?);
+                            } else {
+                                return Err(unknown(&m, "check", &["name", "expr"]));
+                            }
+                            Ok(())
+                        })?;
+                        let expr = expr
+                            .ok_or_else(|| syn::Error::new(span, "check needs `expr = \"...\"`"))?;
+                        out.checks.push(CheckAttr { name, expr });
+                    }
+                    _ => return Err(unknown(&meta, "table", TABLE_KEYS)),
+                }
+                Ok(())
+            });
+            if let Err(e) = r {
+                errors.extend(
+                    e.into_iter()
+                        .map(|e| ModelError::new(e.span(), e.to_string())),
+                );
+            }
+        }
+        out
+    }
+}
+
+/// What `#[column(...)]` attributes say.
+#[derive(Debug, Clone, Default)]
+pub struct ColumnAttrs {
+    pub primary_key: bool,
+    pub auto_increment: Option<bool>,
+    pub name: Option<String>,
+    pub max_length: Option<u32>,
+    pub default: Option<String>,
+    pub nullable: bool,
+    pub references: Option<(String, Span)>,
+    pub on_delete: Option<ReferentialAction>,
+    pub on_update: Option<ReferentialAction>,
+    pub index: bool,
+    pub unique: bool,
+    pub sql_type: Option<String>,
+    pub sqlite_type: Option<String>,
+    pub renamed_from: Option<String>,
+    pub skip: bool,
+}
+
+impl ColumnAttrs {
+    pub fn parse(attrs: &[syn::Attribute], errors: &mut Vec<ModelError>) -> ColumnAttrs {
+        let mut out = ColumnAttrs::default();
+        for attr in attrs.iter().filter(|a| a.path().is_ident("column")) {
+            let r = attr.parse_nested_meta(|meta| {
+                let key = meta
+                    .path
+                    .get_ident()
+                    .map(|i| i.to_string())
+                    .unwrap_or_default();
+                match key.as_str() {
+                    "primary_key" => out.primary_key = flag(&meta)?,
+                    "auto_increment" => out.auto_increment = Some(flag(&meta)?),
+                    "name" => out.name = Some(string(&meta)?),
+                    "max_length" => {
+                        let lit = meta.value()?.parse::<LitInt>()?;
+                        out.max_length = Some(lit.base10_parse()?);
+                    }
+                    "default" => out.default = Some(string(&meta)?),
+                    "nullable" => out.nullable = flag(&meta)?,
+                    "references" => {
+                        let lit = meta.value()?.parse::<LitStr>()?;
+                        out.references = Some((lit.value(), lit.span()));
+                    }
+                    "on_delete" => out.on_delete = Some(action(&meta)?),
+                    "on_update" => out.on_update = Some(action(&meta)?),
+                    "index" => out.index = flag(&meta)?,
+                    "unique" => out.unique = flag(&meta)?,
+                    "sql_type" => out.sql_type = Some(string(&meta)?),
+                    "sqlite_type" => out.sqlite_type = Some(string(&meta)?),
+                    "renamed_from" => out.renamed_from = Some(string(&meta)?),
+                    "skip" => out.skip = flag(&meta)?,
+                    _ => return Err(unknown(&meta, "column", COLUMN_KEYS)),
+                }
+                Ok(())
+            });
+            if let Err(e) = r {
+                errors.extend(
+                    e.into_iter()
+                        .map(|e| ModelError::new(e.span(), e.to_string())),
+                );
+            }
+        }
+        out
+    }
+}

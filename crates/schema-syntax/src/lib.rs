@@ -1,0 +1,460 @@
+//! The one parser of model definitions (`#[derive(Table)]` structs), lowering a struct to
+//! the core schema model; the derive macro and the CLI both call it, so they never disagree.
+
+mod attrs;
+pub mod config;
+pub mod source;
+pub mod tokens;
+
+use std::collections::BTreeSet;
+
+use proc_macro2::Span;
+use schema_core::naming::{NameParts, NamingConvention};
+use schema_core::{
+    CheckDef, ColumnDef, ForeignKeyDef, IndexDef, PrimaryKeyDef, SqlType, TableDef, UniqueDef,
+};
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+
+pub use attrs::{ColumnAttrs, TableAttrs};
+
+/// A problem in a model definition, at the span that caused it.
+#[derive(Debug, Clone)]
+pub struct ModelError {
+    pub span: Span,
+    pub message: String,
+}
+
+impl ModelError {
+    pub fn new(span: Span, message: impl Into<String>) -> ModelError {
+        ModelError {
+            span,
+            message: message.into(),
+        }
+    }
+
+    pub fn to_syn(&self) -> syn::Error {
+        syn::Error::new(self.span, &self.message)
+    }
+}
+
+/// A lowered model: its table, and where each foreign key was declared (for errors about
+/// the table it references).
+#[derive(Debug, Clone)]
+pub struct ModelTable {
+    pub struct_name: String,
+    pub table: TableDef,
+    pub reference_spans: Vec<(String, Span)>,
+}
+
+/// Whether the struct has `#[derive(Table)]` (by the derive's last path segment).
+pub fn derives_table(attrs: &[syn::Attribute]) -> bool {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("derive"))
+        .any(|a| {
+            let mut found = false;
+            let _ = a.parse_nested_meta(|m| {
+                if m.path.segments.last().is_some_and(|s| s.ident == "Table") {
+                    found = true;
+                }
+                Ok(())
+            });
+            found
+        })
+}
+
+/// `BlogPost` -> `blog_post`.
+pub fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = name.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_uppercase() {
+            let prev_lower =
+                i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            if i > 0 && (prev_lower || (next_lower && chars[i - 1].is_uppercase())) {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The column type a Rust type maps to, by its last path segment; `None` when unknown.
+/// The bool is whether the type is `Option<_>` (a nullable column).
+pub fn map_type(ty: &syn::Type) -> Option<(SqlType, bool)> {
+    let syn::Type::Path(p) = ty else { return None };
+    let seg = p.path.segments.last()?;
+    let first_arg = || match &seg.arguments {
+        syn::PathArguments::AngleBracketed(a) => a.args.iter().find_map(|g| match g {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        }),
+        _ => None,
+    };
+    let name = seg.ident.to_string();
+    let t = match name.as_str() {
+        "Option" => {
+            let (inner, _) = map_type(first_arg()?)?;
+            return Some((inner, true));
+        }
+        "i16" => SqlType::SmallInt,
+        "i32" => SqlType::Integer,
+        "i64" => SqlType::BigInt,
+        "f32" => SqlType::Real,
+        "f64" => SqlType::Double,
+        "bool" => SqlType::Boolean,
+        "String" => SqlType::Text,
+        "Vec" => match first_arg()? {
+            syn::Type::Path(p) if p.path.is_ident("u8") => SqlType::Bytes,
+            _ => return None,
+        },
+        "NaiveDate" => SqlType::Date,
+        "NaiveDateTime" | "PrimitiveDateTime" => SqlType::Timestamp,
+        "DateTime" | "OffsetDateTime" => SqlType::TimestampTz,
+        "Uuid" => SqlType::Uuid,
+        "Decimal" => SqlType::Decimal(None),
+        "Value" => SqlType::Json,
+        _ => return None,
+    };
+    Some((t, false))
+}
+
+/// The table name a struct declares, even when the rest of its definition has errors.
+pub fn table_name_of(item: &syn::ItemStruct) -> String {
+    TableAttrs::parse(&item.attrs, &mut Vec::new())
+        .name
+        .unwrap_or_else(|| snake_case(&item.ident.to_string()))
+}
+
+/// Lowers one `#[derive(Table)]` struct. Every problem is reported, each at its span.
+pub fn lower_struct(
+    item: &syn::ItemStruct,
+    naming: &NamingConvention,
+) -> Result<ModelTable, Vec<ModelError>> {
+    let mut errors = Vec::new();
+    let tattrs = TableAttrs::parse(&item.attrs, &mut errors);
+    let table_name = tattrs
+        .name
+        .clone()
+        .unwrap_or_else(|| snake_case(&item.ident.to_string()));
+    let mut t = TableDef {
+        name: table_name.clone(),
+        renamed_from: tattrs.renamed_from.clone(),
+        ..Default::default()
+    };
+    let mut reference_spans = Vec::new();
+    let name = |kind: &str, columns: &[String], referred: &str, n: &str| {
+        naming.name(
+            kind,
+            &NameParts {
+                table: &table_name,
+                columns,
+                referred_table: referred,
+                name: n,
+            },
+        )
+    };
+
+    let fields = match &item.fields {
+        syn::Fields::Named(f) => f.named.iter().collect::<Vec<_>>(),
+        _ => {
+            errors.push(ModelError::new(
+                item.ident.span(),
+                "#[derive(Table)] needs a struct with named fields",
+            ));
+            vec![]
+        }
+    };
+    let mut pk_span: Option<Span> = None;
+    for field in fields {
+        let cattrs = ColumnAttrs::parse(&field.attrs, &mut errors);
+        if cattrs.skip {
+            continue;
+        }
+        let Some(ident) = &field.ident else { continue };
+        let col_name = cattrs
+            .name
+            .clone()
+            .unwrap_or_else(|| ident.unraw().to_string());
+        let mapped = map_type(&field.ty);
+        let nullable_wrapper = is_option(&field.ty);
+        let ty = match (&cattrs.sql_type, mapped.as_ref()) {
+            (Some(sql), _) => SqlType::parse(sql, cattrs.sqlite_type.as_deref()),
+            (None, Some((t, _))) => match (cattrs.max_length, t) {
+                (Some(n), SqlType::Text) => SqlType::Varchar(n),
+                (Some(_), _) => {
+                    errors.push(ModelError::new(
+                        field.ty.span(),
+                        format!("field `{ident}`: `max_length` applies to String fields only"),
+                    ));
+                    t.clone()
+                }
+                (None, t) => t.clone(),
+            },
+            (None, None) => {
+                let ty = &field.ty;
+                errors.push(ModelError::new(
+                    field.ty.span(),
+                    format!(
+                        "field `{ident}` has type `{}`, which has no SQL type; give it \
+                         #[column(sql_type = \"...\")] or #[column(skip)]",
+                        quote::quote!(#ty).to_string().replace(' ', "")
+                    ),
+                ));
+                continue;
+            }
+        };
+        let mut col = ColumnDef::new(col_name.clone(), ty);
+        col.nullable = nullable_wrapper || cattrs.nullable;
+        col.default = cattrs.default.clone();
+        col.renamed_from = cattrs.renamed_from.clone();
+        let cols = vec![col_name.clone()];
+        if cattrs.primary_key {
+            if let Some(_prev) = pk_span.replace(ident.span()) {
+                errors.push(ModelError::new(
+                    ident.span(),
+                    format!("field `{ident}`: a table has one primary key; for a composite key use #[table(primary_key(columns(...)))]"),
+                ));
+            }
+            if col.nullable {
+                errors.push(ModelError::new(
+                    field.ty.span(),
+                    format!("field `{ident}`: a primary key cannot be nullable"),
+                ));
+            }
+            col.auto_increment = col.ty.is_integer() && cattrs.auto_increment.unwrap_or(true);
+            t.primary_key = Some(PrimaryKeyDef {
+                name: name("pk", &cols, "", ""),
+                columns: cols.clone(),
+            });
+        } else if cattrs.auto_increment == Some(true) {
+            errors.push(ModelError::new(
+                field.span(),
+                format!("field `{ident}`: `auto_increment` needs `primary_key`"),
+            ));
+        }
+        if let Some((target, span)) = &cattrs.references {
+            let (rt, rc) = match target.split_once('.') {
+                Some((t, c)) => (t.to_string(), c.to_string()),
+                None => (target.clone(), "id".to_string()),
+            };
+            let fk_name = name("fk", &cols, &rt, "");
+            reference_spans.push((fk_name.clone(), *span));
+            t.foreign_keys.push(ForeignKeyDef {
+                name: fk_name,
+                columns: cols.clone(),
+                ref_table: rt,
+                ref_columns: vec![rc],
+                on_delete: cattrs.on_delete.unwrap_or_default(),
+                on_update: cattrs.on_update.unwrap_or_default(),
+            });
+        } else if cattrs.on_delete.is_some() || cattrs.on_update.is_some() {
+            errors.push(ModelError::new(
+                field.span(),
+                format!("field `{ident}`: `on_delete`/`on_update` need `references`"),
+            ));
+        }
+        if cattrs.unique {
+            t.uniques.push(UniqueDef {
+                name: name("uq", &cols, "", ""),
+                columns: cols.clone(),
+            });
+        }
+        if cattrs.index {
+            t.indexes.push(IndexDef {
+                name: name("ix", &cols, "", ""),
+                columns: cols.clone(),
+                unique: false,
+            });
+        }
+        t.columns.push(col);
+    }
+
+    // Table-level definitions; their columns must exist.
+    let known: BTreeSet<String> = t.columns.iter().map(|c| c.name.clone()).collect();
+    let check_cols = |cols: &[String], span: Span, errors: &mut Vec<ModelError>| {
+        for c in cols {
+            if !known.contains(c) {
+                errors.push(ModelError::new(
+                    span,
+                    format!("table `{table_name}` has no column `{c}`"),
+                ));
+            }
+        }
+        if cols.is_empty() {
+            errors.push(ModelError::new(
+                span,
+                "`columns(...)` must name at least one column",
+            ));
+        }
+    };
+    if let Some((cols, n, span)) = &tattrs.primary_key {
+        check_cols(cols, *span, &mut errors);
+        if pk_span.is_some() {
+            errors.push(ModelError::new(
+                *span,
+                "two primary keys: a field has #[column(primary_key)] already",
+            ));
+        }
+        t.primary_key = Some(PrimaryKeyDef {
+            name: n.clone().unwrap_or_else(|| name("pk", cols, "", "")),
+            columns: cols.clone(),
+        });
+    }
+    for ix in &tattrs.indexes {
+        check_cols(&ix.columns, ix.span, &mut errors);
+        t.indexes.push(IndexDef {
+            name: ix
+                .name
+                .clone()
+                .unwrap_or_else(|| name("ix", &ix.columns, "", "")),
+            columns: ix.columns.clone(),
+            unique: ix.unique,
+        });
+    }
+    for uq in &tattrs.uniques {
+        check_cols(&uq.columns, uq.span, &mut errors);
+        t.uniques.push(UniqueDef {
+            name: uq
+                .name
+                .clone()
+                .unwrap_or_else(|| name("uq", &uq.columns, "", "")),
+            columns: uq.columns.clone(),
+        });
+    }
+    for fk in &tattrs.foreign_keys {
+        check_cols(&fk.columns, fk.span, &mut errors);
+        if fk.columns.len() != fk.ref_columns.len() {
+            errors.push(ModelError::new(
+                fk.span,
+                "`columns` and `ref_columns` must have the same length",
+            ));
+        }
+        let fk_name = fk
+            .name
+            .clone()
+            .unwrap_or_else(|| name("fk", &fk.columns, &fk.ref_table, ""));
+        reference_spans.push((fk_name.clone(), fk.span));
+        t.foreign_keys.push(ForeignKeyDef {
+            name: fk_name,
+            columns: fk.columns.clone(),
+            ref_table: fk.ref_table.clone(),
+            ref_columns: fk.ref_columns.clone(),
+            on_delete: fk.on_delete,
+            on_update: fk.on_update,
+        });
+    }
+    for (i, ck) in tattrs.checks.iter().enumerate() {
+        t.checks.push(CheckDef {
+            name: ck
+                .name
+                .clone()
+                .unwrap_or_else(|| name("ck", &[], "", &(i + 1).to_string())),
+            expr: ck.expr.clone(),
+        });
+    }
+    // Two definitions under one name would make the database refuse the table.
+    let mut names = BTreeSet::new();
+    for n in t
+        .constraints()
+        .iter()
+        .map(|c| c.name().to_string())
+        .chain(t.indexes.iter().map(|i| i.name.clone()))
+    {
+        if !names.insert(n.clone()) {
+            errors.push(ModelError::new(item.ident.span(), format!("table `{table_name}` defines the name `{n}` twice; give one a `name = \"...\"`")));
+        }
+    }
+    if errors.is_empty() {
+        Ok(ModelTable {
+            struct_name: item.ident.to_string(),
+            table: t,
+            reference_spans,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+fn is_option(ty: &syn::Type) -> bool {
+    matches!(ty, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Option"))
+}
+
+/// Foreign keys whose table is neither among `models` nor in `other_tables`, and
+/// referenced columns the target does not have; each at the span that declared it.
+/// Each error comes with the index of the model that declared the foreign key.
+pub fn check_references(
+    models: &[ModelTable],
+    other_tables: &BTreeSet<String>,
+) -> Vec<(usize, ModelError)> {
+    let mut errors = Vec::new();
+    for (mi, m) in models.iter().enumerate() {
+        for fk in &m.table.foreign_keys {
+            let span = m
+                .reference_spans
+                .iter()
+                .find(|(n, _)| *n == fk.name)
+                .map(|(_, s)| *s)
+                .unwrap_or_else(Span::call_site);
+            match models.iter().find(|o| o.table.name == fk.ref_table) {
+                Some(target) => {
+                    for c in &fk.ref_columns {
+                        if target.table.column(c).is_none() {
+                            errors.push((mi, ModelError::new(
+                                span,
+                                format!("`{}` references `{}.{c}`, but table `{}` has no column `{c}`", m.table.name, fk.ref_table, fk.ref_table),
+                            )));
+                        }
+                    }
+                }
+                None if other_tables.contains(&fk.ref_table) => {}
+                None => errors.push((
+                    mi,
+                    ModelError::new(
+                        span,
+                        format!(
+                            "`{}` references table `{}`, which no model defines{}",
+                            m.table.name,
+                            fk.ref_table,
+                            known_hint(models, other_tables)
+                        ),
+                    ),
+                )),
+            }
+        }
+    }
+    errors
+}
+
+fn known_hint(models: &[ModelTable], other: &BTreeSet<String>) -> String {
+    let mut names: Vec<&str> = models
+        .iter()
+        .map(|m| m.table.name.as_str())
+        .chain(other.iter().map(String::as_str))
+        .collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!(" (known tables: {})", names.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snake() {
+        assert_eq!(snake_case("User"), "user");
+        assert_eq!(snake_case("BlogPost"), "blog_post");
+        assert_eq!(snake_case("HTTPLog"), "http_log");
+        assert_eq!(snake_case("Tag2Post"), "tag2_post");
+    }
+}

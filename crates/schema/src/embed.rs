@@ -1,0 +1,139 @@
+//! Migrations embedded into an application binary by `schema-build`.
+
+use schema_core::graph::MigrationGraph;
+use schema_core::resolver::parse_revision;
+
+use crate::runner::{Backend, Migrator, RunError, RunOptions, RunReport};
+
+/// One embedded revision: the file's name, its text and the checksum computed at build time.
+#[derive(Debug, Clone, Copy)]
+pub struct EmbeddedRevision {
+    pub id: &'static str,
+    pub path: &'static str,
+    pub checksum: &'static str,
+    pub text: &'static str,
+}
+
+/// The migrations of a workspace as `schema-build` embedded them (validated at build time).
+#[derive(Debug, Clone, Copy)]
+pub struct EmbeddedMigrations {
+    pub revisions: &'static [EmbeddedRevision],
+    /// [`schema_core::checksum::history_digest`] of the revisions, computed at build time.
+    pub digest: &'static str,
+}
+
+impl EmbeddedMigrations {
+    /// The graph, parsed from the embedded texts (only needed when there is work to do).
+    pub fn graph(&self) -> Result<MigrationGraph, RunError> {
+        let mut revs = Vec::with_capacity(self.revisions.len());
+        for r in self.revisions {
+            let mut rev = parse_revision(r.text, std::path::Path::new(r.path))
+                .map_err(|e| RunError::Target(e.to_string()))?;
+            rev.checksum = r.checksum.to_string();
+            revs.push(rev);
+        }
+        MigrationGraph::new(revs).map_err(|es| {
+            RunError::Target(
+                es.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        })
+    }
+
+    /// Applies every pending revision. At head this is one read of the history table.
+    pub async fn upgrade_backend<B: Backend>(
+        &self,
+        db: &mut B,
+        options: &RunOptions,
+    ) -> Result<RunReport, RunError> {
+        // One short answer from a database that can digest its history itself.
+        if !options.allow_edited && db.history_digest().await?.as_deref() == Some(self.digest) {
+            return Ok(RunReport::default());
+        }
+        let applied = db.read_history().await?;
+        let recorded: std::collections::HashMap<&str, &str> = applied
+            .iter()
+            .map(|a| (a.revision.as_str(), a.checksum.as_str()))
+            .collect();
+        let at_head = applied.len() == self.revisions.len()
+            && self.revisions.iter().all(|r| {
+                recorded
+                    .get(r.id)
+                    .is_some_and(|c| *c == r.checksum || options.allow_edited)
+            });
+        if at_head {
+            return Ok(RunReport::default());
+        }
+        let graph = self.graph()?;
+        Migrator::new(&graph, options.clone())
+            .upgrade(db, "heads")
+            .await
+    }
+
+    /// Applies every pending revision: `MIGRATIONS.upgrade(&mut conn).await?` with a
+    /// `rusqlite::Connection` or a `tokio_postgres::Client`.
+    pub async fn upgrade<C: MigrationTarget>(&self, conn: &mut C) -> Result<RunReport, RunError> {
+        conn.upgrade_embedded(self).await
+    }
+
+    /// Applies every pending revision on a SQLite connection.
+    #[cfg(feature = "sqlite")]
+    pub fn upgrade_sqlite(&self, conn: &mut rusqlite::Connection) -> Result<RunReport, RunError> {
+        let mut db = crate::sqlite::SqliteBackend::new(conn);
+        block_on(self.upgrade_backend(&mut db, &RunOptions::default()))
+    }
+
+    /// Applies every pending revision on a PostgreSQL client.
+    #[cfg(feature = "postgres")]
+    pub async fn upgrade_postgres(
+        &self,
+        client: &tokio_postgres::Client,
+    ) -> Result<RunReport, RunError> {
+        let mut db = crate::postgres::PostgresBackend::new(client);
+        self.upgrade_backend(&mut db, &RunOptions::default()).await
+    }
+}
+
+/// Drives a future that never waits (the SQLite backend is synchronous underneath).
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    use std::task::{Context, Poll, Waker};
+    let mut f = std::pin::pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+/// A connection that embedded migrations can be applied to.
+#[allow(async_fn_in_trait)]
+pub trait MigrationTarget {
+    async fn upgrade_embedded(&mut self, m: &EmbeddedMigrations) -> Result<RunReport, RunError>;
+}
+
+#[cfg(feature = "sqlite")]
+impl MigrationTarget for rusqlite::Connection {
+    async fn upgrade_embedded(&mut self, m: &EmbeddedMigrations) -> Result<RunReport, RunError> {
+        let mut db = crate::sqlite::SqliteBackend::new(self);
+        m.upgrade_backend(&mut db, &RunOptions::default()).await
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl MigrationTarget for tokio_postgres::Client {
+    async fn upgrade_embedded(&mut self, m: &EmbeddedMigrations) -> Result<RunReport, RunError> {
+        let mut db = crate::postgres::PostgresBackend::new(self);
+        m.upgrade_backend(&mut db, &RunOptions::default()).await
+    }
+}
+
+/// Includes what `schema-build` generated: defines `MIGRATIONS`.
+#[macro_export]
+macro_rules! include_migrations {
+    () => {
+        include!(concat!(env!("OUT_DIR"), "/schema_migrations.rs"));
+    };
+}

@@ -1,0 +1,38 @@
+//! What applications depend on: the model derive, the schema model, and (behind the
+//! `sqlite` and `postgres` features) the migration runner, `create_all` and introspection.
+
+pub mod compare;
+pub mod embed;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+pub mod runner;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use schema_core as core;
+pub use schema_core::{Schema, TableDef};
+pub use schema_derive::Table;
+
+pub use embed::EmbeddedMigrations;
+pub use runner::{create_all, drop_all, Backend, Migrator, RunError, RunOptions, RunReport};
+
+/// A model struct: `#[derive(Table)]` implements it.
+pub trait Table {
+    /// The table's name in the database.
+    const TABLE_NAME: &'static str;
+    /// The table as the model defines it (names resolved by the naming convention).
+    fn table_def() -> schema_core::TableDef;
+}
+
+/// Collects models into one schema, for `create_all` and for comparing with migrations:
+/// `schema::models!(pub fn models = [User, Post]);` defines `pub fn models() -> Schema`.
+#[macro_export]
+macro_rules! models {
+    ($vis:vis fn $name:ident = [$($model:ty),* $(,)?]) => {
+        $vis fn $name() -> $crate::Schema {
+            $crate::Schema::from_tables([$(<$model as $crate::Table>::table_def()),*]).without_hints()
+        }
+    };
+}

@@ -1,0 +1,438 @@
+//! The PostgreSQL backend (tokio-postgres): history, a transaction-level advisory lock
+//! (works behind a transaction-pooling proxy) with a lock timeout, and introspection.
+
+use schema_core::dialect::{quote, Dialect, Step};
+use schema_core::model::{
+    CheckDef, ColumnDef, ForeignKeyDef, IndexDef, PrimaryKeyDef, ReferentialAction, UniqueDef,
+};
+use schema_core::{Schema, SqlType, TableDef};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::Client;
+
+use crate::runner::{
+    AppliedRevision, Backend, PlannedRevision, RunError, RunOptions, StatementError, HISTORY_TABLE,
+};
+
+/// The advisory lock key: "schema" in ASCII, so it is recognisable in pg_locks.
+pub const LOCK_KEY: i64 = 0x0000_7363_6865_6d61;
+
+pub struct PostgresBackend<'c> {
+    client: &'c Client,
+}
+
+impl<'c> PostgresBackend<'c> {
+    pub fn new(client: &'c Client) -> PostgresBackend<'c> {
+        PostgresBackend { client }
+    }
+
+    /// Sends revisions' statements and history changes in one round trip (and the
+    /// COMMIT, when asked). A failing statement, and its revision's index, are named when
+    /// the server gives the error's position in the batch.
+    async fn send(
+        &self,
+        groups: &[(&[Step], String)],
+        commit: bool,
+    ) -> Result<(), (usize, StatementError)> {
+        let mut batch = String::new();
+        let mut starts: Vec<(usize, usize, &str)> = Vec::new();
+        let mut chars = 0;
+        for (g, (statements, history)) in groups.iter().enumerate() {
+            // Only SQLite's rebuild produces steps other than SQL.
+            for s in statements
+                .iter()
+                .filter_map(Step::as_sql)
+                .chain(std::iter::once(history.as_str()))
+            {
+                starts.push((chars, g, s));
+                batch.push_str(s);
+                batch.push_str(";\n");
+                chars += s.chars().count() + 2;
+            }
+        }
+        if commit {
+            batch.push_str("COMMIT");
+        }
+        self.client.batch_execute(&batch).await.map_err(|e| {
+            let position = e.as_db_error().and_then(|d| match d.position() {
+                Some(tokio_postgres::error::ErrorPosition::Original(p)) => Some(*p as usize),
+                _ => None,
+            });
+            let at = position.and_then(|p| starts.iter().rev().find(|(start, _, _)| *start < p));
+            (
+                at.map(|(_, g, _)| *g).unwrap_or(0),
+                StatementError {
+                    statement: at.map(|(_, _, s)| s.to_string()),
+                    message: pg_message(&e),
+                },
+            )
+        })
+    }
+}
+
+/// The database's message with its code and detail, not tokio-postgres's wrapper text.
+pub fn pg_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut s = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+            if let Some(d) = db.detail() {
+                s.push_str(&format!("; {d}"));
+            }
+            s
+        }
+        None => e.to_string(),
+    }
+}
+
+fn db_err(e: tokio_postgres::Error) -> RunError {
+    if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
+        return RunError::LockTimeout(pg_message(&e));
+    }
+    RunError::Database(pg_message(&e))
+}
+
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+impl Backend for PostgresBackend<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    async fn read_history(&mut self) -> Result<Vec<AppliedRevision>, RunError> {
+        let sql = format!("SELECT revision, checksum FROM {}", quote(HISTORY_TABLE));
+        match self.client.simple_query(&sql).await {
+            Ok(msgs) => Ok(msgs
+                .into_iter()
+                .filter_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => Some(AppliedRevision {
+                        revision: r.get(0).unwrap_or_default().to_string(),
+                        checksum: r.get(1).unwrap_or_default().to_string(),
+                    }),
+                    _ => None,
+                })
+                .collect()),
+            Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(vec![]),
+            Err(e) => Err(db_err(e)),
+        }
+    }
+
+    async fn ensure_history(&mut self, options: &RunOptions) -> Result<(), RunError> {
+        // Under the lock, so that concurrent first runs do not race on CREATE TABLE.
+        self.begin_locked(options).await?;
+        let sql = format!(
+            "CREATE TABLE IF NOT EXISTS {} (revision text PRIMARY KEY, checksum text NOT NULL, \
+             applied_at timestamptz NOT NULL DEFAULT now(), execution_ms bigint NOT NULL)",
+            quote(HISTORY_TABLE)
+        );
+        if let Err(e) = self.client.batch_execute(&sql).await {
+            let _ = self.client.batch_execute("ROLLBACK").await;
+            return Err(db_err(e));
+        }
+        self.commit().await
+    }
+
+    async fn begin_locked(&mut self, options: &RunOptions) -> Result<(), RunError> {
+        let sql = format!(
+            "BEGIN; SET LOCAL lock_timeout = '{}s'; SELECT pg_advisory_xact_lock({LOCK_KEY})",
+            options.lock_timeout_secs
+        );
+        if let Err(e) = self.client.batch_execute(&sql).await {
+            let _ = self.client.batch_execute("ROLLBACK").await;
+            return Err(db_err(e));
+        }
+        Ok(())
+    }
+
+    async fn is_recorded(&mut self, revision: &str) -> Result<bool, RunError> {
+        let sql = format!(
+            "SELECT 1 FROM {} WHERE revision = {}",
+            quote(HISTORY_TABLE),
+            literal(revision)
+        );
+        let msgs = self.client.simple_query(&sql).await.map_err(db_err)?;
+        Ok(msgs
+            .iter()
+            .any(|m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(_))))
+    }
+
+    async fn run(
+        &mut self,
+        statements: &[Step],
+        revision: &str,
+        record: Option<&str>,
+    ) -> Result<(), StatementError> {
+        self.send(&[(statements, history_sql(revision, record))], false)
+            .await
+            .map_err(|(_, e)| e)
+    }
+
+    async fn run_revisions(
+        &mut self,
+        revisions: &[PlannedRevision<'_>],
+    ) -> Result<(), (usize, StatementError)> {
+        let groups: Vec<(&[Step], String)> = revisions
+            .iter()
+            .map(|r| (r.statements, history_sql(r.id, Some(r.checksum))))
+            .collect();
+        self.send(&groups, false).await
+    }
+
+    async fn commit(&mut self) -> Result<(), RunError> {
+        self.client.batch_execute("COMMIT").await.map_err(db_err)
+    }
+
+    async fn history_digest(&mut self) -> Result<Option<String>, RunError> {
+        let sql = format!(
+            "SELECT encode(sha256(convert_to(coalesce(string_agg(revision || ':' || checksum || E'\\n', '' \
+             ORDER BY revision COLLATE \"C\"), ''), 'UTF8')), 'hex') FROM {}",
+            quote(HISTORY_TABLE)
+        );
+        match self.client.simple_query(&sql).await {
+            Ok(msgs) => Ok(msgs.iter().find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                _ => None,
+            })),
+            Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(None),
+            Err(e) => Err(db_err(e)),
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), RunError> {
+        // A synchronous commit that writes waits for the WAL up to its own record, which
+        // covers every earlier asynchronous commit.
+        let sql = format!(
+            "BEGIN; SET LOCAL synchronous_commit = on; \
+             UPDATE {h} SET execution_ms = execution_ms WHERE revision = (SELECT max(revision) FROM {h}); COMMIT",
+            h = quote(HISTORY_TABLE)
+        );
+        self.client.batch_execute(&sql).await.map_err(db_err)
+    }
+
+    async fn begin_revision(
+        &mut self,
+        revision: &str,
+        durable: bool,
+        options: &RunOptions,
+    ) -> Result<bool, RunError> {
+        // One round trip: begin, lock, and ask whether the revision is recorded.
+        let sql =
+            format!(
+            "BEGIN; SET LOCAL lock_timeout = '{}s';{} SELECT pg_advisory_xact_lock({LOCK_KEY}); \
+             SELECT 1 FROM {} WHERE revision = {}",
+            options.lock_timeout_secs,
+            if durable { "" } else { " SET LOCAL synchronous_commit = off;" },
+            quote(HISTORY_TABLE),
+            literal(revision)
+        );
+        match self.client.simple_query(&sql).await {
+            // Rows of the lock query carry one column named pg_advisory_xact_lock; the
+            // history query's row is the only other.
+            Ok(msgs) => Ok(msgs
+                .iter()
+                .filter_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => Some(r),
+                    _ => None,
+                })
+                .any(|r| {
+                    r.columns()
+                        .first()
+                        .is_some_and(|c| c.name() != "pg_advisory_xact_lock")
+                })),
+            Err(e) => {
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                Err(db_err(e))
+            }
+        }
+    }
+
+    async fn apply_revision(
+        &mut self,
+        statements: &[Step],
+        revision: &str,
+        record: Option<&str>,
+    ) -> Result<(), StatementError> {
+        let history = history_sql(revision, record);
+        let Err((_, first)) = self.send(&[(statements, history.clone())], true).await else {
+            return Ok(());
+        };
+        let _ = self.client.batch_execute("ROLLBACK").await;
+        if first.statement.is_some() {
+            return Err(first);
+        }
+        // Find the statement that failed: replay one at a time in a transaction that is
+        // rolled back (the happy path above costs one round trip).
+        let mut failing = first;
+        if self.client.batch_execute("BEGIN").await.is_ok() {
+            for s in statements
+                .iter()
+                .filter_map(Step::as_sql)
+                .chain(std::iter::once(history.as_str()))
+            {
+                if let Err(e) = self.client.batch_execute(s).await {
+                    failing = StatementError {
+                        statement: Some(s.to_string()),
+                        message: pg_message(&e),
+                    };
+                    break;
+                }
+            }
+            let _ = self.client.batch_execute("ROLLBACK").await;
+        }
+        Err(failing)
+    }
+
+    async fn rollback(&mut self) -> Result<(), RunError> {
+        self.client.batch_execute("ROLLBACK").await.map_err(db_err)
+    }
+
+    async fn introspect(&mut self) -> Result<Schema, RunError> {
+        introspect(self.client).await
+    }
+
+    async fn execute_all(&mut self, statements: &[String]) -> Result<(), RunError> {
+        self.client.batch_execute("BEGIN").await.map_err(db_err)?;
+        for sql in statements {
+            if let Err(e) = self.client.batch_execute(sql).await {
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                return Err(RunError::Database(format!(
+                    "{} (statement: {sql})",
+                    pg_message(&e)
+                )));
+            }
+        }
+        self.commit().await
+    }
+}
+
+/// The history change of a revision: record it (with its checksum) or forget it.
+/// Execution time is measured by the server, from the transaction's start.
+fn history_sql(revision: &str, record: Option<&str>) -> String {
+    match record {
+        Some(checksum) => format!(
+            "INSERT INTO {} (revision, checksum, execution_ms) VALUES ({}, {}, \
+             (extract(epoch from clock_timestamp() - now()) * 1000)::bigint)",
+            quote(HISTORY_TABLE),
+            literal(revision),
+            literal(checksum)
+        ),
+        None => format!(
+            "DELETE FROM {} WHERE revision = {}",
+            quote(HISTORY_TABLE),
+            literal(revision)
+        ),
+    }
+}
+
+fn action(code: &str) -> ReferentialAction {
+    match code {
+        "r" => ReferentialAction::Restrict,
+        "c" => ReferentialAction::Cascade,
+        "n" => ReferentialAction::SetNull,
+        "d" => ReferentialAction::SetDefault,
+        _ => ReferentialAction::NoAction,
+    }
+}
+
+/// Reads the tables of the current schema (not the history table).
+pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
+    let mut schema = Schema::new();
+    let cols = client
+        .query(
+            "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
+                    pg_get_expr(d.adbin, d.adrelid), a.attidentity::text \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+             LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum \
+             WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname <> $1 \
+             ORDER BY c.relname, a.attnum",
+            &[&HISTORY_TABLE],
+        )
+        .await
+        .map_err(db_err)?;
+    for row in cols {
+        let table: String = row.get(0);
+        let t = schema
+            .tables
+            .entry(table.clone())
+            .or_insert_with(|| TableDef {
+                name: table,
+                ..Default::default()
+            });
+        let identity: String = row.get(5);
+        let mut c = ColumnDef::new(
+            row.get::<_, String>(1),
+            SqlType::parse(&row.get::<_, String>(2), None),
+        );
+        c.nullable = !row.get::<_, bool>(3);
+        c.default = row.get(4);
+        c.auto_increment = !identity.is_empty();
+        t.columns.push(c);
+    }
+    let cons = client
+        .query(
+            "SELECT c.relname::text, con.conname::text, con.contype::text, \
+                    ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, ord) \
+                          JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.ord), \
+                    coalesce(fc.relname::text, ''), \
+                    ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, ord) \
+                          JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.ord), \
+                    con.confdeltype::text, con.confupdtype::text, pg_get_constraintdef(con.oid) \
+             FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_class fc ON fc.oid = con.confrelid \
+             WHERE n.nspname = current_schema() AND con.contype IN ('p', 'u', 'f', 'c') AND c.relname <> $1 \
+             ORDER BY c.relname, con.conname",
+            &[&HISTORY_TABLE],
+        )
+        .await
+        .map_err(db_err)?;
+    for row in cons {
+        let Some(t) = schema.tables.get_mut(&row.get::<_, String>(0)) else {
+            continue;
+        };
+        let name: String = row.get(1);
+        let columns: Vec<String> = row.get(3);
+        match row.get::<_, String>(2).as_str() {
+            "p" => t.primary_key = Some(PrimaryKeyDef { name, columns }),
+            "u" => t.uniques.push(UniqueDef { name, columns }),
+            "f" => t.foreign_keys.push(ForeignKeyDef {
+                name,
+                columns,
+                ref_table: row.get(4),
+                ref_columns: row.get(5),
+                on_delete: action(&row.get::<_, String>(6)),
+                on_update: action(&row.get::<_, String>(7)),
+            }),
+            _ => {
+                let def: String = row.get(8);
+                let expr = def.strip_prefix("CHECK ").unwrap_or(&def).to_string();
+                t.checks.push(CheckDef { name, expr });
+            }
+        }
+    }
+    let idx = client
+        .query(
+            "SELECT t.relname::text, i.relname::text, ix.indisunique, \
+                    ARRAY(SELECT a.attname::text FROM unnest(ix.indkey::int2[]) WITH ORDINALITY k(n, ord) \
+                          JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.n ORDER BY k.ord) \
+             FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid JOIN pg_class t ON t.oid = ix.indrelid \
+             JOIN pg_namespace n ON n.oid = t.relnamespace \
+             WHERE n.nspname = current_schema() AND t.relname <> $1 \
+               AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = ix.indexrelid) \
+             ORDER BY t.relname, i.relname",
+            &[&HISTORY_TABLE],
+        )
+        .await
+        .map_err(db_err)?;
+    for row in idx {
+        let Some(t) = schema.tables.get_mut(&row.get::<_, String>(0)) else {
+            continue;
+        };
+        t.indexes.push(IndexDef {
+            name: row.get(1),
+            unique: row.get(2),
+            columns: row.get(3),
+        });
+    }
+    Ok(schema)
+}

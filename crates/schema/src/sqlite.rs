@@ -1,0 +1,409 @@
+//! The SQLite backend (rusqlite): history, a write lock (`BEGIN IMMEDIATE`) taken before
+//! the history is read, foreign keys off around a revision as the rebuild procedure
+//! requires, and introspection from the catalog.
+
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OptionalExtension};
+use schema_core::dialect::{constraint_clauses, quote, Dialect, Step};
+use schema_core::model::{
+    CheckDef, ColumnDef, ForeignKeyDef, IndexDef, PrimaryKeyDef, ReferentialAction, UniqueDef,
+};
+use schema_core::{Schema, SqlType, TableDef};
+
+use crate::runner::{
+    AppliedRevision, Backend, RunError, RunOptions, StatementError, HISTORY_TABLE,
+};
+
+pub struct SqliteBackend<'c> {
+    conn: &'c mut Connection,
+    foreign_keys_were_on: bool,
+}
+
+fn db_err(e: rusqlite::Error) -> RunError {
+    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) {
+        return RunError::LockTimeout(e.to_string());
+    }
+    RunError::Database(e.to_string())
+}
+
+impl<'c> SqliteBackend<'c> {
+    pub fn new(conn: &'c mut Connection) -> SqliteBackend<'c> {
+        // Concurrent upgrades wait for the write lock instead of failing at once.
+        let _ = conn.busy_timeout(Duration::from_secs(60));
+        SqliteBackend {
+            conn,
+            foreign_keys_were_on: false,
+        }
+    }
+
+    fn history_exists(&self) -> Result<bool, RunError> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [HISTORY_TABLE],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(db_err)
+    }
+
+    fn run_steps(&mut self, steps: &[Step]) -> Result<(), StatementError> {
+        let mut kept_triggers: Vec<String> = Vec::new();
+        for step in steps {
+            let fail = |e: rusqlite::Error| StatementError {
+                statement: Some(step.to_string()),
+                message: e.to_string(),
+            };
+            match step {
+                Step::SaveTriggers { table } => {
+                    let mut stmt = self
+                        .conn
+                        .prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?1 AND sql IS NOT NULL")
+                        .map_err(fail)?;
+                    let rows = stmt
+                        .query_map([table], |r| r.get::<_, String>(0))
+                        .map_err(fail)?;
+                    kept_triggers = rows.collect::<Result<_, _>>().map_err(fail)?;
+                }
+                Step::RestoreTriggers => {
+                    for t in kept_triggers.drain(..) {
+                        self.conn.execute_batch(&t).map_err(|e| StatementError {
+                            statement: Some(t.clone()),
+                            message: e.to_string(),
+                        })?;
+                    }
+                }
+                Step::ForeignKeyCheck { .. } => {
+                    let sql = step.to_string();
+                    let mut stmt = self.conn.prepare(&sql).map_err(fail)?;
+                    let mut rows = stmt.query([]).map_err(fail)?;
+                    if let Some(row) = rows.next().map_err(fail)? {
+                        let table: String = row.get(0).unwrap_or_default();
+                        let parent: String = row.get(2).unwrap_or_default();
+                        return Err(StatementError {
+                            statement: Some(sql.clone()),
+                            message: format!(
+                                "rows of `{table}` reference missing rows of `{parent}`"
+                            ),
+                        });
+                    }
+                }
+                Step::Sql(sql) => self.conn.execute_batch(sql).map_err(fail)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Backend for SqliteBackend<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    async fn read_history(&mut self) -> Result<Vec<AppliedRevision>, RunError> {
+        let sql = format!("SELECT revision, checksum FROM {}", quote(HISTORY_TABLE));
+        let mut stmt = match self.conn.prepare(&sql) {
+            Ok(s) => s,
+            Err(_) if !self.history_exists()? => return Ok(vec![]),
+            Err(e) => return Err(db_err(e)),
+        };
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(AppliedRevision {
+                    revision: r.get(0)?,
+                    checksum: r.get(1)?,
+                })
+            })
+            .map_err(db_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+    }
+
+    async fn ensure_history(&mut self, options: &RunOptions) -> Result<(), RunError> {
+        self.conn
+            .busy_timeout(Duration::from_secs(options.lock_timeout_secs))
+            .map_err(db_err)?;
+        self.conn
+            .execute_batch(&format!(
+                "CREATE TABLE IF NOT EXISTS {} (revision TEXT NOT NULL PRIMARY KEY, checksum TEXT NOT NULL, \
+                 applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, execution_ms INTEGER NOT NULL)",
+                quote(HISTORY_TABLE)
+            ))
+            .map_err(db_err)
+    }
+
+    async fn begin_locked(&mut self, options: &RunOptions) -> Result<(), RunError> {
+        self.conn
+            .busy_timeout(Duration::from_secs(options.lock_timeout_secs))
+            .map_err(db_err)?;
+        self.foreign_keys_were_on = self
+            .conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get::<_, i64>(0))
+            .map_err(db_err)?
+            == 1;
+        // Foreign key enforcement can only change outside a transaction; a rebuild needs it
+        // off and checks the table itself afterwards (PRAGMA foreign_key_check).
+        self.conn
+            .execute_batch("PRAGMA foreign_keys = OFF; BEGIN IMMEDIATE")
+            .map_err(db_err)
+    }
+
+    async fn is_recorded(&mut self, revision: &str) -> Result<bool, RunError> {
+        let sql = format!("SELECT 1 FROM {} WHERE revision = ?1", quote(HISTORY_TABLE));
+        self.conn
+            .query_row(&sql, [revision], |_| Ok(()))
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(db_err)
+    }
+
+    async fn run(
+        &mut self,
+        statements: &[Step],
+        revision: &str,
+        record: Option<&str>,
+    ) -> Result<(), StatementError> {
+        let started = Instant::now();
+        self.run_steps(statements)?;
+        let history = |e: rusqlite::Error| StatementError {
+            statement: Some("(history row)".into()),
+            message: e.to_string(),
+        };
+        match record {
+            Some(checksum) => {
+                let ms = started.elapsed().as_millis() as i64;
+                self.conn
+                    .execute(
+                        &format!(
+                            "INSERT INTO {} (revision, checksum, execution_ms) VALUES (?1, ?2, ?3)",
+                            quote(HISTORY_TABLE)
+                        ),
+                        rusqlite::params![revision, checksum, ms],
+                    )
+                    .map_err(history)?;
+            }
+            None => {
+                self.conn
+                    .execute(
+                        &format!("DELETE FROM {} WHERE revision = ?1", quote(HISTORY_TABLE)),
+                        [revision],
+                    )
+                    .map_err(history)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> Result<(), RunError> {
+        self.conn.execute_batch("COMMIT").map_err(db_err)?;
+        self.restore_foreign_keys()
+    }
+
+    async fn rollback(&mut self) -> Result<(), RunError> {
+        self.conn.execute_batch("ROLLBACK").map_err(db_err)?;
+        self.restore_foreign_keys()
+    }
+
+    async fn introspect(&mut self) -> Result<Schema, RunError> {
+        introspect(self.conn)
+    }
+
+    async fn execute_all(&mut self, statements: &[String]) -> Result<(), RunError> {
+        self.begin_locked(&RunOptions::default()).await?;
+        let steps: Vec<Step> = statements.iter().cloned().map(Step::Sql).collect();
+        if let Err(e) = self.run_steps(&steps) {
+            self.rollback().await?;
+            return Err(RunError::Database(format!(
+                "{} (statement: {})",
+                e.message,
+                e.statement.unwrap_or_default()
+            )));
+        }
+        self.commit().await
+    }
+}
+
+impl SqliteBackend<'_> {
+    fn restore_foreign_keys(&mut self) -> Result<(), RunError> {
+        if self.foreign_keys_were_on {
+            self.conn
+                .execute_batch("PRAGMA foreign_keys = ON")
+                .map_err(db_err)?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads the schema of every user table (not SQLite's own, not the history).
+pub fn introspect(conn: &Connection) -> Result<Schema, RunError> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> ?1 ORDER BY name",
+        )
+        .map_err(db_err)?;
+    let tables: Vec<(String, String)> = stmt
+        .query_map([HISTORY_TABLE], |r| {
+            Ok((
+                r.get(0)?,
+                r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+            ))
+        })
+        .map_err(db_err)?
+        .collect::<Result<_, _>>()
+        .map_err(db_err)?;
+    let mut schema = Schema::new();
+    for (name, sql) in tables {
+        schema
+            .tables
+            .insert(name.clone(), introspect_table(conn, &name, &sql)?);
+    }
+    Ok(schema)
+}
+
+fn introspect_table(conn: &Connection, name: &str, sql: &str) -> Result<TableDef, RunError> {
+    let clauses = constraint_clauses(sql);
+    let named = |kind: &str, cols: &[String]| -> Option<String> {
+        clauses
+            .iter()
+            .find(|c| c.kind == kind && (cols.is_empty() || c.columns == cols))
+            .map(|c| c.name.clone())
+    };
+    let mut t = TableDef {
+        name: name.to_string(),
+        ..Default::default()
+    };
+    let mut pk: Vec<(i64, String)> = Vec::new();
+    let mut stmt = conn
+        .prepare(&format!("PRAGMA table_xinfo({})", quote(name)))
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                r.get::<_, i64>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, i64>(5)?,
+            ))
+        })
+        .map_err(db_err)?;
+    for row in rows {
+        let (col, decl, notnull, default, pk_pos) = row.map_err(db_err)?;
+        let mut c = ColumnDef::new(
+            col.clone(),
+            SqlType::parse(&decl.to_ascii_lowercase(), None),
+        );
+        c.nullable = notnull == 0 && pk_pos == 0;
+        c.default = default;
+        if pk_pos > 0 {
+            pk.push((pk_pos, col));
+        }
+        t.columns.push(c);
+    }
+    pk.sort();
+    let pk_cols: Vec<String> = pk.into_iter().map(|(_, c)| c).collect();
+    if !pk_cols.is_empty() {
+        if let [only] = pk_cols.as_slice() {
+            // INTEGER PRIMARY KEY is the rowid: numbered by the database.
+            if let Some(c) = t.column_mut(only) {
+                if c.ty == SqlType::Integer {
+                    c.auto_increment = true;
+                    c.nullable = false;
+                }
+            }
+        }
+        let name = named("pk", &pk_cols).unwrap_or_default();
+        t.primary_key = Some(PrimaryKeyDef {
+            name,
+            columns: pk_cols,
+        });
+    }
+    // Indexes: created ones, and the unique constraints' automatic ones.
+    let mut stmt = conn
+        .prepare(&format!("PRAGMA index_list({})", quote(name)))
+        .map_err(db_err)?;
+    let list: Vec<(String, bool, String)> = stmt
+        .query_map([], |r| Ok((r.get(1)?, r.get::<_, i64>(2)? == 1, r.get(3)?)))
+        .map_err(db_err)?
+        .collect::<Result<_, _>>()
+        .map_err(db_err)?;
+    for (iname, unique, origin) in list {
+        let mut s = conn
+            .prepare(&format!("PRAGMA index_info({})", quote(&iname)))
+            .map_err(db_err)?;
+        let cols: Vec<String> = s
+            .query_map([], |r| r.get::<_, Option<String>>(2))
+            .map_err(db_err)?
+            .filter_map(|r| r.ok().flatten())
+            .collect();
+        match origin.as_str() {
+            "c" => t.indexes.push(IndexDef {
+                name: iname,
+                columns: cols,
+                unique,
+            }),
+            "u" => {
+                let name = named("unique", &cols).unwrap_or_default();
+                t.uniques.push(UniqueDef {
+                    name,
+                    columns: cols,
+                });
+            }
+            _ => {}
+        }
+    }
+    t.indexes.sort_by(|a, b| a.name.cmp(&b.name));
+    // Foreign keys, grouped by id.
+    let mut stmt = conn
+        .prepare(&format!("PRAGMA foreign_key_list({})", quote(name)))
+        .map_err(db_err)?;
+    let rows: Vec<(i64, String, String, Option<String>, String, String)> = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })
+        .map_err(db_err)?
+        .collect::<Result<_, _>>()
+        .map_err(db_err)?;
+    let mut fks: Vec<(i64, ForeignKeyDef)> = Vec::new();
+    for (id, table, from, to, on_update, on_delete) in rows {
+        let pos = match fks.iter().position(|(i, _)| *i == id) {
+            Some(p) => p,
+            None => {
+                fks.push((
+                    id,
+                    ForeignKeyDef {
+                        name: String::new(),
+                        columns: vec![],
+                        ref_table: table,
+                        ref_columns: vec![],
+                        on_delete: ReferentialAction::parse(&on_delete).unwrap_or_default(),
+                        on_update: ReferentialAction::parse(&on_update).unwrap_or_default(),
+                    },
+                ));
+                fks.len() - 1
+            }
+        };
+        fks[pos].1.columns.push(from);
+        fks[pos].1.ref_columns.push(to.unwrap_or_default());
+    }
+    fks.sort_by_key(|(id, _)| std::cmp::Reverse(*id));
+    for (_, mut fk) in fks {
+        fk.name = named("fk", &fk.columns).unwrap_or_default();
+        t.foreign_keys.push(fk);
+    }
+    for c in clauses.iter().filter(|c| c.kind == "check") {
+        t.checks.push(CheckDef {
+            name: c.name.clone(),
+            expr: c.body.clone(),
+        });
+    }
+    Ok(t)
+}

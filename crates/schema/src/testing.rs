@@ -1,0 +1,769 @@
+//! Test support: a throwaway PostgreSQL server and fresh databases on it, for this
+//! repository's tests and for applications' own (feature `testing`).
+//!
+//! `SCHEMA_TEST_POSTGRES_URL` names a running server to use (`cargo xtask test` starts
+//! one and sets it); without it the first caller starts a private cluster that stops
+//! when the test process exits.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+
+/// The environment variable that names a running server (a base URL without database).
+pub const POSTGRES_URL_ENV: &str = "SCHEMA_TEST_POSTGRES_URL";
+
+/// A PostgreSQL cluster in a temporary directory, reached on a unix socket in that
+/// directory and on 127.0.0.1 at a free port.
+#[derive(Debug, Clone)]
+pub struct PgCluster {
+    pub dir: PathBuf,
+    pub port: u16,
+    bin: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start a throwaway PostgreSQL server: {0}")]
+pub struct ClusterError(String);
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
+}
+
+/// The directory with `initdb` and `pg_ctl`: `PG_BIN`, else the newest Debian layout,
+/// else `pg_config --bindir`.
+pub fn find_bin_dir() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("PG_BIN") {
+        return Some(PathBuf::from(p));
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+        .filter(|(_, p): &(u32, PathBuf)| p.join("initdb").is_file())
+        .collect();
+    versions.sort();
+    if let Some((_, p)) = versions.pop() {
+        return Some(p);
+    }
+    let out = Command::new("pg_config").arg("--bindir").output().ok()?;
+    let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    p.join("initdb").is_file().then_some(p)
+}
+
+/// Runs a PostgreSQL tool, as the `postgres` user when we are root (the server refuses root).
+fn pg_command(bin: &Path, tool: &str, args: &[String]) -> Command {
+    let exe = bin.join(tool);
+    if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(exe).args(args);
+        c
+    } else {
+        let mut c = Command::new(exe);
+        c.args(args);
+        c
+    }
+}
+
+fn run(mut c: Command, what: &str) -> Result<(), ClusterError> {
+    let out = c
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| ClusterError(format!("{what}: {e}")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(ClusterError(format!(
+            "{what} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )))
+    }
+}
+
+fn free_port() -> Result<u16, ClusterError> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| ClusterError(e.to_string()))?;
+    Ok(l.local_addr()
+        .map_err(|e| ClusterError(e.to_string()))?
+        .port())
+}
+
+impl PgCluster {
+    /// initdb into a fresh temporary directory and start the server. Local (socket)
+    /// connections are trusted; TCP connections need a password (scram), so tests can
+    /// exercise a wrong one.
+    pub fn start() -> Result<PgCluster, ClusterError> {
+        Self::start_with("")
+    }
+
+    /// Like [`PgCluster::start`], with extra server options (`-c name=value ...`).
+    pub fn start_with(extra_options: &str) -> Result<PgCluster, ClusterError> {
+        let bin = find_bin_dir().ok_or_else(|| {
+            ClusterError(
+                "no PostgreSQL server binaries (install the `postgresql` package or set PG_BIN)"
+                    .into(),
+            )
+        })?;
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "schema-pg-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| ClusterError(format!("{}: {e}", dir.display())))?;
+        if is_root() {
+            run(
+                {
+                    let mut c = Command::new("chown");
+                    c.args(["postgres:", &dir.display().to_string()]);
+                    c
+                },
+                "chown",
+            )?;
+        }
+        let data = dir.join("data");
+        run(
+            pg_command(
+                &bin,
+                "initdb",
+                &[
+                    "-D".into(),
+                    data.display().to_string(),
+                    "-U".into(),
+                    "postgres".into(),
+                    "--auth-local=trust".into(),
+                    "--auth-host=scram-sha-256".into(),
+                    "--no-sync".into(),
+                    "-E".into(),
+                    "UTF8".into(),
+                ],
+            ),
+            "initdb",
+        )?;
+        let mut last = None;
+        for _ in 0..5 {
+            let port = free_port()?;
+            let opts = format!(
+                "-k {} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 {extra_options}",
+                dir.display()
+            );
+            let r = run(
+                pg_command(
+                    &bin,
+                    "pg_ctl",
+                    &[
+                        "-D".into(),
+                        data.display().to_string(),
+                        "-o".into(),
+                        opts,
+                        "-l".into(),
+                        dir.join("server.log").display().to_string(),
+                        "-w".into(),
+                        "-t".into(),
+                        "60".into(),
+                        "start".into(),
+                    ],
+                ),
+                "pg_ctl start",
+            );
+            match r {
+                Ok(()) => return Ok(PgCluster { dir, port, bin }),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| ClusterError("pg_ctl start failed".into())))
+    }
+
+    /// A URL for database `db` over the unix socket, as the trusted superuser.
+    pub fn url(&self, db: &str) -> String {
+        format!(
+            "postgres://postgres@localhost:{}/{db}?host={}",
+            self.port,
+            self.dir.display()
+        )
+    }
+
+    /// Stops the server (immediately: it is throwaway) and removes its directory.
+    pub fn stop(&self) {
+        let _ = run(
+            pg_command(
+                &self.bin,
+                "pg_ctl",
+                &[
+                    "-D".into(),
+                    self.dir.join("data").display().to_string(),
+                    "-m".into(),
+                    "immediate".into(),
+                    "stop".into(),
+                ],
+            ),
+            "pg_ctl stop",
+        );
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    /// Stops the server when process `pid` exits (for servers started inside a test
+    /// binary, which has no teardown hook).
+    pub fn stop_when_process_exits(&self, pid: u32) {
+        let stop = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {} ; rm -rf '{}'",
+            shell_words(&pg_command(
+                &self.bin,
+                "pg_ctl",
+                &[
+                    "-D".into(),
+                    self.dir.join("data").display().to_string(),
+                    "-m".into(),
+                    "immediate".into(),
+                    "stop".into()
+                ],
+            )),
+            self.dir.display()
+        );
+        let _ = Command::new("sh")
+            .args(["-c", &stop])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+    }
+}
+
+fn shell_words(c: &Command) -> String {
+    std::iter::once(c.get_program())
+        .chain(c.get_args())
+        .map(|a| format!("'{}'", a.to_string_lossy().replace('\'', "'\\''")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The base URL of a server for tests: `SCHEMA_TEST_POSTGRES_URL`, or a private cluster
+/// started on first use. The URL's database part is `postgres`.
+pub fn postgres_server() -> Result<String, String> {
+    static SERVER: OnceLock<Result<String, String>> = OnceLock::new();
+    SERVER
+        .get_or_init(|| {
+            if let Ok(url) = std::env::var(POSTGRES_URL_ENV) {
+                if !url.is_empty() {
+                    return Ok(url);
+                }
+            }
+            let c = PgCluster::start().map_err(|e| e.to_string())?;
+            c.stop_when_process_exits(std::process::id());
+            Ok(c.url("postgres"))
+        })
+        .clone()
+}
+
+/// Replaces the database name of a postgres URL.
+pub fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(base.len());
+    let mut out = format!("{}/{db}", &base[..path_start]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// A fresh, empty database on the test server; returns its URL.
+#[cfg(feature = "postgres")]
+pub async fn fresh_postgres_database(prefix: &str) -> Result<String, String> {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let server = postgres_server()?;
+    let name = format!(
+        "{}_{}_{}",
+        prefix
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            })
+            .collect::<String>(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    let (client, conn) = tokio_postgres::connect(&server, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| e.to_string())?;
+    let task = tokio::spawn(conn);
+    client
+        .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .map_err(|e| crate::postgres::pg_message(&e))?;
+    drop(client);
+    let _ = task.await;
+    Ok(with_database(&server, &name))
+}
+
+/// The environment variable choosing how test databases are prepared:
+/// `create_all` (default: tables straight from the models) or `migrations` (replay).
+pub const MODE_ENV: &str = "SCHEMA_TEST_MODE";
+/// The environment variable choosing the backend of test databases: `sqlite` (default)
+/// or `postgres`.
+pub const DB_ENV: &str = "SCHEMA_TEST_DB";
+
+/// How a test run prepares databases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    CreateAll,
+    Migrations,
+}
+
+impl Mode {
+    pub fn from_env() -> Mode {
+        match std::env::var(MODE_ENV).as_deref() {
+            Ok("migrations") => Mode::Migrations,
+            _ => Mode::CreateAll,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::CreateAll => "create_all",
+            Mode::Migrations => "migrations",
+        }
+    }
+}
+
+/// Which backend a test run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestBackend {
+    Sqlite,
+    Postgres,
+}
+
+impl TestBackend {
+    pub fn from_env() -> TestBackend {
+        match std::env::var(DB_ENV).as_deref() {
+            Ok("postgres") => TestBackend::Postgres,
+            _ => TestBackend::Sqlite,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestBackend::Sqlite => "sqlite",
+            TestBackend::Postgres => "postgres",
+        }
+    }
+}
+
+/// What `cargo xtask test` runs: `cargo test` once per (backend, mode), with a throwaway
+/// PostgreSQL server when a run needs one. A user's xtask calls [`run_test_matrix`] with
+/// the same options to get the same command.
+#[derive(Debug, Clone)]
+pub struct TestMatrix {
+    pub backends: Vec<TestBackend>,
+    pub modes: Vec<Mode>,
+    /// The workspace to test (its directory), and extra `cargo test` arguments.
+    pub workspace: PathBuf,
+    pub cargo_args: Vec<String>,
+    /// Extra environment for the runs (e.g. a shared `CARGO_TARGET_DIR`).
+    pub env: Vec<(String, String)>,
+}
+
+/// Runs the matrix; returns whether every run passed. The server is started once and
+/// stopped at the end, whatever happened.
+pub fn run_test_matrix(m: &TestMatrix) -> Result<bool, ClusterError> {
+    let given = m
+        .env
+        .iter()
+        .find(|(k, _)| k == POSTGRES_URL_ENV)
+        .map(|(_, v)| v.clone())
+        .or_else(|| std::env::var(POSTGRES_URL_ENV).ok())
+        .filter(|u| !u.is_empty());
+    let needs_server = given.is_none() && m.backends.contains(&TestBackend::Postgres);
+    let cluster = if needs_server {
+        Some(PgCluster::start()?)
+    } else {
+        None
+    };
+    let server = match (&cluster, given) {
+        (Some(c), _) => c.url("postgres"),
+        (None, Some(u)) => u,
+        (None, None) => String::new(),
+    };
+    let mut ok = true;
+    for backend in &m.backends {
+        for mode in &m.modes {
+            eprintln!(
+                "==> cargo test ({}, {}) in {}",
+                backend.as_str(),
+                mode.as_str(),
+                m.workspace.display()
+            );
+            let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+                .args(["test", "--no-fail-fast"])
+                .args(&m.cargo_args)
+                .current_dir(&m.workspace)
+                .env(POSTGRES_URL_ENV, &server)
+                .env(DB_ENV, backend.as_str())
+                .env(MODE_ENV, mode.as_str())
+                .envs(m.env.iter().map(|(k, v)| (k, v)))
+                .status();
+            ok &= status.map(|s| s.success()).unwrap_or(false);
+        }
+    }
+    if let Some(c) = cluster {
+        c.stop();
+    }
+    Ok(ok)
+}
+
+/// A database prepared for one test, as the environment says: SQLite (a file in a
+/// temporary directory) or PostgreSQL (a fresh database on the test server), with the
+/// tables made by `create_all` from the models or by replaying every migration.
+#[derive(Debug, Clone)]
+pub struct TestDatabase {
+    pub url: String,
+    pub backend: TestBackend,
+    pub mode: Mode,
+    pub sqlite_path: Option<PathBuf>,
+}
+
+impl TestDatabase {
+    /// Prepares a database from `models` (create_all) or `migrations` (replay), per
+    /// `SCHEMA_TEST_MODE` and `SCHEMA_TEST_DB`.
+    pub fn prepare(
+        models: &schema_core::Schema,
+        migrations: &crate::EmbeddedMigrations,
+    ) -> Result<TestDatabase, String> {
+        Self::prepare_with(
+            TestBackend::from_env(),
+            Mode::from_env(),
+            models,
+            migrations,
+        )
+    }
+
+    pub fn prepare_with(
+        backend: TestBackend,
+        mode: Mode,
+        models: &schema_core::Schema,
+        migrations: &crate::EmbeddedMigrations,
+    ) -> Result<TestDatabase, String> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        match backend {
+            TestBackend::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("schema-test-{}", std::process::id()));
+                std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+                let path = dir.join(format!("db{}.sqlite", N.fetch_add(1, Ordering::SeqCst)));
+                let _ = std::fs::remove_file(&path);
+                let mut conn = rusqlite::Connection::open(&path).map_err(|e| e.to_string())?;
+                let mut db = crate::sqlite::SqliteBackend::new(&mut conn);
+                crate::embed::block_on(prepare_backend(&mut db, mode, models, migrations))?;
+                Ok(TestDatabase {
+                    url: format!("sqlite://{}", path.display()),
+                    backend,
+                    mode,
+                    sqlite_path: Some(path),
+                })
+            }
+            TestBackend::Postgres => {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                let url = rt.block_on(fresh_postgres_database("test"))?;
+                rt.block_on(async {
+                    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let task = tokio::spawn(conn);
+                    let mut db = crate::postgres::PostgresBackend::new(&client);
+                    let r = prepare_backend(&mut db, mode, models, migrations).await;
+                    drop(client);
+                    let _ = task.await;
+                    r
+                })?;
+                Ok(TestDatabase {
+                    url,
+                    backend,
+                    mode,
+                    sqlite_path: None,
+                })
+            }
+        }
+    }
+}
+
+async fn prepare_backend<B: crate::Backend>(
+    db: &mut B,
+    mode: Mode,
+    models: &schema_core::Schema,
+    migrations: &crate::EmbeddedMigrations,
+) -> Result<(), String> {
+    match mode {
+        Mode::CreateAll => crate::create_all(db, models)
+            .await
+            .map_err(|e| e.to_string()),
+        Mode::Migrations => migrations
+            .upgrade_backend(db, &crate::RunOptions::default())
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// The ready-made migration checks (like pytest-alembic's): one head per branch, models
+/// match the migrations, `create_all` and replay give the same introspected schema, and
+/// the stairway (every revision up, down, up again). Each returns a description of what
+/// is wrong. `schema::migration_tests!` turns them into tests.
+pub mod checks {
+    use super::*;
+    use crate::compare::differences;
+    use crate::runner::{Backend, Migrator, RunOptions};
+    use schema_core::graph::MigrationGraph;
+    use schema_core::replay::replay_revisions;
+    use schema_core::Schema;
+
+    fn graph(m: &crate::EmbeddedMigrations) -> Result<MigrationGraph, String> {
+        m.graph().map_err(|e| e.to_string())
+    }
+
+    fn head_state(g: &MigrationGraph) -> Result<Schema, String> {
+        let mut s = Schema::new();
+        replay_revisions(&mut s, g.ordered()).map_err(|e| e.to_string())?;
+        Ok(s)
+    }
+
+    pub fn single_head_per_branch(m: &crate::EmbeddedMigrations) -> Result<(), String> {
+        let errors = graph(m)?.head_errors();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"))
+        }
+    }
+
+    pub fn models_match_migrations(
+        models: &Schema,
+        m: &crate::EmbeddedMigrations,
+    ) -> Result<(), String> {
+        let replayed = head_state(&graph(m)?)?;
+        let missing = schema_core::autogenerate(&replayed, models);
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the models differ from the migrations; a new revision would:\n  {}",
+                missing
+                    .upgrade
+                    .iter()
+                    .map(|o| o.summary())
+                    .collect::<Vec<_>>()
+                    .join("\n  ")
+            ))
+        }
+    }
+
+    async fn introspect<B: Backend>(db: &mut B) -> Result<Schema, String> {
+        db.introspect().await.map_err(|e| e.to_string())
+    }
+
+    fn with_db<T>(backend: TestBackend, f: impl AsyncCheck<T>) -> Result<T, String> {
+        let empty = Schema::new();
+        let none = crate::EmbeddedMigrations {
+            revisions: &[],
+            digest: "",
+        };
+        let db = TestDatabase::prepare_with(backend, Mode::CreateAll, &empty, &none)?;
+        match backend {
+            TestBackend::Sqlite => {
+                let mut conn =
+                    rusqlite::Connection::open(db.sqlite_path.as_ref().ok_or("no path")?)
+                        .map_err(|e| e.to_string())?;
+                let mut b = crate::sqlite::SqliteBackend::new(&mut conn);
+                crate::embed::block_on(f.sqlite(&mut b))
+            }
+            TestBackend::Postgres => {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                let (client, conn) = rt
+                    .block_on(tokio_postgres::connect(&db.url, tokio_postgres::NoTls))
+                    .map_err(|e| e.to_string())?;
+                rt.spawn(conn);
+                let mut b = crate::postgres::PostgresBackend::new(&client);
+                rt.block_on(f.postgres(&mut b))
+            }
+        }
+    }
+
+    /// A body for either backend (a closure cannot be generic over it).
+    pub trait AsyncCheck<T> {
+        fn sqlite(
+            self,
+            db: &mut crate::sqlite::SqliteBackend<'_>,
+        ) -> impl std::future::Future<Output = Result<T, String>>;
+        fn postgres(
+            self,
+            db: &mut crate::postgres::PostgresBackend<'_>,
+        ) -> impl std::future::Future<Output = Result<T, String>>;
+    }
+
+    struct CreateAll<'a>(&'a Schema);
+    impl AsyncCheck<Schema> for CreateAll<'_> {
+        async fn sqlite(self, db: &mut crate::sqlite::SqliteBackend<'_>) -> Result<Schema, String> {
+            crate::create_all(db, self.0)
+                .await
+                .map_err(|e| e.to_string())?;
+            introspect(db).await
+        }
+        async fn postgres(
+            self,
+            db: &mut crate::postgres::PostgresBackend<'_>,
+        ) -> Result<Schema, String> {
+            crate::create_all(db, self.0)
+                .await
+                .map_err(|e| e.to_string())?;
+            introspect(db).await
+        }
+    }
+
+    struct Stairway<'a>(&'a MigrationGraph, bool);
+    impl AsyncCheck<Schema> for Stairway<'_> {
+        async fn sqlite(self, db: &mut crate::sqlite::SqliteBackend<'_>) -> Result<Schema, String> {
+            stairway(db, self.0, self.1).await
+        }
+        async fn postgres(
+            self,
+            db: &mut crate::postgres::PostgresBackend<'_>,
+        ) -> Result<Schema, String> {
+            stairway(db, self.0, self.1).await
+        }
+    }
+
+    /// Upgrades one revision at a time; with `steps`, also down and up again at each
+    /// one, comparing the live schema with the replayed one each time.
+    async fn stairway<B: Backend>(
+        db: &mut B,
+        g: &MigrationGraph,
+        steps: bool,
+    ) -> Result<Schema, String> {
+        let m = Migrator::new(g, RunOptions::default());
+        let dialect = db.dialect();
+        let ids: Vec<String> = g.ordered().map(|r| r.id().to_string()).collect();
+        if !steps {
+            m.upgrade(db, "heads").await.map_err(|e| e.to_string())?;
+            return introspect(db).await;
+        }
+        for id in &ids {
+            let expected = m
+                .state_of(&g.ancestors([id.as_str()]))
+                .map_err(|e| e.to_string())?;
+            m.upgrade(db, id)
+                .await
+                .map_err(|e| format!("upgrade to {id}: {e}"))?;
+            let d = differences(dialect, &expected, &introspect(db).await?);
+            if !d.is_empty() {
+                return Err(format!(
+                    "after upgrade to {id} the database differs from the replayed schema: {d:?}"
+                ));
+            }
+            let applied = m.applied(db).await.map_err(|e| e.to_string())?;
+            let before = m.state_of(&applied).map_err(|e| e.to_string())?;
+            m.downgrade(db, "-1")
+                .await
+                .map_err(|e| format!("downgrade of {id}: {e}"))?;
+            m.upgrade(db, id)
+                .await
+                .map_err(|e| format!("re-upgrade to {id}: {e}"))?;
+            let d = differences(dialect, &before, &introspect(db).await?);
+            if !d.is_empty() {
+                return Err(format!(
+                    "after down and up again at {id} the database differs: {d:?}"
+                ));
+            }
+        }
+        introspect(db).await
+    }
+
+    pub fn create_all_matches_replay(
+        models: &Schema,
+        m: &crate::EmbeddedMigrations,
+        backend: TestBackend,
+    ) -> Result<(), String> {
+        let g = graph(m)?;
+        let from_models = with_db(backend, CreateAll(models))?;
+        let from_chain = with_db(backend, Stairway(&g, false))?;
+        let dialect = match backend {
+            TestBackend::Sqlite => schema_core::Dialect::Sqlite,
+            TestBackend::Postgres => schema_core::Dialect::Postgres,
+        };
+        let d = differences(dialect, &from_chain, &from_models);
+        if d.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "create_all and the migrations give different schemas on {}: {d:?}",
+                backend.as_str()
+            ))
+        }
+    }
+
+    pub fn stairway_up_down_up(
+        m: &crate::EmbeddedMigrations,
+        backend: TestBackend,
+    ) -> Result<(), String> {
+        let g = graph(m)?;
+        with_db(backend, Stairway(&g, true)).map(|_| ())
+    }
+}
+
+/// Four tests of an application's migrations in one line, on the backend that
+/// `SCHEMA_TEST_DB` selects: `schema::migration_tests!(my_models::models(), MIGRATIONS);`
+#[macro_export]
+macro_rules! migration_tests {
+    ($models:expr, $migrations:expr) => {
+        #[test]
+        fn migrations_have_one_head_per_branch() {
+            if let Err(e) = $crate::testing::checks::single_head_per_branch(&$migrations) {
+                panic!("{e}");
+            }
+        }
+        #[test]
+        fn models_match_migrations() {
+            if let Err(e) = $crate::testing::checks::models_match_migrations(&$models, &$migrations)
+            {
+                panic!("{e}");
+            }
+        }
+        #[test]
+        fn create_all_matches_migrations() {
+            let backend = $crate::testing::TestBackend::from_env();
+            if let Err(e) =
+                $crate::testing::checks::create_all_matches_replay(&$models, &$migrations, backend)
+            {
+                panic!("{e}");
+            }
+        }
+        #[test]
+        fn migrations_stairway_up_down_up() {
+            let backend = $crate::testing::TestBackend::from_env();
+            if let Err(e) = $crate::testing::checks::stairway_up_down_up(&$migrations, backend) {
+                panic!("{e}");
+            }
+        }
+    };
+}
