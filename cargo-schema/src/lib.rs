@@ -75,13 +75,11 @@ enum Command {
     Merge {
         #[arg(short, long)]
         message: String,
-        #[arg(long)]
+        #[arg(long, value_parser = revision_id)]
         rev_id: Option<String>,
         #[arg(required = true, num_args = 1..)]
         revisions: Vec<String>,
     },
-    /// Give a revision file the next free id and put it after the current head of its
-    /// branch: the fix for two files that took the same number on two git branches.
     /// Apply revisions up to TARGET (default: every head).
     Upgrade {
         #[arg(default_value = "heads")]
@@ -125,12 +123,19 @@ enum Command {
     /// models that differ from the migrations). Tags are targets for upgrade, downgrade,
     /// stamp and sql.
     Tag { name: String },
+    /// Give a revision file the next free id and put it after the current head of its
+    /// branch: the fix for two files that took the same number on two git branches.
     Renumber {
         /// The migration file to renumber (the one no shared database has applied).
         file: PathBuf,
-        #[arg(long)]
+        #[arg(long, value_parser = revision_id)]
         rev_id: Option<String>,
     },
+}
+
+/// `--rev-id`: checked before anything is written, since it becomes a file name.
+pub(crate) fn revision_id(s: &str) -> std::result::Result<String, String> {
+    schema_core::input::revision_id(s).map(|()| s.to_string())
 }
 
 /// Runs the command line; returns the exit code.

@@ -24,8 +24,13 @@ macro_rules! on_backend {
                 let mut $db = schema::sqlite::SqliteBackend::new(c);
                 schema::embed::block_on($body)
             }
-            Connection::Postgres { client, runtime } => {
-                let mut $db = schema::postgres::PostgresBackend::new(client);
+            Connection::Postgres {
+                client,
+                config,
+                runtime,
+            } => {
+                let mut $db =
+                    schema::postgres::PostgresBackend::with_run_lock(client, (**config).clone());
                 runtime.block_on($body)
             }
         }

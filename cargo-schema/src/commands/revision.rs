@@ -18,7 +18,7 @@ pub struct RevisionArgs {
     #[arg(short, long)]
     message: String,
     /// The revision id (default: the next number, zero-padded to 4).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::revision_id)]
     rev_id: Option<String>,
     /// Write an empty revision for hand-written or data steps; no autogenerate.
     #[arg(long)]

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::input;
 use crate::model::{
     CheckDef, ColumnDef, Constraint, ForeignKeyDef, IndexDef, PrimaryKeyDef, ReferentialAction,
     TableDef, UniqueDef,
@@ -36,6 +37,9 @@ pub struct FileError {
     pub message: String,
 }
 
+/// The longest slug of a file name.
+const MAX_SLUG: usize = 40;
+
 /// The file name a revision is written under: `YYYYMMDD_<id>_<slug>.toml`.
 pub fn file_name(date: &str, id: &str, message: &str) -> String {
     let day: String = date
@@ -50,9 +54,14 @@ pub fn file_name(date: &str, id: &str, message: &str) -> String {
         } else if !slug.ends_with('_') && !slug.is_empty() {
             slug.push('_');
         }
-        if slug.len() >= 40 {
+        if slug.len() > MAX_SLUG {
             break;
         }
+    }
+    // At most 40 characters, cut at a word boundary when there is one.
+    if slug.len() > MAX_SLUG {
+        let cut = slug[..=MAX_SLUG].rfind('_').unwrap_or(MAX_SLUG);
+        slug.truncate(cut);
     }
     let slug = slug.trim_end_matches('_');
     if slug.is_empty() {
@@ -274,12 +283,24 @@ enum RawSql {
     },
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
+/// Line numbers of byte offsets, by binary search over the line starts (a file with many
+/// operations is parsed in linear time, not one scan from the top per operation).
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn new(text: &str) -> Lines {
+        Lines(
+            text.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i)
+                .collect(),
+        )
+    }
+
+    fn of(&self, offset: usize) -> usize {
+        self.0.partition_point(|nl| *nl < offset) + 1
+    }
 }
 
 /// Parses the text of a migration file; `path` is only used in errors.
@@ -290,6 +311,8 @@ pub fn parse(text: &str, path: &Path) -> Result<RevisionFile, FileError> {
         message,
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let lines = Lines::new(text);
+    let line_of = |_: &str, offset: usize| lines.of(offset);
     let raw: RawFile = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| line_of(text, s.start));
         err(line, e.message().trim().to_string())
@@ -310,12 +333,8 @@ pub fn parse(text: &str, path: &Path) -> Result<RevisionFile, FileError> {
             .collect::<Result<Vec<_>, _>>()
     };
     let revision = raw.revision.get_ref().trim().to_string();
-    if revision.is_empty() {
-        return Err(err(
-            Some(line_of(text, raw.revision.span().start)),
-            "empty revision id".into(),
-        ));
-    }
+    input::revision_id(&revision)
+        .map_err(|m| err(Some(line_of(text, raw.revision.span().start)), m))?;
     Ok(RevisionFile {
         revision,
         down_revisions: match raw.down_revision {
@@ -354,15 +373,32 @@ fn action(s: Option<String>) -> Result<ReferentialAction, String> {
     }
 }
 
-fn lower_column(c: RawColumn) -> ColumnDef {
-    ColumnDef {
+/// A type as the file spells it, checked by the type grammar.
+fn lower_type(ty: &str, sqlite: Option<&str>) -> Result<SqlType, String> {
+    input::type_spelling(ty)?;
+    if let Some(s) = sqlite {
+        input::type_spelling(s)?;
+    }
+    Ok(SqlType::parse(ty, sqlite))
+}
+
+fn lower_expr(expr: Option<String>) -> Result<Option<String>, String> {
+    if let Some(e) = &expr {
+        input::expression(e)?;
+    }
+    Ok(expr)
+}
+
+fn lower_column(c: RawColumn) -> Result<ColumnDef, String> {
+    Ok(ColumnDef {
+        ty: lower_type(&c.ty, c.sqlite_type.as_deref())
+            .map_err(|e| format!("column `{}`: {e}", c.name))?,
+        default: lower_expr(c.default).map_err(|e| format!("column `{}`: {e}", c.name))?,
         name: c.name,
-        ty: SqlType::parse(&c.ty, c.sqlite_type.as_deref()),
         nullable: c.nullable,
-        default: c.default,
         auto_increment: c.auto_increment,
         renamed_from: None,
-    }
+    })
 }
 
 fn lower_fk(f: RawForeignKey) -> Result<ForeignKeyDef, String> {
@@ -379,7 +415,11 @@ fn lower_fk(f: RawForeignKey) -> Result<ForeignKeyDef, String> {
 fn lower_table(t: RawTable) -> Result<TableDef, String> {
     Ok(TableDef {
         name: t.table,
-        columns: t.columns.into_iter().map(lower_column).collect(),
+        columns: t
+            .columns
+            .into_iter()
+            .map(lower_column)
+            .collect::<Result<_, _>>()?,
         primary_key: t.primary_key.map(|k| PrimaryKeyDef {
             name: k.name,
             columns: k.columns,
@@ -400,14 +440,16 @@ fn lower_table(t: RawTable) -> Result<TableDef, String> {
         checks: t
             .checks
             .into_iter()
-            .map(|c| CheckDef {
-                name: c.name,
-                expr: c.expr,
-            })
-            .collect(),
+            .map(|c| lower_check(c.name, c.expr))
+            .collect::<Result<_, _>>()?,
         indexes: t.indexes.into_iter().map(lower_index).collect(),
         renamed_from: None,
     })
+}
+
+fn lower_check(name: String, expr: String) -> Result<CheckDef, String> {
+    input::expression(&expr).map_err(|e| format!("check `{name}`: {e}"))?;
+    Ok(CheckDef { name, expr })
 }
 
 fn lower_index(i: RawIndex) -> IndexDef {
@@ -439,7 +481,7 @@ fn lower_constraint(c: RawConstraint) -> Result<Constraint, String> {
             on_delete,
             on_update,
         })?),
-        RawConstraint::Check { name, expr } => Constraint::Check(CheckDef { name, expr }),
+        RawConstraint::Check { name, expr } => Constraint::Check(lower_check(name, expr)?),
     })
 }
 
@@ -454,11 +496,11 @@ fn lower_op(raw: RawOp) -> Result<Operation, String> {
         RawOp::RenameTable { from, to } => Operation::RenameTable { from, to },
         RawOp::AddColumn { table, column } => Operation::AddColumn {
             table,
-            column: lower_column(column),
+            column: lower_column(column)?,
         },
         RawOp::DropColumn { table, column } => Operation::DropColumn {
             table,
-            column: lower_column(column),
+            column: lower_column(column)?,
         },
         RawOp::RenameColumn { table, from, to } => Operation::RenameColumn { table, from, to },
         RawOp::RenameIndex { table, from, to } => Operation::RenameIndex { table, from, to },
@@ -484,8 +526,8 @@ fn lower_op(raw: RawOp) -> Result<Operation, String> {
                         None => (None, None),
                     };
                     Some((
-                        SqlType::parse(&from, sf.as_deref()),
-                        SqlType::parse(&to, st.as_deref()),
+                        lower_type(&from, sf.as_deref())?,
+                        lower_type(&to, st.as_deref())?,
                     ))
                 }
                 Some(_) => return Err("`type` needs both `from` and `to`".into()),
@@ -501,7 +543,10 @@ fn lower_op(raw: RawOp) -> Result<Operation, String> {
             let change = AlterColumn {
                 ty,
                 nullable,
-                default: default.map(|RawChange { from, to }| (from, to)),
+                default: match default {
+                    None => None,
+                    Some(RawChange { from, to }) => Some((lower_expr(from)?, lower_expr(to)?)),
+                },
             };
             if change.is_empty() {
                 return Err(

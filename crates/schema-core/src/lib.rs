@@ -7,6 +7,7 @@ pub mod dialect;
 pub mod diff;
 pub mod file;
 pub mod graph;
+pub mod input;
 pub mod manifest;
 pub mod model;
 pub mod naming;

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use crate::dialect::Dialect;
 use crate::graph::MigrationGraph;
+use crate::input::comment_text;
 use crate::model::Schema;
 use crate::replay::replay_revisions;
 
@@ -22,7 +23,11 @@ pub fn render_range(
     let up: BTreeSet<String> = to.difference(from).cloned().collect();
     let down: BTreeSet<String> = from.difference(to).cloned().collect();
     for rev in graph.in_order(&up) {
-        text.push_str(&format!("-- upgrade {}: {}\n", rev.id(), rev.file.message));
+        text.push_str(&format!(
+            "-- upgrade {}: {}\n",
+            rev.id(),
+            comment_text(&rev.file.message)
+        ));
         let steps = dialect
             .render_ops(&mut state, &rev.file.upgrade)
             .map_err(|e| format!("{}: revision `{}`: {e}", rev.path.display(), rev.id()))?;
@@ -34,7 +39,7 @@ pub fn render_range(
         text.push_str(&format!(
             "-- downgrade {}: {}\n",
             rev.id(),
-            rev.file.message
+            comment_text(&rev.file.message)
         ));
         let steps = dialect
             .render_ops(&mut state, &rev.file.downgrade)

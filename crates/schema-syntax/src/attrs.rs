@@ -2,7 +2,7 @@
 //! span; parsing goes on after an error so that all of them are reported at once.
 
 use proc_macro2::Span;
-use schema_core::ReferentialAction;
+use schema_core::{input, ReferentialAction};
 use syn::meta::ParseNestedMeta;
 use syn::spanned::Spanned;
 use syn::{LitBool, LitInt, LitStr};
@@ -54,6 +54,17 @@ fn unknown(meta: &ParseNestedMeta<'_>, what: &str, keys: &[&str]) -> syn::Error 
 
 fn string(meta: &ParseNestedMeta<'_>) -> syn::Result<String> {
     Ok(meta.value()?.parse::<LitStr>()?.value())
+}
+
+/// A string that reaches SQL, checked where it is written (`schema_core::input`).
+fn checked(
+    meta: &ParseNestedMeta<'_>,
+    check: fn(&str) -> Result<(), String>,
+) -> syn::Result<String> {
+    let lit = meta.value()?.parse::<LitStr>()?;
+    let value = lit.value();
+    check(&value).map_err(|e| syn::Error::new(lit.span(), e))?;
+    Ok(value)
 }
 
 fn columns(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<String>> {
@@ -242,7 +253,7 @@ impl TableAttrs {
                             if m.path.is_ident("name") {
                                 name = Some(string(&m)?);
                             } else if m.path.is_ident("expr") {
-                                expr = Some(string(&m)?);
+                                expr = Some(checked(&m, input::expression)?);
                             } else {
                                 return Err(unknown(&m, "check", &["name", "expr"]));
                             }
@@ -303,9 +314,16 @@ impl ColumnAttrs {
                     "name" => out.name = Some(string(&meta)?),
                     "max_length" => {
                         let lit = meta.value()?.parse::<LitInt>()?;
-                        out.max_length = Some(lit.base10_parse()?);
+                        let n: u32 = lit.base10_parse()?;
+                        if n == 0 {
+                            return Err(syn::Error::new(
+                                lit.span(),
+                                "`max_length` must be at least 1",
+                            ));
+                        }
+                        out.max_length = Some(n);
                     }
-                    "default" => out.default = Some(string(&meta)?),
+                    "default" => out.default = Some(checked(&meta, input::expression)?),
                     "nullable" => out.nullable = flag(&meta)?,
                     "references" => {
                         let lit = meta.value()?.parse::<LitStr>()?;
@@ -315,8 +333,8 @@ impl ColumnAttrs {
                     "on_update" => out.on_update = Some(action(&meta)?),
                     "index" => out.index = flag(&meta)?,
                     "unique" => out.unique = flag(&meta)?,
-                    "sql_type" => out.sql_type = Some(string(&meta)?),
-                    "sqlite_type" => out.sqlite_type = Some(string(&meta)?),
+                    "sql_type" => out.sql_type = Some(checked(&meta, input::type_spelling)?),
+                    "sqlite_type" => out.sqlite_type = Some(checked(&meta, input::type_spelling)?),
                     "renamed_from" => out.renamed_from = Some(string(&meta)?),
                     "skip" => out.skip = flag(&meta)?,
                     _ => return Err(unknown(&meta, "column", COLUMN_KEYS)),

@@ -11,7 +11,8 @@ use std::collections::BTreeSet;
 use proc_macro2::Span;
 use schema_core::naming::{NameParts, NamingConvention};
 use schema_core::{
-    CheckDef, ColumnDef, ForeignKeyDef, IndexDef, PrimaryKeyDef, SqlType, TableDef, UniqueDef,
+    input, CheckDef, ColumnDef, ForeignKeyDef, IndexDef, PrimaryKeyDef, SqlType, TableDef,
+    UniqueDef,
 };
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
@@ -209,6 +210,12 @@ pub fn lower_struct(
                 continue;
             }
         };
+        if t.columns.iter().any(|c| c.name == col_name) {
+            errors.push(ModelError::new(
+                ident.span(),
+                format!("field `{ident}`: table `{table_name}` has a column `{col_name}` already"),
+            ));
+        }
         let mut col = ColumnDef::new(col_name.clone(), ty);
         col.nullable = nullable_wrapper || cattrs.nullable;
         col.default = cattrs.default.clone();
@@ -368,6 +375,21 @@ pub fn lower_struct(
     {
         if !names.insert(n.clone()) {
             errors.push(ModelError::new(item.ident.span(), format!("table `{table_name}` defines the name `{n}` twice; give one a `name = \"...\"`")));
+        }
+    }
+    // PostgreSQL cuts longer names silently, after which nothing compares equal.
+    let constraints = t.constraints();
+    let too_long = std::iter::once(("table", t.name.clone()))
+        .chain(t.columns.iter().map(|c| ("column", c.name.clone())))
+        .chain(
+            constraints
+                .iter()
+                .map(|c| ("constraint", c.name().to_string())),
+        )
+        .chain(t.indexes.iter().map(|i| ("index", i.name.clone())));
+    for (kind, n) in too_long {
+        if let Err(e) = input::identifier(&n) {
+            errors.push(ModelError::new(item.ident.span(), format!("{kind} {e}")));
         }
     }
     if errors.is_empty() {

@@ -18,11 +18,43 @@ pub const LOCK_KEY: i64 = 0x0000_7363_6865_6d61;
 
 pub struct PostgresBackend<'c> {
     client: &'c Client,
+    /// Where a second connection for the run lock comes from (none: each revision's
+    /// transaction takes the lock itself).
+    lock_config: Option<tokio_postgres::Config>,
+    /// The second connection, holding the run lock in an open transaction.
+    lock_client: Option<Client>,
 }
 
 impl<'c> PostgresBackend<'c> {
     pub fn new(client: &'c Client) -> PostgresBackend<'c> {
-        PostgresBackend { client }
+        PostgresBackend {
+            client,
+            lock_config: None,
+            lock_client: None,
+        }
+    }
+
+    /// A backend that holds the migration lock for a whole run on a second connection
+    /// made from `config`: a transaction-level advisory lock in a transaction left open
+    /// for the run, so it also holds behind a transaction-pooling proxy.
+    pub fn with_run_lock(
+        client: &'c Client,
+        config: tokio_postgres::Config,
+    ) -> PostgresBackend<'c> {
+        PostgresBackend {
+            lock_config: Some(config),
+            ..PostgresBackend::new(client)
+        }
+    }
+
+    /// The statement that takes the lock inside a revision's transaction; none while the
+    /// run lock is held (the run's own lock connection would block it).
+    fn revision_lock(&self) -> String {
+        if self.lock_client.is_some() {
+            String::new()
+        } else {
+            format!(" SELECT pg_advisory_xact_lock({LOCK_KEY});")
+        }
     }
 
     /// Sends revisions' statements and history changes in one round trip (and the
@@ -134,8 +166,9 @@ impl Backend for PostgresBackend<'_> {
 
     async fn begin_locked(&mut self, options: &RunOptions) -> Result<(), RunError> {
         let sql = format!(
-            "BEGIN; SET LOCAL lock_timeout = '{}s'; SELECT pg_advisory_xact_lock({LOCK_KEY})",
-            options.lock_timeout_secs
+            "BEGIN; SET LOCAL lock_timeout = '{}s';{}",
+            options.lock_timeout_secs,
+            self.revision_lock()
         );
         if let Err(e) = self.client.batch_execute(&sql).await {
             let _ = self.client.batch_execute("ROLLBACK").await;
@@ -178,6 +211,37 @@ impl Backend for PostgresBackend<'_> {
         self.send(&groups, false).await
     }
 
+    async fn lock_run(&mut self, options: &RunOptions) -> Result<(), RunError> {
+        let Some(config) = &self.lock_config else {
+            return Ok(());
+        };
+        if self.lock_client.is_some() {
+            return Ok(());
+        }
+        let (client, connection) = config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(db_err)?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let sql = format!(
+            "BEGIN; SET LOCAL lock_timeout = '{}s'; SELECT pg_advisory_xact_lock({LOCK_KEY})",
+            options.lock_timeout_secs
+        );
+        client.batch_execute(&sql).await.map_err(db_err)?;
+        self.lock_client = Some(client);
+        Ok(())
+    }
+
+    async fn unlock_run(&mut self) -> Result<(), RunError> {
+        if let Some(lock) = self.lock_client.take() {
+            // Ending the transaction releases the lock; so would dropping the connection.
+            lock.batch_execute("ROLLBACK").await.map_err(db_err)?;
+        }
+        Ok(())
+    }
+
     async fn commit(&mut self) -> Result<(), RunError> {
         self.client.batch_execute("COMMIT").await.map_err(db_err)
     }
@@ -216,12 +280,16 @@ impl Backend for PostgresBackend<'_> {
         options: &RunOptions,
     ) -> Result<bool, RunError> {
         // One round trip: begin, lock, and ask whether the revision is recorded.
-        let sql =
-            format!(
-            "BEGIN; SET LOCAL lock_timeout = '{}s';{} SELECT pg_advisory_xact_lock({LOCK_KEY}); \
+        let sql = format!(
+            "BEGIN; SET LOCAL lock_timeout = '{}s';{}{} \
              SELECT 1 FROM {} WHERE revision = {}",
             options.lock_timeout_secs,
-            if durable { "" } else { " SET LOCAL synchronous_commit = off;" },
+            if durable {
+                ""
+            } else {
+                " SET LOCAL synchronous_commit = off;"
+            },
+            self.revision_lock(),
             quote(HISTORY_TABLE),
             literal(revision)
         );

@@ -75,6 +75,19 @@ pub trait Backend {
     async fn read_history(&mut self) -> Result<Vec<AppliedRevision>, RunError>;
     /// Creates the history table if it is missing.
     async fn ensure_history(&mut self, options: &RunOptions) -> Result<(), RunError>;
+    /// Takes the migration lock for the whole run, before the history is read, and holds
+    /// it until [`Backend::unlock_run`]. A backend that cannot hold a lock across
+    /// transactions does nothing here, and each revision's transaction takes it instead.
+    async fn lock_run(&mut self, options: &RunOptions) -> Result<(), RunError> {
+        let _ = options;
+        Ok(())
+    }
+
+    /// Releases the run lock (a no-op when none is held).
+    async fn unlock_run(&mut self) -> Result<(), RunError> {
+        Ok(())
+    }
+
     /// Starts a transaction holding the migration lock.
     async fn begin_locked(&mut self, options: &RunOptions) -> Result<(), RunError>;
     /// Inside the transaction: whether the revision is recorded.
@@ -266,7 +279,7 @@ impl<'g> Migrator<'g> {
     }
 
     /// Applies every revision the target needs that is not applied yet. When there is
-    /// nothing to do this costs one read of the history.
+    /// nothing to do this costs one read of the history and takes no lock.
     pub async fn upgrade<B: Backend>(
         &self,
         db: &mut B,
@@ -274,52 +287,53 @@ impl<'g> Migrator<'g> {
     ) -> Result<RunReport, RunError> {
         let wanted = self.targets(target)?;
         let applied = self.applied(db).await?;
+        if wanted.is_subset(&applied) {
+            return Ok(RunReport::default());
+        }
+        db.lock_run(&self.options).await?;
+        let result = self.upgrade_locked(db, &wanted).await;
+        finish(db, result).await
+    }
+
+    /// The upgrade under the run lock: the history read here cannot change before the run
+    /// ends, so the plan made from it is the plan that runs.
+    async fn upgrade_locked<B: Backend>(
+        &self,
+        db: &mut B,
+        wanted: &BTreeSet<String>,
+    ) -> Result<RunReport, RunError> {
+        db.ensure_history(&self.options).await?;
+        let applied = self.applied(db).await?;
         let pending: BTreeSet<String> = wanted.difference(&applied).cloned().collect();
         if pending.is_empty() {
             return Ok(RunReport::default());
         }
-        db.ensure_history(&self.options).await?;
-        let mut state = self.state_of(&applied)?;
-        let mut report = RunReport::default();
-        let dialect = db.dialect();
+        let state = self.state_of(&applied)?;
         if self.options.single_transaction {
             return self.upgrade_in_one_transaction(db, &pending, state).await;
         }
+        // Every pending revision is replayed and rendered before the first statement.
+        let planned = render_plan(db.dialect(), state, self.graph.in_order(&pending), true)?;
+        let mut report = RunReport::default();
         // Only the last commit of a run waits for the disk (it makes the earlier ones
         // durable too).
-        let last = self
-            .graph
-            .in_order(&pending)
+        let last = planned
             .last()
-            .map(|r| r.id().to_string())
+            .map(|(r, _)| r.id().to_string())
             .unwrap_or_default();
         let durable = |id: &str| id == last;
         // Whether everything this run committed is on disk.
         let mut flushed = true;
-        for rev in self.graph.in_order(&pending) {
-            // Another process may have applied it while we waited for the lock.
+        for (rev, steps) in &planned {
+            // Without a run lock, another process may have applied it meanwhile.
             if db
                 .begin_revision(rev.id(), durable(rev.id()), &self.options)
                 .await?
             {
                 db.commit().await?;
-                advance(&mut state, rev)?;
                 continue;
             }
-            // On failure the run stops, so the state can advance in place.
-            let statements = match dialect.render_ops(&mut state, &rev.file.upgrade) {
-                Ok(s) => s,
-                Err(e) => {
-                    // Leave no transaction open on the caller's connection.
-                    let _ = db.rollback().await;
-                    return Err(RunError::Replay {
-                        revision: rev.id().to_string(),
-                        message: e.to_string(),
-                    });
-                }
-            };
-            self.run_one(db, rev, &statements, Some(&rev.checksum))
-                .await?;
+            self.run_one(db, rev, steps, Some(&rev.checksum)).await?;
             flushed = durable(rev.id());
             report.revisions.push(rev.id().to_string());
         }
@@ -467,40 +481,38 @@ impl<'g> Migrator<'g> {
         db: &mut B,
         target: &str,
     ) -> Result<RunReport, RunError> {
-        let mut applied = self.applied(db).await?;
+        db.lock_run(&self.options).await?;
+        let result = self.downgrade_locked(db, target).await;
+        finish(db, result).await
+    }
+
+    async fn downgrade_locked<B: Backend>(
+        &self,
+        db: &mut B,
+        target: &str,
+    ) -> Result<RunReport, RunError> {
+        let applied = self.applied(db).await?;
         let plan = self.downgrade_plan(&applied, target)?;
         let mut report = RunReport::default();
         if plan.is_empty() {
             return Ok(report);
         }
-        let dialect = db.dialect();
-        let mut state = self.state_of(&applied)?;
+        let state = self.state_of(&applied)?;
+        let revisions = plan.iter().filter_map(|id| self.graph.get(id));
+        // Every revert is replayed and rendered before the first statement.
+        let planned = render_plan(db.dialect(), state, revisions, false)?;
         let last = plan.last().cloned().unwrap_or_default();
         let mut flushed = true;
-        for id in plan {
-            let Some(rev) = self.graph.get(&id) else {
-                continue;
-            };
-            if !db.begin_revision(&id, id == last, &self.options).await? {
+        for (rev, steps) in &planned {
+            let id = rev.id();
+            if !db.begin_revision(id, id == last, &self.options).await? {
+                // Without a run lock, another process may have reverted it meanwhile.
                 db.commit().await?;
-                applied.remove(&id);
-                state = self.state_of(&applied)?;
                 continue;
             }
-            let statements = match dialect.render_ops(&mut state, &rev.file.downgrade) {
-                Ok(s) => s,
-                Err(e) => {
-                    let _ = db.rollback().await;
-                    return Err(RunError::Replay {
-                        revision: id.clone(),
-                        message: e.to_string(),
-                    });
-                }
-            };
-            self.run_one(db, rev, &statements, None).await?;
+            self.run_one(db, rev, steps, None).await?;
             flushed = id == last;
-            applied.remove(&id);
-            report.revisions.push(id);
+            report.revisions.push(id.to_string());
         }
         if !flushed {
             db.flush().await?;
@@ -510,6 +522,16 @@ impl<'g> Migrator<'g> {
 
     /// Records the target as applied (and nothing else) without running anything.
     pub async fn stamp<B: Backend>(&self, db: &mut B, target: &str) -> Result<RunReport, RunError> {
+        db.lock_run(&self.options).await?;
+        let result = self.stamp_locked(db, target).await;
+        finish(db, result).await
+    }
+
+    async fn stamp_locked<B: Backend>(
+        &self,
+        db: &mut B,
+        target: &str,
+    ) -> Result<RunReport, RunError> {
         let wanted = self.targets(target)?;
         db.ensure_history(&self.options).await?;
         let applied: BTreeSet<String> = db
@@ -538,6 +560,43 @@ impl<'g> Migrator<'g> {
         db.commit().await?;
         Ok(report)
     }
+}
+
+/// Releases the run lock whatever the run's outcome; the run's own error comes first.
+async fn finish<B: Backend>(
+    db: &mut B,
+    result: Result<RunReport, RunError>,
+) -> Result<RunReport, RunError> {
+    let unlocked = db.unlock_run().await;
+    let report = result?;
+    unlocked?;
+    Ok(report)
+}
+
+/// Replays and renders revisions in order (their upgrade, or their downgrade when `up` is
+/// false), so that a revision that cannot apply is found before anything is sent.
+fn render_plan<'r>(
+    dialect: Dialect,
+    mut state: Schema,
+    revisions: impl Iterator<Item = &'r Revision>,
+    up: bool,
+) -> Result<Vec<(&'r Revision, Vec<Step>)>, RunError> {
+    revisions
+        .map(|rev| {
+            let ops = if up {
+                &rev.file.upgrade
+            } else {
+                &rev.file.downgrade
+            };
+            dialect
+                .render_ops(&mut state, ops)
+                .map(|steps| (rev, steps))
+                .map_err(|e| RunError::Replay {
+                    revision: format!("{} ({})", rev.id(), rev.path.display()),
+                    message: e.to_string(),
+                })
+        })
+        .collect()
 }
 
 fn advance(state: &mut Schema, rev: &Revision) -> Result<(), RunError> {

@@ -18,6 +18,8 @@ use crate::runner::{
 pub struct SqliteBackend<'c> {
     conn: &'c mut Connection,
     foreign_keys_were_on: bool,
+    /// The run lock: an exclusive lock on `<database>.schema-lock`, held for the run.
+    run_lock: Option<std::fs::File>,
 }
 
 fn db_err(e: rusqlite::Error) -> RunError {
@@ -34,6 +36,7 @@ impl<'c> SqliteBackend<'c> {
         SqliteBackend {
             conn,
             foreign_keys_were_on: false,
+            run_lock: None,
         }
     }
 
@@ -100,6 +103,53 @@ impl<'c> SqliteBackend<'c> {
 impl Backend for SqliteBackend<'_> {
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
+    }
+
+    /// SQLite's own locks last one transaction, so the run lock is a file lock beside the
+    /// database. It is not taken on the database file itself: closing any other handle
+    /// of that file would drop SQLite's POSIX locks on it. An in-memory database has no
+    /// other user and needs none.
+    async fn lock_run(&mut self, options: &RunOptions) -> Result<(), RunError> {
+        let Some(db_path) = self.conn.path().filter(|p| !p.is_empty()) else {
+            return Ok(());
+        };
+        if self.run_lock.is_some() {
+            return Ok(());
+        }
+        let lock_path = format!("{db_path}.schema-lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| {
+                RunError::Database(format!("cannot open the lock file {lock_path}: {e}"))
+            })?;
+        let deadline = Instant::now() + Duration::from_secs(options.lock_timeout_secs);
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(RunError::LockTimeout(format!(
+                        "{lock_path} is held by another migration run"
+                    )))
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(RunError::Database(format!("cannot lock {lock_path}: {e}")))
+                }
+            }
+        }
+        self.run_lock = Some(file);
+        Ok(())
+    }
+
+    async fn unlock_run(&mut self) -> Result<(), RunError> {
+        // Closing the file releases its lock.
+        self.run_lock = None;
+        Ok(())
     }
 
     async fn read_history(&mut self) -> Result<Vec<AppliedRevision>, RunError> {

@@ -1,0 +1,110 @@
+//! One lock for the whole run, taken before the history is read: an upgrade racing a
+//! downgrade ends with an unbroken history and the schema it describes, on both
+//! backends; and nothing is sent when a pending revision cannot apply.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use schema_e2e::{Fixture, TestDb};
+
+fn spawn(f: &Fixture, args: &[&str]) -> Child {
+    Command::new(schema_e2e::binary())
+        .arg("schema")
+        .args(args)
+        .current_dir(f.path("."))
+        .env_remove("DATABASE_URL")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cargo-schema starts")
+}
+
+fn finish(child: Child, what: &str) {
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every recorded revision's parent is recorded: the blog's history is one chain, so
+/// the recorded ids are a prefix of it.
+fn assert_unbroken(db: &TestDb, context: &str) -> usize {
+    let ids: Vec<String> = db
+        .rows("SELECT revision FROM _schema_history ORDER BY revision")
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    let prefix: Vec<String> = (1..=ids.len()).map(|n| format!("{n:04}")).collect();
+    assert_eq!(ids, prefix, "{context}: a gap in the history");
+    ids.len()
+}
+
+#[test]
+fn an_upgrade_racing_a_downgrade_leaves_an_unbroken_history() {
+    for db in TestDb::both("race") {
+        let f = Fixture::new("blog");
+        let url = db.url();
+        f.schema(&["upgrade", "0005", "--database-url", &url])
+            .expect(0);
+        // Another session holds the lock while both commands start.
+        let rt = schema_e2e::runtime();
+        let mut pg_holder = None;
+        let mut sqlite_holder = None;
+        match &db {
+            TestDb::Postgres(u) => {
+                let holder = schema_e2e::pg_connect(&rt, u);
+                rt.block_on(holder.batch_execute(&format!(
+                    "BEGIN; SELECT pg_advisory_xact_lock({})",
+                    schema::postgres::LOCK_KEY
+                )))
+                .expect("lock");
+                pg_holder = Some(holder);
+            }
+            TestDb::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).expect("open");
+                conn.execute_batch("BEGIN IMMEDIATE").expect("lock");
+                sqlite_holder = Some(conn);
+            }
+        }
+        let down = spawn(&f, &["downgrade", "0003", "--database-url", &url]);
+        std::thread::sleep(Duration::from_millis(500));
+        let up = spawn(&f, &["upgrade", "--database-url", &url]);
+        std::thread::sleep(Duration::from_millis(1500));
+        if let Some(holder) = pg_holder {
+            rt.block_on(holder.batch_execute("ROLLBACK"))
+                .expect("unlock");
+        }
+        if let Some(conn) = sqlite_holder {
+            conn.execute_batch("ROLLBACK").expect("unlock");
+        }
+        finish(down, "downgrade");
+        finish(up, "upgrade");
+        let at = assert_unbroken(&db, &format!("{:?}", db.dialect()));
+        assert!(at == 3 || at == 7, "ended at {at}");
+        // The schema is the one the recorded history describes.
+        f.schema(&["check", "--database", "--database-url", &url])
+            .expect(0);
+    }
+}
+
+#[test]
+fn a_pending_revision_that_cannot_apply_stops_the_run_before_its_first_statement() {
+    for db in TestDb::both("validate") {
+        let f = Fixture::new("blog");
+        let url = db.url();
+        f.schema(&["upgrade", "0005", "--database-url", &url])
+            .expect(0);
+        // 0006 and 0007 are fine; a new 0008 names a table that does not exist.
+        f.write(
+            "models/migrations/20251124_0008_nope.toml",
+            "revision = \"0008\"\ndown_revision = \"0007\"\n\n[[upgrade]]\nop = \"drop_column\"\ntable = \"nope\"\ncolumn = { name = \"x\", type = \"text\" }\n",
+        );
+        let r = f.schema(&["upgrade", "--database-url", &url]);
+        r.expect(2);
+        assert!(r.stderr().contains("0008"), "{}", r.stderr());
+        assert_eq!(assert_unbroken(&db, "after the refused run"), 5);
+    }
+}
