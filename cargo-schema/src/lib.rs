@@ -105,7 +105,12 @@ enum Command {
         lock_timeout: u64,
     },
     /// Record TARGET as applied without running it.
-    Stamp { target: String },
+    Stamp {
+        target: String,
+        /// Also forget history rows of revisions this code does not know.
+        #[arg(long)]
+        force: bool,
+    },
     /// Show the revision(s) the database is at.
     Current,
     /// Print the SQL for [FROM:]TO without a database.
@@ -226,6 +231,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
                 allow_edited: *allow_edited,
                 single_transaction: *single_transaction,
                 lock_timeout_secs: *lock_timeout,
+                ..Default::default()
             };
             commands::db::upgrade(&db_cx(&ws, g, out), target, options)
         }
@@ -242,9 +248,9 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             };
             commands::db::downgrade(&db_cx(&ws, g, out), target, options)
         }
-        Command::Stamp { target } => {
+        Command::Stamp { target, force } => {
             let ws = ws()?;
-            commands::db::stamp(&db_cx(&ws, g, out), target)
+            commands::db::stamp(&db_cx(&ws, g, out), target, *force)
         }
         Command::Current => {
             let ws = ws()?;

@@ -56,7 +56,7 @@ impl Output {
     /// A line of normal output (stdout), unless quiet.
     pub fn say(&self, s: impl AsRef<str>) {
         if !self.quiet {
-            println!("{}", s.as_ref());
+            stdout(&format!("{}\n", s.as_ref()));
         }
     }
 
@@ -69,6 +69,17 @@ impl Output {
     }
 
     pub fn print_json(&self, v: &serde_json::Value) {
-        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+        stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(v).unwrap_or_default()
+        ));
     }
+}
+
+/// Writes text to standard output as it is. A reader that went away (`history | head
+/// -1`) is not an error of ours: the rest of the output is dropped instead of panicking.
+pub fn stdout(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }

@@ -180,3 +180,38 @@ fn injected_sql_in_a_model_is_an_error_at_its_span() {
         assert!(r.stderr().contains(expected), "{expected}: {}", r.stderr());
     }
 }
+
+#[test]
+fn stamp_does_not_forget_revisions_of_newer_code_unless_forced() {
+    let db = TestDb::sqlite("stamp-ahead");
+    let url = db.url();
+    let f = Fixture::new("blog");
+    f.schema(&["upgrade", "--database-url", &url]).expect(0);
+    // The code goes back one revision: the database is ahead of it.
+    let newest = f.migrations("models/migrations").pop().expect("a file");
+    std::fs::remove_file(f.path(&format!("models/migrations/{newest}"))).expect("remove");
+    let r = f.schema(&["stamp", "0006", "--database-url", &url]);
+    r.expect(2);
+    assert!(r.stderr().contains("0007"), "{}", r.stderr());
+    assert_eq!(db.rows("SELECT revision FROM _schema_history").len(), 7);
+    f.schema(&["stamp", "0006", "--force", "--database-url", &url])
+        .expect(0);
+    assert_eq!(db.rows("SELECT revision FROM _schema_history").len(), 6);
+}
+
+#[test]
+fn a_reader_that_goes_away_is_no_panic() {
+    let f = Fixture::new("blog");
+    let mut child = std::process::Command::new(schema_e2e::binary())
+        .args(["schema", "history", "--verbose"])
+        .current_dir(f.path("."))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}

@@ -132,10 +132,16 @@ pub fn downgrade(cx: &DbContext<'_>, target: &str, options: RunOptions) -> Resul
     Ok(ExitCode::Success)
 }
 
-pub fn stamp(cx: &DbContext<'_>, target: &str) -> Result<ExitCode> {
+pub fn stamp(cx: &DbContext<'_>, target: &str, forget_unknown: bool) -> Result<ExitCode> {
     let graph = cx.ws.graph()?;
     let (mut conn, _, _) = cx.connect()?;
-    let m = Migrator::new(&graph, options(true));
+    let m = Migrator::new(
+        &graph,
+        RunOptions {
+            forget_unknown,
+            ..options(true)
+        },
+    );
     let report = on_backend!(&mut conn, |db| m.stamp(&mut db, target)).map_err(run_err)?;
     cx.out.say(format!(
         "Stamped {target} ({} revision(s) recorded)",
@@ -227,9 +233,7 @@ pub fn sql(ws: &Workspace, range: &str, dialect: &str) -> Result<ExitCode> {
         Ok(graph.ancestors(ids.iter().map(String::as_str)))
     };
     let (from_set, to_set) = (set(from)?, set(to)?);
-    print!(
-        "{}",
-        render_range(&graph, dialect, &from_set, &to_set).map_err(CliError::Input)?
-    );
+    let script = render_range(&graph, dialect, &from_set, &to_set).map_err(CliError::Input)?;
+    crate::output::stdout(&script);
     Ok(ExitCode::Success)
 }

@@ -141,7 +141,7 @@ pub fn revision(
     }
     let text = file::write(&rev, &rebuilds);
     if args.dry_run {
-        print!("{text}");
+        crate::output::stdout(&text);
         return Ok(ExitCode::Success);
     }
     let path = krate

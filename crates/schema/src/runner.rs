@@ -55,6 +55,8 @@ pub struct RunOptions {
     pub lock_timeout_secs: u64,
     /// Apply every pending revision in one transaction: all or nothing, one commit.
     pub single_transaction: bool,
+    /// Let `stamp` delete history rows of revisions this code does not know.
+    pub forget_unknown: bool,
 }
 
 impl Default for RunOptions {
@@ -63,6 +65,7 @@ impl Default for RunOptions {
             allow_edited: false,
             lock_timeout_secs: 60,
             single_transaction: false,
+            forget_unknown: false,
         }
     }
 }
@@ -540,6 +543,15 @@ impl<'g> Migrator<'g> {
             .into_iter()
             .map(|a| a.revision)
             .collect();
+        let unknown: Vec<String> = applied
+            .iter()
+            .filter(|id| self.graph.get(id).is_none())
+            .cloned()
+            .collect();
+        if !unknown.is_empty() && !self.options.forget_unknown {
+            // Stamping would delete what a newer release recorded: say so instead.
+            return Err(RunError::Ahead(unknown));
+        }
         db.begin_locked(&self.options).await?;
         let mut report = RunReport::default();
         for id in applied.difference(&wanted) {
