@@ -351,12 +351,15 @@ impl<'g> Migrator<'g> {
         &self,
         db: &mut B,
         pending: &BTreeSet<String>,
-        mut state: Schema,
+        state: Schema,
     ) -> Result<RunReport, RunError> {
-        let dialect = db.dialect();
+        // Render every pending revision before the first statement, then send them in
+        // large batches: one commit, few round trips.
+        let mut planned = render_plan(db.dialect(), state, self.graph.in_order(pending), true)?;
         let mut report = RunReport::default();
         db.begin_locked(&self.options).await?;
-        // Under the lock, the history cannot change: read it once.
+        // Without a run lock another process may have applied some meanwhile; they ran
+        // the same operations, so what follows them was rendered from the right state.
         let recorded: BTreeSet<String> = match db.read_history().await {
             Ok(rows) => rows.into_iter().map(|a| a.revision).collect(),
             Err(e) => {
@@ -364,28 +367,7 @@ impl<'g> Migrator<'g> {
                 return Err(e);
             }
         };
-        // Render every pending revision, then send them in large batches: one commit,
-        // few round trips.
-        let mut planned: Vec<(&Revision, Vec<Step>)> = Vec::new();
-        for rev in self.graph.in_order(pending) {
-            if recorded.contains(rev.id()) {
-                if let Err(e) = advance(&mut state, rev) {
-                    let _ = db.rollback().await;
-                    return Err(e);
-                }
-                continue;
-            }
-            match dialect.render_ops(&mut state, &rev.file.upgrade) {
-                Ok(statements) => planned.push((rev, statements)),
-                Err(e) => {
-                    let _ = db.rollback().await;
-                    return Err(RunError::Replay {
-                        revision: rev.id().to_string(),
-                        message: e.to_string(),
-                    });
-                }
-            }
-        }
+        planned.retain(|(rev, _)| !recorded.contains(rev.id()));
         for chunk in planned.chunks(REVISIONS_PER_BATCH) {
             let batch: Vec<PlannedRevision<'_>> = chunk
                 .iter()
@@ -609,13 +591,6 @@ fn render_plan<'r>(
                 })
         })
         .collect()
-}
-
-fn advance(state: &mut Schema, rev: &Revision) -> Result<(), RunError> {
-    schema_core::replay::replay(state, &rev.file.upgrade).map_err(|e| RunError::Replay {
-        revision: rev.id().to_string(),
-        message: e.to_string(),
-    })
 }
 
 fn short(checksum: &str) -> String {
