@@ -215,3 +215,53 @@ fn a_reader_that_goes_away_is_no_panic() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(0), "{err}");
 }
+
+#[test]
+fn deeply_nested_types_are_input_errors_not_crashes() {
+    for (depth, expected) in [
+        (
+            20,
+            "tags.rs:10:15: field `deep`: its type is nested 21 deep; at most 16 is read",
+        ),
+        (100_000, "tags.rs:10:"),
+    ] {
+        let f = Fixture::new("blog");
+        let ty = format!("{}i64{}", "Option<".repeat(depth), ">".repeat(depth));
+        f.edit(
+            "models/src/tags.rs",
+            "    pub name: String,\n}",
+            &format!("    pub name: String,\n    pub deep: {ty},\n}}"),
+        );
+        let r = f.schema(&["check"]);
+        r.expect(2);
+        assert!(
+            r.stderr().contains(expected),
+            "{depth}: {}",
+            &r.stderr()[..300.min(r.stderr().len())]
+        );
+        if depth > 128 {
+            assert!(r.stderr().contains("nest deeper than 128"), "{depth}");
+        }
+    }
+}
+
+#[test]
+fn a_migration_file_that_is_not_a_regular_file_is_refused_not_read() {
+    let f = Fixture::new("blog");
+    let fifo = f.path("models/migrations/20251124_0008_fifo.toml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    for cmd in [&["check"][..], &["history"], &["sql", "heads"]] {
+        let r = f.schema(cmd);
+        r.expect(2);
+        assert!(
+            r.stderr()
+                .contains("_0008_fifo.toml: a migration file must be a regular file"),
+            "{cmd:?}: {}",
+            r.stderr()
+        );
+    }
+}

@@ -58,12 +58,15 @@ pub fn write_tags(tags: &std::collections::BTreeMap<String, Vec<String>>) -> Str
 
 /// Why a set of migration directories could not be loaded.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ResolveError {
     #[error("cannot read {}: {source}", .path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{}: a migration file must be a regular file (or a link to one)", .0.display())]
+    NotAFile(PathBuf),
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
     Files(Vec<FileError>),
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
@@ -89,14 +92,24 @@ pub fn migration_files(dir: &Path) -> Result<Vec<PathBuf>, ResolveError> {
             source,
         })?;
         let path = entry.path();
-        // The entry's type comes with the listing: no extra stat per file.
-        let is_file = entry
-            .file_type()
-            .map(|t| t.is_file() || t.is_symlink())
-            .unwrap_or(false);
-        if is_file && path.extension().is_some_and(|e| e == "toml") && !path.ends_with(TAGS_FILE) {
-            files.push(path);
+        if !path.extension().is_some_and(|e| e == "toml") || path.ends_with(TAGS_FILE) {
+            continue;
         }
+        // The entry's type comes with the listing: a stat only for a symlink. Anything
+        // but a regular file (a FIFO, a socket, a device) could block a read forever.
+        let file_type = entry.file_type().map_err(|source| ResolveError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let regular = if file_type.is_symlink() {
+            std::fs::metadata(&path).is_ok_and(|m| m.is_file())
+        } else {
+            file_type.is_file()
+        };
+        if !regular {
+            return Err(ResolveError::NotAFile(path));
+        }
+        files.push(path);
     }
     files.sort();
     Ok(files)

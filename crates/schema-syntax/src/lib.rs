@@ -85,6 +85,30 @@ pub fn snake_case(name: &str) -> String {
     out
 }
 
+/// How deep a field's type may nest generic arguments (`Option<Vec<u8>>` is 3).
+pub const MAX_TYPE_DEPTH: usize = 16;
+
+/// How deep a type nests, following each level's first generic argument (what
+/// [`map_type`] reads), without recursion.
+pub fn type_depth(ty: &syn::Type) -> usize {
+    let mut depth = 0;
+    let mut ty = Some(ty);
+    while let Some(t) = ty {
+        depth += 1;
+        ty = match t {
+            syn::Type::Path(p) => p.path.segments.last().and_then(|seg| match &seg.arguments {
+                syn::PathArguments::AngleBracketed(a) => a.args.iter().find_map(|g| match g {
+                    syn::GenericArgument::Type(t) => Some(t),
+                    _ => None,
+                }),
+                _ => None,
+            }),
+            _ => None,
+        };
+    }
+    depth
+}
+
 /// The column type a Rust type maps to, by its last path segment; `None` when unknown.
 /// The bool is whether the type is `Option<_>` (a nullable column).
 pub fn map_type(ty: &syn::Type) -> Option<(SqlType, bool)> {
@@ -182,6 +206,14 @@ pub fn lower_struct(
             .name
             .clone()
             .unwrap_or_else(|| ident.unraw().to_string());
+        let depth = type_depth(&field.ty);
+        if depth > MAX_TYPE_DEPTH {
+            errors.push(ModelError::new(
+                field.ty.span(),
+                format!("field `{ident}`: its type is nested {depth} deep; at most {MAX_TYPE_DEPTH} is read"),
+            ));
+            continue;
+        }
         let mapped = map_type(&field.ty);
         let nullable_wrapper = is_option(&field.ty);
         let ty = match (&cattrs.sql_type, mapped.as_ref()) {

@@ -114,8 +114,65 @@ pub fn crate_models(
     }
 }
 
+/// How deep brackets and generic arguments may nest in a model source file.
+pub const MAX_NESTING: usize = 128;
+
+/// Refuses a source whose brackets or generic arguments nest deeper than [`MAX_NESTING`]:
+/// syn parses them recursively and would exhaust the stack. Tokens are walked with an
+/// explicit stack, and `<` counts only after a name or `::` (a generic argument list).
+pub fn nesting_within_limit(text: &str) -> Result<(), ModelError> {
+    use proc_macro2::{Span, TokenStream, TokenTree};
+    // An unlexable file is left to syn, which reports it with its location.
+    let Ok(tokens) = text.parse::<TokenStream>() else {
+        return Ok(());
+    };
+    let too_deep = |span: Span| {
+        Err(ModelError::new(
+            span,
+            format!("brackets or generic arguments nest deeper than {MAX_NESTING}; this file is not read"),
+        ))
+    };
+    // Each level: its tokens and the depth of open `<` within it.
+    let mut stack = vec![(tokens.into_iter(), 0usize)];
+    let mut previous_opens_generics = false;
+    while let Some((iter, angles)) = stack.last_mut() {
+        let Some(tree) = iter.next() else {
+            stack.pop();
+            continue;
+        };
+        let opens_generics = match &tree {
+            TokenTree::Group(g) => {
+                if stack.len() >= MAX_NESTING {
+                    return too_deep(g.span());
+                }
+                stack.push((g.stream().into_iter(), 0));
+                false
+            }
+            TokenTree::Punct(p) if p.as_char() == '<' && previous_opens_generics => {
+                *angles += 1;
+                if *angles > MAX_NESTING {
+                    return too_deep(p.span());
+                }
+                false
+            }
+            TokenTree::Punct(p) if p.as_char() == '>' => {
+                *angles = angles.saturating_sub(1);
+                false
+            }
+            TokenTree::Punct(p) => p.as_char() == ':',
+            TokenTree::Ident(_) => true,
+            TokenTree::Literal(_) => false,
+        };
+        previous_opens_generics = opens_generics;
+    }
+    Ok(())
+}
+
 /// Every model in one file's text (no `mod` following): the derive uses this on its own file.
 pub fn models_in_text(text: &str, naming: &NamingConvention) -> Vec<ModelTable> {
+    if nesting_within_limit(text).is_err() {
+        return vec![];
+    }
     let Ok(file) = syn::parse_file(text) else {
         return vec![];
     };
@@ -157,6 +214,9 @@ fn walk(
         Ok(t) => t,
         Err(e) => return errors.push(SourceError::io(path, e)),
     };
+    if let Err(err) = nesting_within_limit(&text) {
+        return errors.push(SourceError::at(path, &text, &err));
+    }
     let file = match syn::parse_file(&text) {
         Ok(f) => f,
         Err(e) => {
