@@ -92,7 +92,7 @@ pub fn migration_files(dir: &Path) -> Result<Vec<PathBuf>, ResolveError> {
             source,
         })?;
         let path = entry.path();
-        if !path.extension().is_some_and(|e| e == "toml") || path.ends_with(TAGS_FILE) {
+        if path.extension().is_none_or(|e| e != "toml") || path.ends_with(TAGS_FILE) {
             continue;
         }
         // The entry's type comes with the listing: a stat only for a symlink. Anything
