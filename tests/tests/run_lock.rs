@@ -108,3 +108,48 @@ fn a_pending_revision_that_cannot_apply_stops_the_run_before_its_first_statement
         assert_eq!(assert_unbroken(&db, "after the refused run"), 5);
     }
 }
+
+#[test]
+fn upgrade_refuses_what_check_refuses() {
+    for db in TestDb::both("heads") {
+        let url = db.url();
+        // Two heads on one branch.
+        let f = Fixture::new("blog");
+        f.schema(&["upgrade", "0006", "--database-url", &url])
+            .expect(0);
+        f.schema(&["revision", "--empty", "-m", "side work", "--head", "0006"])
+            .expect(0);
+        let r = f.schema(&["upgrade", "--database-url", &url]);
+        r.expect(2);
+        assert!(
+            r.stderr().contains("branch `blog` has 2 heads: 0007"),
+            "{}",
+            r.stderr()
+        );
+        assert_eq!(assert_unbroken(&db, "two heads"), 6);
+        f.schema(&["merge", "-m", "join", "0007", "0008"]).expect(0);
+        f.schema(&["upgrade", "--database-url", &url]).expect(0);
+        assert_eq!(db.rows("SELECT revision FROM _schema_history").len(), 9);
+    }
+    // A deleted down_revision makes a second root: refused the same way.
+    let db = TestDb::sqlite("root");
+    let f = Fixture::new("blog");
+    f.edit(
+        "models/migrations/20251116_0005_add_post_slugs.toml",
+        "down_revision = \"0004\"\n",
+        "",
+    );
+    let r = f.schema(&["upgrade", "--database-url", &db.url()]);
+    r.expect(2);
+    assert!(
+        r.stderr().contains(
+            "_0005_add_post_slugs.toml: revision `0005` has no `down_revision` and no branch label"
+        ),
+        "{}",
+        r.stderr()
+    );
+    f.schema(&["check"]).expect(2);
+    assert!(db
+        .rows("SELECT name FROM sqlite_master WHERE name = 'users'")
+        .is_empty());
+}

@@ -27,6 +27,7 @@ impl Revision {
 
 /// A problem with the graph as a whole, naming the files involved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum GraphError {
     #[error("revision `{id}` is defined twice: {} and {}; renumber the one no shared database has applied with `cargo schema renumber <file>`", .first.display(), .second.display())]
     DuplicateId {
@@ -51,6 +52,8 @@ pub enum GraphError {
     DuplicateLabel { label: String, paths: Vec<PathBuf> },
     #[error("unknown revision or target `{0}`")]
     UnknownTarget(String),
+    #[error("{}: revision `{id}` has no `down_revision` and no branch label, so it starts a second history beside the first; give it the `down_revision` it follows, or a `branch_labels` entry if it starts a branch of its own", .path.display())]
+    UnlabelledRoot { id: String, path: PathBuf },
 }
 
 /// All revisions of a workspace, validated into a graph.
@@ -260,6 +263,21 @@ impl MigrationGraph {
                         .iter()
                         .map(|h| (h.id().to_string(), h.path.clone()))
                         .collect(),
+                });
+            }
+        }
+        // One history may start without a label; a second start must say it is a branch
+        // (a deleted `down_revision` otherwise looks like one).
+        let roots: Vec<&Revision> = self
+            .revisions
+            .iter()
+            .filter(|r| r.file.down_revisions.is_empty())
+            .collect();
+        if roots.len() > 1 {
+            for r in roots.iter().filter(|r| r.file.branch_labels.is_empty()) {
+                errors.push(GraphError::UnlabelledRoot {
+                    id: r.id().to_string(),
+                    path: r.path.clone(),
                 });
             }
         }

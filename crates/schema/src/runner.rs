@@ -293,6 +293,18 @@ impl<'g> Migrator<'g> {
         if wanted.is_subset(&applied) {
             return Ok(RunReport::default());
         }
+        // What `check` and the build refuse, the runner refuses too: two heads on a branch
+        // (or two unlabelled roots) would have it apply both lines.
+        let head_errors = self.graph.head_errors();
+        if !head_errors.is_empty() {
+            return Err(RunError::Target(
+                head_errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ));
+        }
         db.lock_run(&self.options).await?;
         let result = self.upgrade_locked(db, &wanted).await;
         finish(db, result).await
