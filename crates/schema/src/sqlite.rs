@@ -52,29 +52,60 @@ impl<'c> SqliteBackend<'c> {
             .map_err(db_err)
     }
 
+    /// The indexes on `table` other than `known`, and every trigger and view, as the SQL
+    /// that recreates them, in the order to recreate them. The triggers and views are
+    /// dropped: since SQLite 3.26 a RENAME checks every trigger and view in the schema,
+    /// and one that names the dropped table would fail it.
+    fn save_dependents(
+        &self,
+        table: &str,
+        known: &[String],
+    ) -> rusqlite::Result<Vec<(String, String, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND \
+             ((type = 'index' AND tbl_name = ?1) OR type IN ('trigger', 'view')) \
+             ORDER BY CASE type WHEN 'index' THEN 0 WHEN 'trigger' THEN 2 ELSE 1 END, rowid",
+        )?;
+        let rows: Vec<(String, String, String)> = stmt
+            .query_map([table], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        let kept: Vec<(String, String, String)> = rows
+            .into_iter()
+            .filter(|(kind, name, _)| !(kind == "index" && known.contains(name)))
+            .collect();
+        // Newest first, so that a view on a view is dropped before its base.
+        for (kind, name, _) in kept.iter().rev() {
+            let what = match kind.as_str() {
+                "view" => "VIEW",
+                "trigger" => "TRIGGER",
+                _ => continue,
+            };
+            self.conn
+                .execute_batch(&format!("DROP {what} {}", quote(name)))?;
+        }
+        Ok(kept)
+    }
+
     fn run_steps(&mut self, steps: &[Step]) -> Result<(), StatementError> {
-        let mut kept_triggers: Vec<String> = Vec::new();
+        // What a rebuild keeps: (kind, name, the SQL that recreates it), in order.
+        let mut kept: Vec<(String, String, String)> = Vec::new();
         for step in steps {
             let fail = |e: rusqlite::Error| StatementError {
                 statement: Some(step.to_string()),
                 message: e.to_string(),
             };
             match step {
-                Step::SaveTriggers { table } => {
-                    let mut stmt = self
-                        .conn
-                        .prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?1 AND sql IS NOT NULL")
-                        .map_err(fail)?;
-                    let rows = stmt
-                        .query_map([table], |r| r.get::<_, String>(0))
-                        .map_err(fail)?;
-                    kept_triggers = rows.collect::<Result<_, _>>().map_err(fail)?;
+                Step::SaveDependents { table, indexes } => {
+                    kept = self.save_dependents(table, indexes).map_err(fail)?;
                 }
-                Step::RestoreTriggers => {
-                    for t in kept_triggers.drain(..) {
-                        self.conn.execute_batch(&t).map_err(|e| StatementError {
-                            statement: Some(t.clone()),
-                            message: e.to_string(),
+                Step::RestoreDependents => {
+                    for (kind, name, sql) in kept.drain(..) {
+                        self.conn.execute_batch(&sql).map_err(|e| StatementError {
+                            statement: Some(sql.clone()),
+                            message: format!(
+                                "the {kind} `{name}` cannot be recreated after the rebuild ({e}); \
+                                 change or drop it in an `execute` step before this one"
+                            ),
                         })?;
                     }
                 }

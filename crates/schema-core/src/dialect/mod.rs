@@ -204,16 +204,20 @@ trait DialectRules: Sync {
 }
 
 /// One step of a rendered revision. Most are SQL; a SQLite rebuild also asks the runner to
-/// keep the table's triggers across it and to check foreign keys afterwards.
+/// keep what depends on the table across it and to check foreign keys afterwards.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     Sql(String),
-    /// Remember the triggers of `table` before the rebuild drops it.
-    SaveTriggers {
+    /// Before a rebuild drops `table`: remember what depends on it and the rebuild would
+    /// lose (its triggers, the indexes on it other than `indexes`, which the rebuild
+    /// creates itself, e.g. ones made by `execute` steps), and every view, which SQLite
+    /// re-checks when a table is renamed; then drop the views.
+    SaveDependents {
         table: String,
+        indexes: Vec<String>,
     },
-    /// Recreate the triggers remembered by the last [`Step::SaveTriggers`].
-    RestoreTriggers,
+    /// Recreate what the last [`Step::SaveDependents`] kept: indexes, views, triggers.
+    RestoreDependents,
     /// `PRAGMA foreign_key_check(table)`: the revision fails if it returns a row.
     ForeignKeyCheck {
         table: String,
@@ -236,10 +240,14 @@ impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Step::Sql(s) => f.write_str(s),
-            Step::SaveTriggers { table } => {
-                write!(f, "-- cargo-schema: keep the triggers of {}", quote(table))
+            Step::SaveDependents { table, .. } => write!(
+                f,
+                "-- cargo-schema: keep the views, triggers and other indexes of {}",
+                quote(table)
+            ),
+            Step::RestoreDependents => {
+                f.write_str("-- cargo-schema: recreate the kept indexes, views and triggers")
             }
-            Step::RestoreTriggers => f.write_str("-- cargo-schema: recreate the kept triggers"),
             Step::ForeignKeyCheck { table } => {
                 write!(f, "PRAGMA foreign_key_check({})", quote(table))
             }
@@ -477,8 +485,12 @@ mod tests {
     fn steps_print_as_a_script() {
         let t = "a\"b".to_string();
         assert_eq!(
-            Step::SaveTriggers { table: t.clone() }.to_string(),
-            "-- cargo-schema: keep the triggers of \"a\"\"b\""
+            Step::SaveDependents {
+                table: t.clone(),
+                indexes: vec![]
+            }
+            .to_string(),
+            "-- cargo-schema: keep the views, triggers and other indexes of \"a\"\"b\""
         );
         assert_eq!(
             Step::ForeignKeyCheck { table: t }.to_string(),

@@ -1,6 +1,6 @@
 //! SQLite: ALTER where SQLite can, otherwise the documented table rebuild (new table,
-//! copy, drop, rename, recreate indexes and triggers, `foreign_key_check`), which keeps
-//! every row; the rowid alias; and reading constraint names back from the table's SQL,
+//! copy, drop, rename, recreate indexes, triggers and views, `foreign_key_check`), which
+//! keeps every row; the rowid alias; and reading constraint names back from the table's SQL,
 //! the only place SQLite keeps them.
 
 use super::{
@@ -165,8 +165,14 @@ fn rebuild(before: &TableDef, after: &TableDef) -> Vec<Step> {
             cols = quote_list(&common)
         )));
     }
-    out.push(Step::SaveTriggers {
+    out.push(Step::SaveDependents {
         table: before.name.clone(),
+        indexes: before
+            .indexes
+            .iter()
+            .chain(&after.indexes)
+            .map(|i| i.name.clone())
+            .collect(),
     });
     out.push(Step::Sql(format!("DROP TABLE {}", quote(&before.name))));
     out.push(Step::Sql(format!(
@@ -180,7 +186,7 @@ fn rebuild(before: &TableDef, after: &TableDef) -> Vec<Step> {
             .iter()
             .map(|i| Step::Sql(create_index_sql(&after.name, i))),
     );
-    out.push(Step::RestoreTriggers);
+    out.push(Step::RestoreDependents);
     out.push(Step::ForeignKeyCheck {
         table: after.name.clone(),
     });
