@@ -161,12 +161,12 @@ pub fn resolve_url(flag: Option<&str>, workspace_root: Option<&Path>) -> Result<
 pub fn is_local(target: &Target) -> bool {
     match target {
         Target::Sqlite(_) => true,
-        Target::Postgres(url) => match url.parse::<tokio_postgres::Config>() {
+        Target::Postgres(url) => match PgTarget::parse(url) {
             // `hostaddr`, when given, is where libpq connects, whatever `host` says.
-            Ok(cfg) if !cfg.get_hostaddrs().is_empty() => {
-                cfg.get_hostaddrs().iter().all(|a| a.is_loopback())
+            Ok(t) if !t.config.get_hostaddrs().is_empty() => {
+                t.config.get_hostaddrs().iter().all(|a| a.is_loopback())
             }
-            Ok(cfg) => cfg.get_hosts().iter().all(|h| match h {
+            Ok(t) => t.config.get_hosts().iter().all(|h| match h {
                 tokio_postgres::config::Host::Tcp(name) => {
                     matches!(name.as_str(), "localhost" | "127.0.0.1" | "::1" | "[::1]")
                 }
@@ -177,15 +177,213 @@ pub fn is_local(target: &Target) -> bool {
     }
 }
 
+/// TLS as libpq's `sslmode` describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    const SPELLINGS: &'static str = "disable, prefer, require, verify-ca, verify-full";
+
+    fn parse(s: &str) -> Option<SslMode> {
+        Some(match s {
+            "disable" => SslMode::Disable,
+            "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            _ => return None,
+        })
+    }
+}
+
+/// A PostgreSQL URL (or libpq `key=value` string) read once: what tokio-postgres connects
+/// with, and the TLS that libpq's `sslmode` and `sslrootcert` ask for (tokio-postgres
+/// itself knows neither `verify-*` nor `sslrootcert`). `PGSSLMODE` and `PGSSLROOTCERT`
+/// are the defaults, as in libpq; without either the mode is `prefer`.
+pub struct PgTarget {
+    pub config: tokio_postgres::Config,
+    pub ssl_mode: SslMode,
+    pub root_cert: Option<PathBuf>,
+}
+
+impl PgTarget {
+    pub fn parse(url: &str) -> Result<PgTarget> {
+        let shown = redact(url);
+        let (rest, mode, root) = take_tls_params(url);
+        let mode = mode
+            .or_else(|| std::env::var("PGSSLMODE").ok().filter(|m| !m.is_empty()))
+            .unwrap_or_else(|| "prefer".into());
+        let ssl_mode = SslMode::parse(&mode).ok_or_else(|| {
+            CliError::input(format!(
+                "unknown sslmode `{mode}` in {shown}, expected one of {}",
+                SslMode::SPELLINGS
+            ))
+        })?;
+        let root_cert = root
+            .or_else(|| {
+                std::env::var("PGSSLROOTCERT")
+                    .ok()
+                    .filter(|p| !p.is_empty())
+            })
+            .map(PathBuf::from);
+        let mut config: tokio_postgres::Config = rest
+            .parse()
+            .map_err(|e| CliError::input(format!("cannot read the PostgreSQL URL {shown}: {e}")))?;
+        config.ssl_mode(match ssl_mode {
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            _ => tokio_postgres::config::SslMode::Require,
+        });
+        Ok(PgTarget {
+            config,
+            ssl_mode,
+            root_cert,
+        })
+    }
+
+    /// The TLS connector the mode needs (none for `disable`). `prefer` and `require`
+    /// encrypt without checking the certificate, as libpq does; `verify-ca` checks it
+    /// against the root certificate, `verify-full` also checks the host name.
+    pub fn tls(&self) -> Result<Option<postgres_native_tls::MakeTlsConnector>> {
+        let mut builder = native_tls::TlsConnector::builder();
+        match self.ssl_mode {
+            SslMode::Disable => return Ok(None),
+            SslMode::Prefer | SslMode::Require => {
+                builder
+                    .danger_accept_invalid_certs(true)
+                    .danger_accept_invalid_hostnames(true);
+            }
+            SslMode::VerifyCa | SslMode::VerifyFull => {
+                let path = self
+                    .root_cert
+                    .clone()
+                    .or_else(|| {
+                        std::env::var_os("HOME")
+                            .map(|h| PathBuf::from(h).join(".postgresql/root.crt"))
+                    })
+                    .unwrap_or_default();
+                let pem = std::fs::read(&path).map_err(|e| {
+                    CliError::input(format!(
+                        "sslmode verify-ca and verify-full check the server against a root \
+                         certificate: cannot read {} ({e}); give sslrootcert=PATH",
+                        path.display()
+                    ))
+                })?;
+                let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
+                    CliError::input(format!("{}: not a PEM certificate ({e})", path.display()))
+                })?;
+                builder
+                    .add_root_certificate(cert)
+                    .disable_built_in_roots(true)
+                    .danger_accept_invalid_hostnames(self.ssl_mode == SslMode::VerifyCa);
+            }
+        }
+        let connector = builder
+            .build()
+            .map_err(|e| CliError::Database(format!("cannot set up TLS: {e}")))?;
+        Ok(Some(postgres_native_tls::MakeTlsConnector::new(connector)))
+    }
+}
+
+/// Takes `sslmode` and `sslrootcert` out of a URL's query or a `key=value` string.
+fn take_tls_params(url: &str) -> (String, Option<String>, Option<String>) {
+    let (mut mode, mut root) = (None, None);
+    let mut take = |key: &str, value: &str| match key {
+        "sslmode" => {
+            mode = Some(value.to_string());
+            true
+        }
+        "sslrootcert" => {
+            root = Some(percent_decode(value));
+            true
+        }
+        _ => false,
+    };
+    let rest = if url.contains("://") {
+        match url.split_once('?') {
+            Some((base, query)) => {
+                let kept: Vec<&str> = query
+                    .split('&')
+                    .filter(|kv| !kv.split_once('=').is_some_and(|(k, v)| take(k, v)))
+                    .collect();
+                if kept.is_empty() {
+                    base.to_string()
+                } else {
+                    format!("{base}?{}", kept.join("&"))
+                }
+            }
+            None => url.to_string(),
+        }
+    } else {
+        url.split_whitespace()
+            .filter(|kv| !kv.split_once('=').is_some_and(|(k, v)| take(k, v)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    (rest, mode, root)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// An open connection.
 pub enum Connection {
     Sqlite(rusqlite::Connection),
     Postgres {
         client: tokio_postgres::Client,
         /// For the second connection that holds the run lock.
-        config: Box<tokio_postgres::Config>,
+        target: Box<PgTarget>,
+        tls: Option<postgres_native_tls::MakeTlsConnector>,
         runtime: tokio::runtime::Runtime,
     },
+}
+
+impl Connection {
+    /// The PostgreSQL backend, holding the run lock on a second connection made like the
+    /// first one.
+    pub fn postgres_backend<'c>(
+        client: &'c tokio_postgres::Client,
+        target: &PgTarget,
+        tls: &Option<postgres_native_tls::MakeTlsConnector>,
+    ) -> schema::postgres::PostgresBackend<'c> {
+        let config = target.config.clone();
+        match tls {
+            Some(tls) => {
+                schema::postgres::PostgresBackend::with_run_lock(client, config, tls.clone())
+            }
+            None => schema::postgres::PostgresBackend::with_run_lock(
+                client,
+                config,
+                tokio_postgres::NoTls,
+            ),
+        }
+    }
 }
 
 pub fn connect(url: &str) -> Result<Connection> {
@@ -200,31 +398,47 @@ pub fn connect(url: &str) -> Result<Connection> {
             Ok(Connection::Sqlite(conn))
         }
         Target::Postgres(url) => {
-            let config: tokio_postgres::Config = url.parse().map_err(|e| {
-                CliError::input(format!("cannot read the PostgreSQL URL {shown}: {e}"))
-            })?;
+            let target = PgTarget::parse(&url)?;
+            let tls = target.tls()?;
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .map_err(|e| CliError::Database(format!("cannot start the async runtime: {e}")))?;
-            let (client, connection) = runtime
-                .block_on(config.connect(tokio_postgres::NoTls))
-                .map_err(|e| {
-                    CliError::Database(format!(
-                        "cannot connect to {shown}: {}",
-                        connect_message(&e)
-                    ))
-                })?;
-            runtime.spawn(async move {
-                let _ = connection.await;
-            });
+            let connected = match &tls {
+                Some(tls) => open(&runtime, &target.config, tls.clone()),
+                None => open(&runtime, &target.config, tokio_postgres::NoTls),
+            };
+            let client = connected.map_err(|e| {
+                CliError::Database(format!(
+                    "cannot connect to {shown}: {}",
+                    connect_message(&e)
+                ))
+            })?;
             Ok(Connection::Postgres {
                 client,
-                config: Box::new(config),
+                target: Box::new(target),
+                tls,
                 runtime,
             })
         }
     }
+}
+
+/// Connects, and drives the connection on the runtime.
+fn open<T>(
+    runtime: &tokio::runtime::Runtime,
+    config: &tokio_postgres::Config,
+    tls: T,
+) -> std::result::Result<tokio_postgres::Client, tokio_postgres::Error>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = runtime.block_on(config.connect(tls))?;
+    runtime.spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
 }
 
 fn connect_message(e: &tokio_postgres::Error) -> String {
@@ -289,6 +503,22 @@ mod tests {
         };
         assert!(matches!(e, CliError::Input(_)));
         assert!(!e.to_string().contains("p@ss"), "{e}");
+    }
+
+    #[test]
+    fn tls_parameters_are_taken_out_for_tokio_postgres() {
+        let (rest, mode, root) = take_tls_params(
+            "postgres://u@h/db?sslmode=verify-full&application_name=x&sslrootcert=%2Ftmp%2Fca.crt",
+        );
+        assert_eq!(rest, "postgres://u@h/db?application_name=x");
+        assert_eq!(mode.as_deref(), Some("verify-full"));
+        assert_eq!(root.as_deref(), Some("/tmp/ca.crt"));
+        let (rest, mode, _) = take_tls_params("host=h sslmode=require dbname=d");
+        assert_eq!(rest, "host=h dbname=d");
+        assert_eq!(mode.as_deref(), Some("require"));
+        let t = PgTarget::parse("postgres://u@h/db?sslmode=verify-ca").expect("parses");
+        assert_eq!(t.ssl_mode, SslMode::VerifyCa);
+        assert!(PgTarget::parse("postgres://u@h/db?sslmode=always").is_err());
     }
 
     #[test]

@@ -26,11 +26,11 @@ macro_rules! on_backend {
             }
             Connection::Postgres {
                 client,
-                config,
+                target,
+                tls,
                 runtime,
             } => {
-                let mut $db =
-                    schema::postgres::PostgresBackend::with_run_lock(client, (**config).clone());
+                let mut $db = Connection::postgres_backend(client, target, tls);
                 runtime.block_on($body)
             }
         }

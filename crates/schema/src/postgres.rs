@@ -7,7 +7,8 @@ use schema_core::model::{
 };
 use schema_core::{Schema, SqlType, TableDef};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::Client;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::{Client, Socket};
 
 use crate::runner::{
     AppliedRevision, Backend, PlannedRevision, RunError, RunOptions, StatementError, HISTORY_TABLE,
@@ -16,11 +17,19 @@ use crate::runner::{
 /// The advisory lock key: "schema" in ASCII, so it is recognisable in pg_locks.
 pub const LOCK_KEY: i64 = 0x0000_7363_6865_6d61;
 
+/// Opens a second connection (with the same TLS as the first), for the run lock.
+type LockConnector = Box<
+    dyn Fn() -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<Client, tokio_postgres::Error>> + Send>,
+        > + Send
+        + Sync,
+>;
+
 pub struct PostgresBackend<'c> {
     client: &'c Client,
     /// Where a second connection for the run lock comes from (none: each revision's
     /// transaction takes the lock itself).
-    lock_config: Option<tokio_postgres::Config>,
+    lock_connector: Option<LockConnector>,
     /// The second connection, holding the run lock in an open transaction.
     lock_client: Option<Client>,
 }
@@ -29,20 +38,37 @@ impl<'c> PostgresBackend<'c> {
     pub fn new(client: &'c Client) -> PostgresBackend<'c> {
         PostgresBackend {
             client,
-            lock_config: None,
+            lock_connector: None,
             lock_client: None,
         }
     }
 
     /// A backend that holds the migration lock for a whole run on a second connection
-    /// made from `config`: a transaction-level advisory lock in a transaction left open
+    /// made from `config` with `tls` (the first connection's): a transaction-level advisory lock in a transaction left open
     /// for the run, so it also holds behind a transaction-pooling proxy.
-    pub fn with_run_lock(
+    pub fn with_run_lock<T>(
         client: &'c Client,
         config: tokio_postgres::Config,
-    ) -> PostgresBackend<'c> {
+        tls: T,
+    ) -> PostgresBackend<'c>
+    where
+        T: MakeTlsConnect<Socket> + Clone + Send + Sync + 'static,
+        T::Stream: Send + 'static,
+        T::TlsConnect: Send,
+        <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+    {
+        let connector: LockConnector = Box::new(move || {
+            let (config, tls) = (config.clone(), tls.clone());
+            Box::pin(async move {
+                let (client, connection) = config.connect(tls).await?;
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                Ok(client)
+            })
+        });
         PostgresBackend {
-            lock_config: Some(config),
+            lock_connector: Some(connector),
             ..PostgresBackend::new(client)
         }
     }
@@ -212,19 +238,13 @@ impl Backend for PostgresBackend<'_> {
     }
 
     async fn lock_run(&mut self, options: &RunOptions) -> Result<(), RunError> {
-        let Some(config) = &self.lock_config else {
+        let Some(connect) = &self.lock_connector else {
             return Ok(());
         };
         if self.lock_client.is_some() {
             return Ok(());
         }
-        let (client, connection) = config
-            .connect(tokio_postgres::NoTls)
-            .await
-            .map_err(db_err)?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
+        let client = connect().await.map_err(db_err)?;
         let sql = format!(
             "BEGIN; SET LOCAL lock_timeout = '{}s'; SELECT pg_advisory_xact_lock({LOCK_KEY})",
             options.lock_timeout_secs
