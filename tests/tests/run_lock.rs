@@ -153,3 +153,44 @@ fn upgrade_refuses_what_check_refuses() {
         .rows("SELECT name FROM sqlite_master WHERE name = 'users'")
         .is_empty());
 }
+
+#[test]
+fn a_lost_connection_says_where_the_database_may_be() {
+    let db = TestDb::postgres("lost");
+    let TestDb::Postgres(url) = &db else {
+        unreachable!()
+    };
+    let f = Fixture::new("blog");
+    f.schema(&["upgrade", "0005", "--database-url", url])
+        .expect(0);
+    f.write(
+        "models/migrations/20251124_0008_slow.toml",
+        "revision = \"0008\"\ndown_revision = \"0007\"\n\n[[upgrade]]\nop = \"execute\"\nsql = \"SELECT pg_sleep(30)\"\n",
+    );
+    let up = spawn(&f, &["upgrade", "--database-url", url]);
+    // Once 0008 is running, its connection goes away (as in a server crash).
+    let mut killed = false;
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(100));
+        let rows = db.rows(
+            "SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity \
+             WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()",
+        );
+        if !rows.is_empty() {
+            killed = true;
+            break;
+        }
+    }
+    assert!(killed, "0008 never started");
+    let out = up.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the connection was lost during revision 0008")
+            && err.contains("up to 0007, did not wait for the disk")
+            && err.contains("cargo schema current"),
+        "{err}"
+    );
+    // No crash happened here, so the earlier commits are there.
+    assert_eq!(assert_unbroken(&db, "after the lost connection"), 7);
+}

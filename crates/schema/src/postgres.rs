@@ -254,6 +254,10 @@ impl Backend for PostgresBackend<'_> {
         Ok(())
     }
 
+    fn connection_lost(&self) -> bool {
+        self.client.is_closed()
+    }
+
     async fn unlock_run(&mut self) -> Result<(), RunError> {
         if let Some(lock) = self.lock_client.take() {
             // Ending the transaction releases the lock; so would dropping the connection.

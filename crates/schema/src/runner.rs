@@ -20,6 +20,7 @@ pub struct AppliedRevision {
 
 /// What can go wrong while migrating, with what a user needs to act on it.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RunError {
     #[error("database error: {0}")]
     Database(String),
@@ -38,6 +39,12 @@ pub enum RunError {
     },
     #[error("the database records revision(s) {} that this code does not know: it is ahead of the code; deploy the newer code or downgrade with it", .0.join(", "))]
     Ahead(Vec<String>),
+    #[error("the connection was lost during revision {revision} ({message}); {whereabouts}; run `cargo schema current` to see where it is")]
+    ConnectionLost {
+        revision: String,
+        message: String,
+        whereabouts: String,
+    },
     #[error("timed out waiting for the migration lock held by another process ({0})")]
     LockTimeout(String),
     #[error("revision {revision}: {message}")]
@@ -84,6 +91,12 @@ pub trait Backend {
     async fn lock_run(&mut self, options: &RunOptions) -> Result<(), RunError> {
         let _ = options;
         Ok(())
+    }
+
+    /// Whether the connection to the server is gone (after a failure: then where the
+    /// database is depends on which commits reached the disk).
+    fn connection_lost(&self) -> bool {
+        false
     }
 
     /// Releases the run lock (a no-op when none is held).
@@ -348,7 +361,9 @@ impl<'g> Migrator<'g> {
                 db.commit().await?;
                 continue;
             }
-            self.run_one(db, rev, steps, Some(&rev.checksum)).await?;
+            if let Err(e) = self.run_one(db, rev, steps, Some(&rev.checksum)).await {
+                return Err(lost_or(db, e, rev.id(), report.revisions.last()));
+            }
             flushed = durable(rev.id());
             report.revisions.push(rev.id().to_string());
         }
@@ -507,7 +522,9 @@ impl<'g> Migrator<'g> {
                 db.commit().await?;
                 continue;
             }
-            self.run_one(db, rev, steps, None).await?;
+            if let Err(e) = self.run_one(db, rev, steps, None).await {
+                return Err(lost_or(db, e, id, report.revisions.last()));
+            }
             flushed = id == last;
             report.revisions.push(id.to_string());
         }
@@ -565,6 +582,38 @@ impl<'g> Migrator<'g> {
         }
         db.commit().await?;
         Ok(report)
+    }
+}
+
+/// A failed revision's error, or, when the connection is gone, one that says where the
+/// database may be: this run's earlier commits did not wait for the disk (only a run's
+/// last commit does), so a server crash can take the database back past them.
+fn lost_or<B: Backend>(
+    db: &B,
+    e: RunError,
+    revision: &str,
+    committed: Option<&String>,
+) -> RunError {
+    let RunError::Statement { message, .. } = &e else {
+        return e;
+    };
+    if !db.connection_lost() {
+        return e;
+    }
+    let whereabouts = match committed {
+        Some(last) => format!(
+            "this run's earlier commits, up to {last}, did not wait for the disk, so if the \
+             server crashed the database is anywhere from where this run started to {last}"
+        ),
+        None => format!(
+            "the database is where this run started, or past {revision} if its commit \
+             reached the server"
+        ),
+    };
+    RunError::ConnectionLost {
+        revision: revision.to_string(),
+        message: message.clone(),
+        whereabouts,
     }
 }
 
