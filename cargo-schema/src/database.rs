@@ -152,9 +152,46 @@ pub fn resolve_url(flag: Option<&str>, workspace_root: Option<&Path>) -> Result<
             }
         }
     }
+    if let Some(kv) = libpq_environment(|v| std::env::var(v).ok()) {
+        return Ok(kv);
+    }
     Err(CliError::input(
-        "no database: pass --database-url URL, or set DATABASE_URL (also read from .env)",
+        "no database: pass --database-url URL, or set DATABASE_URL (also read from .env), \
+         or libpq's PGHOST/PGDATABASE",
     ))
+}
+
+/// With no URL, libpq's variables as a `key=value` string, when `PGHOST`, `PGHOSTADDR` or
+/// `PGDATABASE` says where to go. Defaults are libpq's: the Debian socket directory and
+/// the login name.
+fn libpq_environment(var: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let get = |name: &str| var(name).filter(|v| !v.is_empty());
+    if ["PGHOST", "PGHOSTADDR", "PGDATABASE"]
+        .iter()
+        .all(|v| get(v).is_none())
+    {
+        return None;
+    }
+    let quote = |v: &str| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
+    let user = get("PGUSER").or_else(|| get("USER"));
+    let mut parts = Vec::new();
+    for (key, value) in [
+        (
+            "host",
+            get("PGHOST").or_else(|| Some("/var/run/postgresql".into())),
+        ),
+        ("hostaddr", get("PGHOSTADDR")),
+        ("port", get("PGPORT")),
+        ("user", user.clone()),
+        ("password", get("PGPASSWORD")),
+        ("dbname", get("PGDATABASE").or(user)),
+        ("application_name", get("PGAPPNAME")),
+    ] {
+        if let Some(v) = value {
+            parts.push(format!("{key}={}", quote(&v)));
+        }
+    }
+    Some(parts.join(" "))
 }
 
 /// Whether the database is on this machine (reset refuses others without --force).
@@ -519,6 +556,33 @@ mod tests {
         let t = PgTarget::parse("postgres://u@h/db?sslmode=verify-ca").expect("parses");
         assert_eq!(t.ssl_mode, SslMode::VerifyCa);
         assert!(PgTarget::parse("postgres://u@h/db?sslmode=always").is_err());
+    }
+
+    #[test]
+    fn libpq_variables_make_a_connection_string() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |v: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == v)
+                    .map(|(_, x)| x.to_string())
+            }
+        };
+        assert_eq!(libpq_environment(env(&[("PGUSER", "app")])), None);
+        let kv = libpq_environment(env(&[
+            ("PGHOST", "db"),
+            ("PGUSER", "app"),
+            ("PGPASSWORD", "it's"),
+            ("PGDATABASE", "shop"),
+        ]))
+        .expect("a string");
+        assert_eq!(kv, "host='db' user='app' password='it\\'s' dbname='shop'");
+        let config: tokio_postgres::Config = kv.parse().expect("tokio-postgres reads it");
+        assert_eq!(config.get_password(), Some(&b"it's"[..]));
+        assert_eq!(
+            redact(&kv),
+            "host='db' user='app' password=*** dbname='shop'"
+        );
     }
 
     #[test]
