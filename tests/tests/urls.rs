@@ -7,6 +7,10 @@ use schema_e2e::{Fixture, TestDb};
 const PASSWORD: &str = "a/b?c:d";
 const ENCODED: &str = "a%2Fb%3Fc%3Ad";
 
+/// A form's name, its URL (none: the environment says), extra environment, and the exit
+/// code of `upgrade`.
+type Case = (&'static str, Option<String>, Vec<(&'static str, String)>, i32);
+
 #[test]
 fn no_url_form_prints_its_password() {
     let TestDb::Postgres(url) = TestDb::postgres("urls") else {
@@ -30,9 +34,8 @@ fn no_url_form_prints_its_password() {
          EXCEPTION WHEN duplicate_object THEN NULL; END $$"
     ));
     let f = Fixture::new("blog");
-    // (form, URL or none, extra environment, exit code of `upgrade`)
     let good = format!("postgres://url_user:{ENCODED}@localhost:{port}/{dbname}");
-    let cases: Vec<(&str, Option<String>, Vec<(&str, String)>, i32)> = vec![
+    let cases: Vec<Case> = vec![
         ("encoded", Some(good.clone()), vec![], 0),
         (
             "encoded, wrong database",
