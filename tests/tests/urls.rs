@@ -9,7 +9,12 @@ const ENCODED: &str = "a%2Fb%3Fc%3Ad";
 
 /// A form's name, its URL (none: the environment says), extra environment, and the exit
 /// code of `upgrade`.
-type Case = (&'static str, Option<String>, Vec<(&'static str, String)>, i32);
+type Case = (
+    &'static str,
+    Option<String>,
+    Vec<(&'static str, String)>,
+    i32,
+);
 
 #[test]
 fn no_url_form_prints_its_password() {
