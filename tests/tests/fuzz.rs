@@ -157,6 +157,7 @@ fn mutated_revision_files_never_panic_and_errors_name_the_file() {
             );
         }
     });
+    assert!(refused > 32, "only {refused} of 128 mutations were refused");
 }
 
 #[test]
