@@ -265,3 +265,36 @@ fn a_migration_file_that_is_not_a_regular_file_is_refused_not_read() {
         );
     }
 }
+
+#[test]
+fn a_downgrade_cut_short_is_refused_everywhere() {
+    let db = TestDb::sqlite("cut-short");
+    let url = db.url();
+    let f = Fixture::new("blog");
+    f.schema(&["upgrade", "0006", "--database-url", &url])
+        .expect(0);
+    // 0007's file loses its last [[downgrade]] (the drop of users.karma).
+    let rel = "models/migrations/20251123_0007_user_karma.toml";
+    let text = f.read(rel);
+    let cut = text
+        .rfind("# DESTRUCTIVE")
+        .expect("the last downgrade step");
+    f.write(rel, &text[..cut]);
+    for cmd in [
+        &["check"][..],
+        &["upgrade", "--database-url", &url],
+        &["sql", "heads"],
+    ] {
+        let r = f.schema(cmd);
+        r.expect(2);
+        assert!(
+            r.stderr()
+                .contains("_0007_user_karma.toml: revision `0007`")
+                && r.stderr()
+                    .contains("the downgrade does not put table `users` back"),
+            "{cmd:?}: {}",
+            r.stderr()
+        );
+    }
+    assert_eq!(db.rows("SELECT revision FROM _schema_history").len(), 6);
+}

@@ -22,6 +22,10 @@ pub enum ReplayError {
     NoConstraint { table: String, constraint: String },
     #[error("column `{table}.{column}` is used by a constraint or index; drop those first")]
     ColumnInUse { table: String, column: String },
+    #[error("in the downgrade: {0}")]
+    InDowngrade(Box<ReplayError>),
+    #[error("the downgrade does not put table `{0}` back as the upgrade found it; a downgrade must be the exact inverse (was the file cut short?)")]
+    NotInverse(String),
 }
 
 /// Applies the operations in order to `schema`.
@@ -308,21 +312,86 @@ pub struct RevisionReplayError {
     pub source: Box<ReplayError>,
 }
 
-/// Replays the upgrades of `revisions` (in the order given) onto `schema`.
+/// Replays the upgrades of `revisions` (in the order given) onto `schema`, checking on
+/// the way that each revision's downgrade is the exact inverse of its upgrade.
 pub fn replay_revisions<'a>(
     schema: &mut Schema,
     revisions: impl IntoIterator<Item = &'a crate::graph::Revision>,
 ) -> Result<(), RevisionReplayError> {
     for r in revisions {
+        check_inverse(schema, r)?;
         for (index, op) in r.file.upgrade.iter().enumerate() {
-            apply(schema, op).map_err(|source| RevisionReplayError {
-                path: r.path.clone(),
-                revision: r.id().to_string(),
-                index,
-                kind: op.kind(),
-                source: Box::new(source),
-            })?;
+            apply(schema, op).map_err(|e| revision_error(r, index, op.kind(), e))?;
         }
     }
     Ok(())
+}
+
+/// Checks, from `schema` (the state before `r`), that `r`'s upgrade applies and its
+/// downgrade puts every table it touches back exactly as it was; on success `schema` is
+/// as it was. A downgrade cut short is found here, before anything runs.
+pub fn check_inverse(
+    schema: &mut Schema,
+    r: &crate::graph::Revision,
+) -> Result<(), RevisionReplayError> {
+    let touched: std::collections::BTreeSet<&str> = r
+        .file
+        .upgrade
+        .iter()
+        .chain(&r.file.downgrade)
+        .flat_map(touched_tables)
+        .collect();
+    let before: Vec<(&str, Option<Schema>)> = touched
+        .iter()
+        .map(|n| (*n, schema.tables.get(*n).map(canonical_table)))
+        .collect();
+    for (index, op) in r.file.upgrade.iter().enumerate() {
+        apply(schema, op).map_err(|e| revision_error(r, index, op.kind(), e))?;
+    }
+    for (index, op) in r.file.downgrade.iter().enumerate() {
+        apply(schema, op).map_err(|e| {
+            revision_error(r, index, op.kind(), ReplayError::InDowngrade(Box::new(e)))
+        })?;
+    }
+    for (name, was) in &before {
+        if schema.tables.get(*name).map(canonical_table) != *was {
+            let last = r.file.downgrade.len().saturating_sub(1);
+            return Err(revision_error(
+                r,
+                last,
+                "downgrade",
+                ReplayError::NotInverse(name.to_string()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn revision_error(
+    r: &crate::graph::Revision,
+    index: usize,
+    kind: &'static str,
+    source: ReplayError,
+) -> RevisionReplayError {
+    RevisionReplayError {
+        path: r.path.clone(),
+        revision: r.id().to_string(),
+        index,
+        kind,
+        source: Box::new(source),
+    }
+}
+
+/// The tables an operation reads or writes.
+fn touched_tables(op: &Operation) -> Vec<&str> {
+    match op {
+        Operation::RenameTable { from, to } => vec![from, to],
+        other => other.table_name().into_iter().collect(),
+    }
+}
+
+/// One table in the form schemas are compared in (order of columns and constraints
+/// aside).
+fn canonical_table(t: &crate::model::TableDef) -> Schema {
+    Schema::from_tables([t.clone()]).canonical()
 }

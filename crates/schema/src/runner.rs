@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use schema_core::dialect::{Dialect, Step};
 use schema_core::graph::{MigrationGraph, Revision};
+use schema_core::plan::render_revisions;
 use schema_core::replay::replay_revisions;
 use schema_core::Schema;
 
@@ -628,30 +629,18 @@ async fn finish<B: Backend>(
     Ok(report)
 }
 
-/// Replays and renders revisions in order (their upgrade, or their downgrade when `up` is
-/// false), so that a revision that cannot apply is found before anything is sent.
+/// [`render_revisions`] for the runner: a revision that cannot apply stops the run
+/// before its first statement.
 fn render_plan<'r>(
     dialect: Dialect,
     mut state: Schema,
     revisions: impl Iterator<Item = &'r Revision>,
     up: bool,
 ) -> Result<Vec<(&'r Revision, Vec<Step>)>, RunError> {
-    revisions
-        .map(|rev| {
-            let ops = if up {
-                &rev.file.upgrade
-            } else {
-                &rev.file.downgrade
-            };
-            dialect
-                .render_ops(&mut state, ops)
-                .map(|steps| (rev, steps))
-                .map_err(|e| RunError::Replay {
-                    revision: format!("{} ({})", rev.id(), rev.path.display()),
-                    message: e.to_string(),
-                })
-        })
-        .collect()
+    render_revisions(dialect, &mut state, revisions, up).map_err(|e| RunError::Replay {
+        revision: e.revision.clone(),
+        message: e.to_string(),
+    })
 }
 
 fn short(checksum: &str) -> String {
