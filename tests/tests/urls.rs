@@ -22,18 +22,14 @@ fn no_url_form_prints_its_password() {
         unreachable!()
     };
     let db = TestDb::Postgres(url.clone());
-    let port = url
+    // The test server's URL: postgres://postgres@localhost:PORT/DB[?host=...].
+    let (port, dbname) = url
         .split("localhost:")
         .nth(1)
-        .and_then(|r| r.split('/').next())
-        .expect("port")
-        .to_string();
-    let dbname = url
-        .rsplit('/')
-        .next()
-        .and_then(|d| d.split('?').next())
-        .expect("database name")
-        .to_string();
+        .and_then(|r| r.split('?').next())
+        .and_then(|r| r.split_once('/'))
+        .map(|(p, d)| (p.to_string(), d.to_string()))
+        .expect("port and database");
     db.execute(&format!(
         "DO $$ BEGIN CREATE ROLE url_user LOGIN SUPERUSER PASSWORD '{PASSWORD}'; \
          EXCEPTION WHEN duplicate_object THEN NULL; END $$"

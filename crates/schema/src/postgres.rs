@@ -7,6 +7,7 @@ use schema_core::model::{
 };
 use schema_core::{Schema, SqlType, TableDef};
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Type;
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::{Client, Socket};
 
@@ -426,11 +427,13 @@ fn action(code: &str) -> ReferentialAction {
     }
 }
 
-/// Reads the tables of the current schema (not the history table).
+/// Reads the tables of the current schema (not the history table). `query_typed` sends
+/// each query as an unnamed statement: no named prepared statement, which a
+/// transaction-pooling proxy could route to another server connection.
 pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
     let mut schema = Schema::new();
     let cols = client
-        .query(
+        .query_typed(
             "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
                     pg_get_expr(d.adbin, d.adrelid), a.attidentity::text \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -438,7 +441,7 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
              LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum \
              WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname <> $1 \
              ORDER BY c.relname, a.attnum",
-            &[&HISTORY_TABLE],
+            &[(&HISTORY_TABLE, Type::TEXT)],
         )
         .await
         .map_err(db_err)?;
@@ -462,7 +465,7 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
         t.columns.push(c);
     }
     let cons = client
-        .query(
+        .query_typed(
             "SELECT c.relname::text, con.conname::text, con.contype::text, \
                     ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, ord) \
                           JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.ord), \
@@ -474,7 +477,7 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
              JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_class fc ON fc.oid = con.confrelid \
              WHERE n.nspname = current_schema() AND con.contype IN ('p', 'u', 'f', 'c') AND c.relname <> $1 \
              ORDER BY c.relname, con.conname",
-            &[&HISTORY_TABLE],
+            &[(&HISTORY_TABLE, Type::TEXT)],
         )
         .await
         .map_err(db_err)?;
@@ -503,7 +506,7 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
         }
     }
     let idx = client
-        .query(
+        .query_typed(
             "SELECT t.relname::text, i.relname::text, ix.indisunique, \
                     ARRAY(SELECT a.attname::text FROM unnest(ix.indkey::int2[]) WITH ORDINALITY k(n, ord) \
                           JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.n ORDER BY k.ord) \
@@ -512,7 +515,7 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
              WHERE n.nspname = current_schema() AND t.relname <> $1 \
                AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = ix.indexrelid) \
              ORDER BY t.relname, i.relname",
-            &[&HISTORY_TABLE],
+            &[(&HISTORY_TABLE, Type::TEXT)],
         )
         .await
         .map_err(db_err)?;
