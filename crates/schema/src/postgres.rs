@@ -7,8 +7,8 @@ use schema_core::model::{
 };
 use schema_core::{Schema, SqlType, TableDef};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::Type;
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::types::Type;
 use tokio_postgres::{Client, Socket};
 
 use crate::runner::{
