@@ -194,3 +194,44 @@ fn a_lost_connection_says_where_the_database_may_be() {
     // No crash happened here, so the earlier commits are there.
     assert_eq!(assert_unbroken(&db, "after the lost connection"), 7);
 }
+
+#[test]
+fn without_a_run_lock_each_revision_checks_the_history_it_needs() {
+    // An embedded runner given one PostgreSQL client locks per revision; a CLI downgrade
+    // that slips in between must not leave it applying on top of a gap.
+    let db = TestDb::postgres("moved");
+    let TestDb::Postgres(url) = &db else {
+        unreachable!()
+    };
+    let f = Fixture::new("blog");
+    f.schema(&["upgrade", "0005", "--database-url", url])
+        .expect(0);
+    let graph = schema_core::resolver::load_graph(&[f.path("models/migrations")]).expect("graph");
+    let rt = schema_e2e::runtime();
+    let holder = schema_e2e::pg_connect(&rt, url);
+    rt.block_on(holder.batch_execute(&format!(
+        "BEGIN; SELECT pg_advisory_xact_lock({})",
+        schema::postgres::LOCK_KEY
+    )))
+    .expect("lock");
+    let embedded = std::thread::scope(|s| {
+        let up = s.spawn(|| db.upgrade(&graph, "heads"));
+        std::thread::sleep(Duration::from_millis(500));
+        let down = spawn(&f, &["downgrade", "0003", "--database-url", url]);
+        std::thread::sleep(Duration::from_millis(500));
+        rt.block_on(holder.batch_execute("ROLLBACK"))
+            .expect("unlock");
+        finish(down, "downgrade");
+        up.join().expect("no panic")
+    });
+    match &embedded {
+        Ok(applied) => assert!(!applied.is_empty()),
+        Err(e) => assert!(
+            e.to_string()
+                .contains("another process changed the history during this run"),
+            "{e}"
+        ),
+    }
+    let at = assert_unbroken(&db, "embedded upgrade against a downgrade");
+    assert!(at == 3 || at == 7, "ended at {at}: {embedded:?}");
+}

@@ -1,6 +1,8 @@
 //! The PostgreSQL backend (tokio-postgres): history, a transaction-level advisory lock
 //! (works behind a transaction-pooling proxy) with a lock timeout, and introspection.
 
+use std::collections::BTreeSet;
+
 use schema_core::dialect::{quote, Dialect, Step};
 use schema_core::model::{
     CheckDef, ColumnDef, ForeignKeyDef, IndexDef, PrimaryKeyDef, ReferentialAction, UniqueDef,
@@ -149,6 +151,34 @@ fn db_err(e: tokio_postgres::Error) -> RunError {
     RunError::Database(pg_message(&e))
 }
 
+/// The query for which of `ids` the history records (ids are `[A-Za-z0-9_]`, and quoted
+/// as literals all the same).
+fn recorded_sql(ids: &[&str]) -> String {
+    format!(
+        "SELECT revision AS recorded FROM {} WHERE revision = ANY(ARRAY[{}]::text[])",
+        quote(HISTORY_TABLE),
+        ids.iter()
+            .map(|i| literal(i))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// The ids in the rows of [`recorded_sql`] (the lock query's row is told apart by its
+/// column name).
+fn history_rows(msgs: &[tokio_postgres::SimpleQueryMessage]) -> BTreeSet<String> {
+    msgs.iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r)
+                if r.columns().first().is_some_and(|c| c.name() == "recorded") =>
+            {
+                r.get(0).map(str::to_string)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
@@ -204,16 +234,13 @@ impl Backend for PostgresBackend<'_> {
         Ok(())
     }
 
-    async fn is_recorded(&mut self, revision: &str) -> Result<bool, RunError> {
-        let sql = format!(
-            "SELECT 1 FROM {} WHERE revision = {}",
-            quote(HISTORY_TABLE),
-            literal(revision)
-        );
-        let msgs = self.client.simple_query(&sql).await.map_err(db_err)?;
-        Ok(msgs
-            .iter()
-            .any(|m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(_))))
+    async fn recorded_among(&mut self, ids: &[&str]) -> Result<BTreeSet<String>, RunError> {
+        let msgs = self
+            .client
+            .simple_query(&recorded_sql(ids))
+            .await
+            .map_err(db_err)?;
+        Ok(history_rows(&msgs))
     }
 
     async fn run(
@@ -300,14 +327,13 @@ impl Backend for PostgresBackend<'_> {
 
     async fn begin_revision(
         &mut self,
-        revision: &str,
+        ids: &[&str],
         durable: bool,
         options: &RunOptions,
-    ) -> Result<bool, RunError> {
-        // One round trip: begin, lock, and ask whether the revision is recorded.
+    ) -> Result<BTreeSet<String>, RunError> {
+        // One round trip: begin, lock, and ask which of `ids` are recorded.
         let sql = format!(
-            "BEGIN; SET LOCAL lock_timeout = '{}s';{}{} \
-             SELECT 1 FROM {} WHERE revision = {}",
+            "BEGIN; SET LOCAL lock_timeout = '{}s';{}{} {}",
             options.lock_timeout_secs,
             if durable {
                 ""
@@ -315,23 +341,10 @@ impl Backend for PostgresBackend<'_> {
                 " SET LOCAL synchronous_commit = off;"
             },
             self.revision_lock(),
-            quote(HISTORY_TABLE),
-            literal(revision)
+            recorded_sql(ids)
         );
         match self.client.simple_query(&sql).await {
-            // Rows of the lock query carry one column named pg_advisory_xact_lock; the
-            // history query's row is the only other.
-            Ok(msgs) => Ok(msgs
-                .iter()
-                .filter_map(|m| match m {
-                    tokio_postgres::SimpleQueryMessage::Row(r) => Some(r),
-                    _ => None,
-                })
-                .any(|r| {
-                    r.columns()
-                        .first()
-                        .is_some_and(|c| c.name() != "pg_advisory_xact_lock")
-                })),
+            Ok(msgs) => Ok(history_rows(&msgs)),
             Err(e) => {
                 let _ = self.client.batch_execute("ROLLBACK").await;
                 Err(db_err(e))

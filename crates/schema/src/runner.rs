@@ -46,6 +46,8 @@ pub enum RunError {
         message: String,
         whereabouts: String,
     },
+    #[error("another process changed the history during this run: {0}; nothing more was done, run the command again")]
+    HistoryMoved(String),
     #[error("timed out waiting for the migration lock held by another process ({0})")]
     LockTimeout(String),
     #[error("revision {revision}: {message}")]
@@ -107,8 +109,8 @@ pub trait Backend {
 
     /// Starts a transaction holding the migration lock.
     async fn begin_locked(&mut self, options: &RunOptions) -> Result<(), RunError>;
-    /// Inside the transaction: whether the revision is recorded.
-    async fn is_recorded(&mut self, revision: &str) -> Result<bool, RunError>;
+    /// Inside the transaction: which of `ids` the history records.
+    async fn recorded_among(&mut self, ids: &[&str]) -> Result<BTreeSet<String>, RunError>;
     /// Inside the transaction: runs the statements, then records (`Some(checksum)`) or
     /// forgets (`None`) the revision. On error nothing is rolled back yet.
     async fn run(
@@ -146,20 +148,20 @@ pub trait Backend {
         Ok(())
     }
 
-    /// Starts a revision's transaction under the lock; returns whether the revision is
-    /// recorded already. A backend may do this in one round trip. When `durable` is false
+    /// Starts a revision's transaction under the lock; returns which of `ids` (the
+    /// revision and those it needs or that need it) the history records. A backend may do this in one round trip. When `durable` is false
     /// a backend may commit without waiting for the disk: a later durable commit in the
     /// same run makes it durable too, and a crash before that leaves the database at an
     /// earlier revision, never in between.
     async fn begin_revision(
         &mut self,
-        revision: &str,
+        ids: &[&str],
         durable: bool,
         options: &RunOptions,
-    ) -> Result<bool, RunError> {
+    ) -> Result<BTreeSet<String>, RunError> {
         let _ = durable;
         self.begin_locked(options).await?;
-        self.is_recorded(revision).await
+        self.recorded_among(ids).await
     }
 
     /// Runs a revision's statements and history change and commits; on error the
@@ -354,13 +356,25 @@ impl<'g> Migrator<'g> {
         // Whether everything this run committed is on disk.
         let mut flushed = true;
         for (rev, steps) in &planned {
-            // Without a run lock, another process may have applied it meanwhile.
-            if db
-                .begin_revision(rev.id(), durable(rev.id()), &self.options)
-                .await?
-            {
+            // Without a run lock, another process may have applied it meanwhile, or
+            // reverted what it needs: the history read under this revision's lock decides.
+            let needs = parents(rev);
+            let ids: Vec<&str> = std::iter::once(rev.id())
+                .chain(needs.iter().copied())
+                .collect();
+            let recorded = db
+                .begin_revision(&ids, durable(rev.id()), &self.options)
+                .await?;
+            if recorded.contains(rev.id()) {
                 db.commit().await?;
                 continue;
+            }
+            if let Some(gone) = needs.iter().find(|p| !recorded.contains(**p)) {
+                let _ = db.rollback().await;
+                return Err(RunError::HistoryMoved(format!(
+                    "{} needs {gone}, which is no longer applied",
+                    rev.id()
+                )));
             }
             if let Err(e) = self.run_one(db, rev, steps, Some(&rev.checksum)).await {
                 return Err(lost_or(db, e, rev.id(), report.revisions.last()));
@@ -518,10 +532,27 @@ impl<'g> Migrator<'g> {
         let mut flushed = true;
         for (rev, steps) in &planned {
             let id = rev.id();
-            if !db.begin_revision(id, id == last, &self.options).await? {
-                // Without a run lock, another process may have reverted it meanwhile.
+            // Without a run lock, another process may have reverted it meanwhile, or
+            // applied something that needs it.
+            let needed_by: Vec<&str> = self
+                .graph
+                .ordered()
+                .filter(|r| parents(r).contains(&id))
+                .map(|r| r.id())
+                .collect();
+            let ids: Vec<&str> = std::iter::once(id)
+                .chain(needed_by.iter().copied())
+                .collect();
+            let recorded = db.begin_revision(&ids, id == last, &self.options).await?;
+            if !recorded.contains(id) {
                 db.commit().await?;
                 continue;
+            }
+            if let Some(user) = needed_by.iter().find(|d| recorded.contains(**d)) {
+                let _ = db.rollback().await;
+                return Err(RunError::HistoryMoved(format!(
+                    "{user}, which needs {id}, is applied now"
+                )));
             }
             if let Err(e) = self.run_one(db, rev, steps, None).await {
                 return Err(lost_or(db, e, id, report.revisions.last()));
@@ -616,6 +647,16 @@ fn lost_or<B: Backend>(
         message: message.clone(),
         whereabouts,
     }
+}
+
+/// The revisions `rev` follows: its parents and what it depends on.
+fn parents(rev: &Revision) -> Vec<&str> {
+    rev.file
+        .down_revisions
+        .iter()
+        .chain(&rev.file.depends_on)
+        .map(String::as_str)
+        .collect()
 }
 
 /// Releases the run lock whatever the run's outcome; the run's own error comes first.

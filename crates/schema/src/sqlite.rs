@@ -230,13 +230,20 @@ impl Backend for SqliteBackend<'_> {
             .map_err(db_err)
     }
 
-    async fn is_recorded(&mut self, revision: &str) -> Result<bool, RunError> {
-        let sql = format!("SELECT 1 FROM {} WHERE revision = ?1", quote(HISTORY_TABLE));
-        self.conn
-            .query_row(&sql, [revision], |_| Ok(()))
-            .optional()
-            .map(|r| r.is_some())
-            .map_err(db_err)
+    async fn recorded_among(
+        &mut self,
+        ids: &[&str],
+    ) -> Result<std::collections::BTreeSet<String>, RunError> {
+        let marks = vec!["?"; ids.len()].join(", ");
+        let sql = format!(
+            "SELECT revision FROM {} WHERE revision IN ({marks})",
+            quote(HISTORY_TABLE)
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(db_err)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(ids), |r| r.get::<_, String>(0))
+            .map_err(db_err)?;
+        rows.collect::<Result<_, _>>().map_err(db_err)
     }
 
     async fn run(
