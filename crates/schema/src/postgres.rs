@@ -179,8 +179,24 @@ fn history_rows(msgs: &[tokio_postgres::SimpleQueryMessage]) -> BTreeSet<String>
         .collect()
 }
 
+/// A string literal that reads the same whatever `standard_conforming_strings` says:
+/// quotes doubled, and a value with a backslash written as an escape string.
 fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    let quoted = s.replace('\'', "''");
+    if s.contains('\\') {
+        format!("E'{}'", quoted.replace('\\', "\\\\"))
+    } else {
+        format!("'{quoted}'")
+    }
+}
+
+#[cfg(test)]
+mod literal_tests {
+    #[test]
+    fn literals() {
+        assert_eq!(super::literal("a'b"), "'a''b'");
+        assert_eq!(super::literal(r"a\b'"), r#"E'a\\b'''"#);
+    }
 }
 
 impl Backend for PostgresBackend<'_> {

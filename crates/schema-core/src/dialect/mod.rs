@@ -243,7 +243,8 @@ impl fmt::Display for Step {
             Step::SaveDependents { table, .. } => write!(
                 f,
                 "-- cargo-schema: keep the views, triggers and other indexes of {}",
-                quote(table)
+                // A name may hold a line break; in a comment it would end the comment.
+                crate::input::comment_text(&quote(table))
             ),
             Step::RestoreDependents => {
                 f.write_str("-- cargo-schema: recreate the kept indexes, views and triggers")
@@ -479,6 +480,15 @@ mod tests {
         );
         assert_eq!(normalize_expr("'x'::character varying(20)"), "'x'");
         assert_eq!(normalize_expr("CURRENT_TIMESTAMP"), "current_timestamp");
+    }
+
+    #[test]
+    fn a_name_with_a_line_break_stays_in_its_comment() {
+        let step = Step::SaveDependents {
+            table: "t\nDROP TABLE users; --".into(),
+            indexes: vec![],
+        };
+        assert_eq!(step.to_string().lines().count(), 1, "{step}");
     }
 
     #[test]
