@@ -190,15 +190,6 @@ fn literal(s: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod literal_tests {
-    #[test]
-    fn literals() {
-        assert_eq!(super::literal("a'b"), "'a''b'");
-        assert_eq!(super::literal(r"a\b'"), r#"E'a\\b'''"#);
-    }
-}
-
 impl Backend for PostgresBackend<'_> {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
@@ -559,4 +550,13 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
         });
     }
     Ok(schema)
+}
+
+#[cfg(test)]
+mod literal_tests {
+    #[test]
+    fn literals() {
+        assert_eq!(super::literal("a'b"), "'a''b'");
+        assert_eq!(super::literal(r"a\b'"), r#"E'a\\b'''"#);
+    }
 }
