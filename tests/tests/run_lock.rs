@@ -235,3 +235,25 @@ fn without_a_run_lock_each_revision_checks_the_history_it_needs() {
     let at = assert_unbroken(&db, "embedded upgrade against a downgrade");
     assert!(at == 3 || at == 7, "ended at {at}: {embedded:?}");
 }
+
+#[test]
+fn first_runs_racing_on_a_new_sqlite_file_both_succeed() {
+    // Two processes' first runs: one creates the history table while the other looks
+    // for it. Repeated, since the window is small.
+    let graph = schema_e2e::fixture_graph(&["blog/models/migrations"]);
+    for round in 0..40 {
+        let db = TestDb::sqlite(&format!("first-run-{round}"));
+        let results: Vec<_> = std::thread::scope(|s| {
+            let runs: Vec<_> = (0..2)
+                .map(|_| s.spawn(|| db.upgrade(&graph, "heads")))
+                .collect();
+            runs.into_iter()
+                .map(|r| r.join().expect("no panic"))
+                .collect()
+        });
+        for r in &results {
+            assert!(r.is_ok(), "round {round}: {r:?}");
+        }
+        assert_eq!(assert_unbroken(&db, "first runs"), 7);
+    }
+}

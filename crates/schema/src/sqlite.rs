@@ -188,7 +188,9 @@ impl Backend for SqliteBackend<'_> {
         let mut stmt = match self.conn.prepare(&sql) {
             Ok(s) => s,
             Err(_) if !self.history_exists()? => return Ok(vec![]),
-            Err(e) => return Err(db_err(e)),
+            // Another process created the table since this connection read the schema:
+            // the look at sqlite_master above reloaded it, so a second try sees it.
+            Err(_) => self.conn.prepare(&sql).map_err(db_err)?,
         };
         let rows = stmt
             .query_map([], |r| {
