@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{CliError, Result};
+use crate::tls::{LazyTls, Verify};
 
 /// Where the database is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -277,25 +278,37 @@ impl PgTarget {
             SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
             _ => tokio_postgres::config::SslMode::Require,
         });
-        Ok(PgTarget {
+        let mut target = PgTarget {
             config,
             ssl_mode,
             root_cert,
-        })
+        };
+        if target.unix_socket_only() {
+            target
+                .config
+                .ssl_mode(tokio_postgres::config::SslMode::Disable);
+        }
+        Ok(target)
+    }
+
+    fn unix_socket_only(&self) -> bool {
+        let hosts = self.config.get_hosts();
+        !hosts.is_empty()
+            && self.config.get_hostaddrs().is_empty()
+            && hosts
+                .iter()
+                .all(|h| matches!(h, tokio_postgres::config::Host::Unix(_)))
     }
 
     /// The TLS connector the mode needs (none for `disable`). `prefer` and `require`
     /// encrypt without checking the certificate, as libpq does; `verify-ca` checks it
     /// against the root certificate, `verify-full` also checks the host name.
-    pub fn tls(&self) -> Result<Option<postgres_native_tls::MakeTlsConnector>> {
-        let mut builder = native_tls::TlsConnector::builder();
-        match self.ssl_mode {
+    pub fn tls(&self) -> Result<Option<LazyTls>> {
+        let verify = match self.ssl_mode {
             SslMode::Disable => return Ok(None),
-            SslMode::Prefer | SslMode::Require => {
-                builder
-                    .danger_accept_invalid_certs(true)
-                    .danger_accept_invalid_hostnames(true);
-            }
+            // No TLS on a unix socket, as in libpq.
+            _ if self.unix_socket_only() => return Ok(None),
+            SslMode::Prefer | SslMode::Require => Verify::Nothing,
             SslMode::VerifyCa | SslMode::VerifyFull => {
                 let path = self
                     .root_cert
@@ -315,16 +328,13 @@ impl PgTarget {
                 let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
                     CliError::input(format!("{}: not a PEM certificate ({e})", path.display()))
                 })?;
-                builder
-                    .add_root_certificate(cert)
-                    .disable_built_in_roots(true)
-                    .danger_accept_invalid_hostnames(self.ssl_mode == SslMode::VerifyCa);
+                Verify::Root {
+                    cert,
+                    hostname: self.ssl_mode == SslMode::VerifyFull,
+                }
             }
-        }
-        let connector = builder
-            .build()
-            .map_err(|e| CliError::Database(format!("cannot set up TLS: {e}")))?;
-        Ok(Some(postgres_native_tls::MakeTlsConnector::new(connector)))
+        };
+        Ok(Some(LazyTls::new(verify)))
     }
 }
 
@@ -396,7 +406,7 @@ pub enum Connection {
         client: tokio_postgres::Client,
         /// For the second connection that holds the run lock.
         target: Box<PgTarget>,
-        tls: Option<postgres_native_tls::MakeTlsConnector>,
+        tls: Option<LazyTls>,
         runtime: tokio::runtime::Runtime,
     },
 }
@@ -407,7 +417,7 @@ impl Connection {
     pub fn postgres_backend<'c>(
         client: &'c tokio_postgres::Client,
         target: &PgTarget,
-        tls: &Option<postgres_native_tls::MakeTlsConnector>,
+        tls: &Option<LazyTls>,
     ) -> schema::postgres::PostgresBackend<'c> {
         let config = target.config.clone();
         match tls {

@@ -6,6 +6,7 @@ mod database;
 mod error;
 mod output;
 mod time;
+mod tls;
 mod workspace;
 
 use std::ffi::OsString;
