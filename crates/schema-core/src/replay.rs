@@ -341,9 +341,9 @@ pub fn check_inverse(
         .chain(&r.file.downgrade)
         .flat_map(touched_tables)
         .collect();
-    let before: Vec<(&str, Option<Schema>)> = touched
+    let before: Vec<(&str, Option<crate::model::TableDef>)> = touched
         .iter()
-        .map(|n| (*n, schema.tables.get(*n).map(canonical_table)))
+        .map(|n| (*n, schema.tables.get(*n).cloned()))
         .collect();
     for (index, op) in r.file.upgrade.iter().enumerate() {
         apply(schema, op).map_err(|e| revision_error(r, index, op.kind(), e))?;
@@ -354,7 +354,9 @@ pub fn check_inverse(
         })?;
     }
     for (name, was) in &before {
-        if schema.tables.get(*name).map(canonical_table) != *was {
+        let now = schema.tables.get(*name);
+        // Equal as they stand is the common case; otherwise order must not count.
+        if now != was.as_ref() && now.map(canonical_table) != was.as_ref().map(canonical_table) {
             let last = r.file.downgrade.len().saturating_sub(1);
             return Err(revision_error(
                 r,

@@ -117,15 +117,27 @@ pub fn crate_models(
 /// How deep brackets and generic arguments may nest in a model source file.
 pub const MAX_NESTING: usize = 128;
 
-/// Refuses a source whose brackets or generic arguments nest deeper than [`MAX_NESTING`]:
+/// Parses a model source, lexing it once: a source that nests deeper than
+/// [`MAX_NESTING`] is refused before syn recurses into it.
+pub fn parse_source(text: &str) -> Result<syn::File, ModelError> {
+    // A byte-order mark is not Rust; a space in its place keeps every location.
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(rest) => std::borrow::Cow::Owned(format!(" {rest}")),
+        None => std::borrow::Cow::Borrowed(text),
+    };
+    let tokens: proc_macro2::TokenStream = text.parse().map_err(|e: proc_macro2::LexError| {
+        ModelError::new(e.span(), format!("cannot parse: {e}"))
+    })?;
+    nesting_within_limit(&tokens)?;
+    syn::parse2(tokens).map_err(|e| ModelError::new(e.span(), format!("cannot parse: {e}")))
+}
+
+/// Refuses tokens whose brackets or generic arguments nest deeper than [`MAX_NESTING`]:
 /// syn parses them recursively and would exhaust the stack. Tokens are walked with an
 /// explicit stack, and `<` counts only after a name or `::` (a generic argument list).
-pub fn nesting_within_limit(text: &str) -> Result<(), ModelError> {
-    use proc_macro2::{Span, TokenStream, TokenTree};
-    // An unlexable file is left to syn, which reports it with its location.
-    let Ok(tokens) = text.parse::<TokenStream>() else {
-        return Ok(());
-    };
+pub fn nesting_within_limit(tokens: &proc_macro2::TokenStream) -> Result<(), ModelError> {
+    use proc_macro2::{Span, TokenTree};
+    let tokens = tokens.clone();
     let too_deep = |span: Span| {
         Err(ModelError::new(
             span,
@@ -170,10 +182,7 @@ pub fn nesting_within_limit(text: &str) -> Result<(), ModelError> {
 
 /// Every model in one file's text (no `mod` following): the derive uses this on its own file.
 pub fn models_in_text(text: &str, naming: &NamingConvention) -> Vec<ModelTable> {
-    if nesting_within_limit(text).is_err() {
-        return vec![];
-    }
-    let Ok(file) = syn::parse_file(text) else {
+    let Ok(file) = parse_source(text) else {
         return vec![];
     };
     let mut out = Vec::new();
@@ -214,15 +223,9 @@ fn walk(
         Ok(t) => t,
         Err(e) => return errors.push(SourceError::io(path, e)),
     };
-    if let Err(err) = nesting_within_limit(&text) {
-        return errors.push(SourceError::at(path, &text, &err));
-    }
-    let file = match syn::parse_file(&text) {
+    let file = match parse_source(&text) {
         Ok(f) => f,
-        Err(e) => {
-            let err = ModelError::new(e.span(), format!("cannot parse: {e}"));
-            return errors.push(SourceError::at(path, &text, &err));
-        }
+        Err(err) => return errors.push(SourceError::at(path, &text, &err)),
     };
     // Where `mod x;` looks: next to a root or mod.rs, else in a directory named after the file.
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
