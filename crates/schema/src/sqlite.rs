@@ -241,7 +241,8 @@ impl Backend for SqliteBackend<'_> {
             "SELECT revision FROM {} WHERE revision IN ({marks})",
             quote(HISTORY_TABLE)
         );
-        let mut stmt = self.conn.prepare(&sql).map_err(db_err)?;
+        // Asked once a revision with the same shape: prepared once.
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(db_err)?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(ids), |r| r.get::<_, String>(0))
             .map_err(db_err)?;
@@ -264,13 +265,13 @@ impl Backend for SqliteBackend<'_> {
             Some(checksum) => {
                 let ms = started.elapsed().as_millis() as i64;
                 self.conn
-                    .execute(
-                        &format!(
-                            "INSERT INTO {} (revision, checksum, execution_ms) VALUES (?1, ?2, ?3)",
-                            quote(HISTORY_TABLE)
-                        ),
-                        rusqlite::params![revision, checksum, ms],
-                    )
+                    .prepare_cached(&format!(
+                        "INSERT INTO {} (revision, checksum, execution_ms) VALUES (?1, ?2, ?3)",
+                        quote(HISTORY_TABLE)
+                    ))
+                    .and_then(|mut insert| {
+                        insert.execute(rusqlite::params![revision, checksum, ms])
+                    })
                     .map_err(history)?;
             }
             None => {
