@@ -90,6 +90,21 @@ pub fn expression(expr: &str) -> Result<(), String> {
     if expr.trim().is_empty() {
         return Err("empty SQL expression".into());
     }
+    // A history repeats the same few defaults and checks many times: each is parsed
+    // once per thread.
+    thread_local! {
+        static ACCEPTED: std::cell::RefCell<std::collections::HashSet<String>> =
+            Default::default();
+    }
+    if ACCEPTED.with(|a| a.borrow().contains(expr)) {
+        return Ok(());
+    }
+    parse_one_expression(expr)?;
+    ACCEPTED.with(|a| a.borrow_mut().insert(expr.to_string()));
+    Ok(())
+}
+
+fn parse_one_expression(expr: &str) -> Result<(), String> {
     let dialects: [&dyn ParserDialect; 2] = [&PostgreSqlDialect {}, &SQLiteDialect {}];
     let mut first_error = None;
     for d in dialects {
