@@ -101,6 +101,9 @@ enum Command {
         target: String,
         #[arg(long)]
         allow_edited: bool,
+        /// Print what would be reverted, and revert nothing.
+        #[arg(long)]
+        dry_run: bool,
         /// Seconds to wait for another process's migration lock.
         #[arg(long, default_value_t = 60, value_name = "SECS")]
         lock_timeout: u64,
@@ -239,6 +242,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
         Command::Downgrade {
             target,
             allow_edited,
+            dry_run,
             lock_timeout,
         } => {
             let ws = ws()?;
@@ -247,7 +251,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
                 lock_timeout_secs: *lock_timeout,
                 ..Default::default()
             };
-            commands::db::downgrade(&db_cx(&ws, g, out), target, options)
+            commands::db::downgrade(&db_cx(&ws, g, out), target, options, *dry_run)
         }
         Command::Stamp { target, force } => {
             let ws = ws()?;

@@ -5,12 +5,14 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use schema_core::graph::MigrationGraph;
-use schema_core::{NamingConvention, Schema};
+use schema_core::manifest::SchemaConfig;
+use schema_core::resolver::BranchSource;
+use schema_core::NamingConvention;
 use schema_syntax::source::{crate_models, FoundModel, SourceError};
 
 use crate::error::{CliError, Result};
 
-/// A crate with `[package.metadata.schema]`.
+/// A crate with `[package.metadata.schema]`: a workspace member, or a dependency.
 #[derive(Debug, Clone)]
 pub struct ModelCrate {
     pub name: String,
@@ -18,13 +20,19 @@ pub struct ModelCrate {
     pub migrations_dir: PathBuf,
     pub branch: String,
     pub depends_on: Vec<String>,
+    /// Its `[package.metadata.schema]`.
+    pub config: SchemaConfig,
+    /// A crate among the dependencies: its history is read-only here.
+    pub dependency: bool,
+    /// The crate's naming convention (its own, else its workspace's).
+    pub naming: NamingConvention,
+    pub manifest_path: PathBuf,
 }
 
 #[derive(Debug, Clone)]
 pub struct Workspace {
     pub root: PathBuf,
     pub crates: Vec<ModelCrate>,
-    pub naming: NamingConvention,
     /// Every workspace package (for `init`).
     pub packages: Vec<(String, PathBuf)>,
 }
@@ -65,28 +73,50 @@ impl Workspace {
     }
 
     fn from_manifest(m: schema_core::manifest::WorkspaceManifest) -> Result<Workspace> {
-        let naming = schema_syntax::config::workspace_naming(&m).map_err(CliError::Input)?;
+        let model_crates =
+            schema_core::manifest::model_crates(&m, schema_core::manifest::RunCargo::Online)
+                .map_err(CliError::Input)?;
         let mut crates = Vec::new();
         let mut packages = Vec::new();
-        for c in m.members {
+        for c in &m.members {
             packages.push((c.name.clone(), c.manifest_path.clone()));
-            let Some(cfg) = c.schema else { continue };
-            let root_file = c.root_file.ok_or_else(|| {
+        }
+        for (c, dependency) in &model_crates {
+            let (c, dependency) = (c, *dependency);
+            let Some(cfg) = &c.schema else { continue };
+            let root_file = c.root_file.clone().ok_or_else(|| {
                 CliError::input(format!("crate `{}` has no library or binary", c.name))
             })?;
+            // A dependency's settings are its own (or its own workspace's), as its derive
+            // reads them.
+            let naming = if dependency {
+                let own = schema_core::manifest::read_workspace(&c.manifest_path)
+                    .map_err(CliError::Input)?;
+                let me = own
+                    .members
+                    .iter()
+                    .find(|o| o.manifest_path == c.manifest_path);
+                schema_syntax::config::crate_naming(&own, me.or(Some(c)))
+            } else {
+                schema_syntax::config::crate_naming(&m, Some(c))
+            }
+            .map_err(|e| CliError::input(format!("{}: {e}", c.manifest_path.display())))?;
             crates.push(ModelCrate {
-                name: c.name,
+                name: c.name.clone(),
                 root_file,
-                migrations_dir: cfg.migrations,
-                branch: cfg.branch,
-                depends_on: cfg.depends_on,
+                migrations_dir: cfg.migrations.clone(),
+                branch: cfg.branch.clone(),
+                depends_on: cfg.depends_on.clone(),
+                config: cfg.clone(),
+                dependency,
+                naming,
+                manifest_path: c.manifest_path.clone(),
             });
         }
         crates.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Workspace {
             root: m.root,
             crates,
-            naming,
             packages,
         })
     }
@@ -142,53 +172,77 @@ impl Workspace {
                 .get("migrations")
                 .and_then(|v| v.as_str())
                 .unwrap_or("migrations");
-            crates.push(ModelCrate {
-                name: p.name.to_string(),
-                root_file,
-                migrations_dir: dir.join(migrations),
+            let config = SchemaConfig {
+                migrations: dir.join(migrations),
                 branch: cfg
                     .get("branch")
                     .and_then(|v| v.as_str())
                     .unwrap_or(&p.name)
                     .to_string(),
                 depends_on: json_strings(cfg.get("depends-on")),
+                naming: vec![],
+            };
+            crates.push(ModelCrate {
+                name: p.name.to_string(),
+                root_file,
+                dependency: false,
+                naming: naming.clone(),
+                manifest_path: manifest_path.clone(),
+                migrations_dir: config.migrations.clone(),
+                branch: config.branch.clone(),
+                depends_on: config.depends_on.clone(),
+                config,
             });
         }
         crates.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Workspace {
             root: meta.workspace_root.into_std_path_buf(),
             crates,
-            naming,
             packages,
         })
     }
 
-    pub fn migration_dirs(&self) -> Vec<PathBuf> {
-        self.crates
-            .iter()
-            .map(|c| c.migrations_dir.clone())
-            .collect()
+    /// Every model crate's history as a branch of the workspace's.
+    pub fn sources(&self) -> Vec<BranchSource> {
+        schema_core::manifest::branch_sources(
+            self.crates
+                .iter()
+                .map(|c| (c.name.as_str(), &c.config, c.dependency)),
+        )
     }
 
-    /// The crate `-p` names, or the only model crate.
+    /// The crate `-p` names; else the member crate whose directory holds the current
+    /// directory (as cargo picks a package); else the only member model crate.
     pub fn select(&self, package: Option<&str>) -> Result<&ModelCrate> {
-        match package {
-            Some(name) => self.crates.iter().find(|c| c.name == name).ok_or_else(|| {
+        if let Some(name) = package {
+            return self.crates.iter().find(|c| c.name == name).ok_or_else(|| {
                 CliError::input(format!(
                     "`{name}` is not a model crate (crates with [package.metadata.schema]: {})",
                     self.crate_names()
                 ))
-            }),
-            None => match self.crates.as_slice() {
-                [one] => Ok(one),
-                [] => Err(CliError::input(
-                    "no model crate in this workspace: add [package.metadata.schema] to a crate (`cargo schema init -p CRATE`)",
-                )),
-                _ => Err(CliError::input(format!(
-                    "several model crates ({}); choose one with -p/--package",
-                    self.crate_names()
-                ))),
-            },
+            });
+        }
+        let members: Vec<&ModelCrate> = self.crates.iter().filter(|c| !c.dependency).collect();
+        if let Ok(cwd) = std::env::current_dir().and_then(|d| d.canonicalize()) {
+            let here = members.iter().copied().find(|c| {
+                c.manifest_path
+                    .parent()
+                    .and_then(|d| d.canonicalize().ok())
+                    .is_some_and(|d| cwd.starts_with(d))
+            });
+            if let Some(c) = here {
+                return Ok(c);
+            }
+        }
+        match members.as_slice() {
+            [one] => Ok(one),
+            [] => Err(CliError::input(
+                "no model crate in this workspace: add [package.metadata.schema] to a crate (`cargo schema init -p CRATE`)",
+            )),
+            _ => Err(CliError::input(format!(
+                "several model crates ({}); choose one with -p/--package, or run the command inside the crate's directory",
+                self.crate_names()
+            ))),
         }
     }
 
@@ -216,28 +270,52 @@ impl Workspace {
     }
 
     /// The models of a crate, read from its source, as the derive sees them.
-    pub fn models(&self, krate: &ModelCrate) -> Result<Vec<FoundModel>> {
-        let mut other = BTreeSet::new();
-        for dep in self.dependencies_of(krate) {
-            let found = crate_models(&dep.root_file, &self.naming, &BTreeSet::new())
-                .map_err(|e| source_errors(&e))?;
+    /// `known` holds the tables other crates define (references to them are fine).
+    pub fn models(&self, krate: &ModelCrate, known: &BTreeSet<String>) -> Result<Vec<FoundModel>> {
+        let mut other = known.clone();
+        // The crates furthest down first, so that each one's references are known.
+        for dep in self.dependencies_of(krate).into_iter().rev() {
+            let found =
+                crate_models(&dep.root_file, &dep.naming, &other).map_err(|e| source_errors(&e))?;
             other.extend(found.into_iter().map(|f| f.model.table.name));
         }
-        crate_models(&krate.root_file, &self.naming, &other).map_err(|e| source_errors(&e))
-    }
-
-    pub fn model_schema(&self, krate: &ModelCrate) -> Result<Schema> {
-        Ok(Schema::from_tables(
-            self.models(krate)?.into_iter().map(|f| f.model.table),
-        ))
+        crate_models(&krate.root_file, &krate.naming, &other).map_err(|e| source_errors(&e))
     }
 
     pub fn graph(&self) -> Result<MigrationGraph> {
-        let mut g = schema_core::resolver::load_graph(&self.migration_dirs())?;
+        let mut g = schema_core::resolver::load_branches(&self.sources())?;
+        self.check_branch_labels(&g)?;
         let tags = schema_core::resolver::load_tags(&self.tags_file())?;
         g.set_tags(tags)
             .map_err(|e| CliError::input(format!("{}: {e}", self.tags_file().display())))?;
         Ok(g)
+    }
+
+    /// A crate's `branch` must be the label its history starts with: changing it after
+    /// the first revision would orphan every database's record of the branch.
+    fn check_branch_labels(&self, graph: &MigrationGraph) -> Result<()> {
+        for c in &self.crates {
+            let roots = graph.ordered().filter(|r| {
+                r.file.down_revisions.is_empty()
+                    && self.crate_of(&r.path).is_some_and(|o| o.name == c.name)
+            });
+            for r in roots {
+                let labels = &r.file.branch_labels;
+                if !labels.is_empty() && !labels.contains(&c.branch) {
+                    return Err(CliError::input(format!(
+                        "{}: crate `{}` sets branch = \"{}\", but its history starts branch `{}` at revision {} ({}); a branch keeps its label once a revision exists: set `branch = \"{}\"` back in [package.metadata.schema]",
+                        c.manifest_path.display(),
+                        c.name,
+                        c.branch,
+                        labels.join(", "),
+                        r.file.revision,
+                        r.path.display(),
+                        labels[0]
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn tags_file(&self) -> PathBuf {

@@ -15,12 +15,16 @@ use std::path::{Path, PathBuf};
 use schema_core::checksum::checksum;
 use schema_core::file::RevisionFile;
 use schema_core::graph::{MigrationGraph, Revision};
-use schema_core::resolver::{migration_files, parse_revision, read_migration_files};
+use schema_core::manifest::RunCargo;
+use schema_core::resolver::{
+    migration_files, parse_revision, read_migration_files, settle, BranchSource,
+};
 
 /// The name of the generated file in `OUT_DIR`.
 pub const GENERATED: &str = "schema_migrations.rs";
 
-/// What to embed: the directories (default: every model crate's of the workspace).
+/// What to embed: the directories (default: every model crate's of the workspace,
+/// dependencies included).
 #[derive(Debug, Default, Clone)]
 pub struct Embed {
     dirs: Vec<PathBuf>,
@@ -55,14 +59,22 @@ impl Embed {
         let out_dir = PathBuf::from(
             std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set: call this from build.rs")?,
         );
-        let dirs = if self.dirs.is_empty() {
+        let sources = if self.dirs.is_empty() {
             discover(&manifest_dir)?
         } else {
-            self.dirs.iter().map(|d| manifest_dir.join(d)).collect()
+            self.dirs
+                .iter()
+                .map(|d| BranchSource {
+                    branch: String::new(),
+                    dir: manifest_dir.join(d),
+                    dependency: false,
+                    sees: vec![],
+                })
+                .collect()
         };
-        let code = generate_cached(&dirs, Some(&out_dir.join(CACHE)))?;
+        let code = generate_cached(&sources, Some(&out_dir.join(CACHE)))?;
         // Re-run when a file is added or removed (the directory) or edited (each file).
-        for d in &dirs {
+        for d in sources.iter().map(|s| &s.dir) {
             println!("cargo:rerun-if-changed={}", d.display());
             for f in migration_files(d).map_err(|e| e.to_string())? {
                 println!("cargo:rerun-if-changed={}", f.display());
@@ -131,15 +143,15 @@ impl Shape {
     }
 }
 
-/// Validates the directories and returns the Rust source that embeds them (no cache).
-pub fn generate(dirs: &[PathBuf]) -> Result<String, String> {
-    generate_cached(dirs, None)
+/// Validates the branches and returns the Rust source that embeds them (no cache).
+pub fn generate(sources: &[BranchSource]) -> Result<String, String> {
+    generate_cached(sources, None)
 }
 
 /// Like [`generate`]; files whose checksum is in the cache at `cache` are not parsed again,
 /// and the cache is rewritten after a successful run. Every file is still read and
 /// hashed, so an edit is never missed.
-pub fn generate_cached(dirs: &[PathBuf], cache: Option<&Path>) -> Result<String, String> {
+pub fn generate_cached(sources: &[BranchSource], cache: Option<&Path>) -> Result<String, String> {
     let cached: std::collections::HashMap<(PathBuf, String), Shape> = cache
         .and_then(|c| std::fs::read_to_string(c).ok())
         .map(|text| {
@@ -149,49 +161,56 @@ pub fn generate_cached(dirs: &[PathBuf], cache: Option<&Path>) -> Result<String,
                 .collect()
         })
         .unwrap_or_default();
-    let mut revisions = Vec::new();
+    let mut per_source = Vec::new();
     let mut shapes = Vec::new();
     let mut errors = Vec::new();
-    for (path, text) in read_migration_files(dirs).map_err(|e| e.to_string())? {
-        let sum = checksum(&text);
-        let shape = match cached.get(&(path.clone(), sum.clone())) {
-            Some(s) => Shape {
-                checksum: sum,
-                path: path.clone(),
-                id: s.id.clone(),
-                parents: s.parents.clone(),
-                depends_on: s.depends_on.clone(),
-                labels: s.labels.clone(),
-            },
-            None => match parse_revision(&text, &path) {
-                Ok(r) => Shape {
+    for source in sources {
+        let mut revisions = Vec::new();
+        let files =
+            read_migration_files(std::slice::from_ref(&source.dir)).map_err(|e| e.to_string())?;
+        for (path, text) in files {
+            let sum = checksum(&text);
+            let shape = match cached.get(&(path.clone(), sum.clone())) {
+                Some(s) => Shape {
                     checksum: sum,
                     path: path.clone(),
-                    id: r.file.revision,
-                    parents: r.file.down_revisions,
-                    depends_on: r.file.depends_on,
-                    labels: r.file.branch_labels,
+                    id: s.id.clone(),
+                    parents: s.parents.clone(),
+                    depends_on: s.depends_on.clone(),
+                    labels: s.labels.clone(),
                 },
-                Err(e) => {
-                    errors.push(e.to_string());
-                    continue;
-                }
-            },
-        };
-        // The graph only needs the shape; the operations were validated when parsed.
-        revisions.push(Revision {
-            file: RevisionFile {
-                revision: shape.id.clone(),
-                down_revisions: shape.parents.clone(),
-                branch_labels: shape.labels.clone(),
-                depends_on: shape.depends_on.clone(),
-                ..Default::default()
-            },
-            path: path.clone(),
-            checksum: shape.checksum.clone(),
-        });
-        shapes.push(shape);
+                None => match parse_revision(&text, &path) {
+                    Ok(r) => Shape {
+                        checksum: sum,
+                        path: path.clone(),
+                        id: r.file.revision,
+                        parents: r.file.down_revisions,
+                        depends_on: r.file.depends_on,
+                        labels: r.file.branch_labels,
+                    },
+                    Err(e) => {
+                        errors.push(e.to_string());
+                        continue;
+                    }
+                },
+            };
+            // The graph only needs the shape; the operations were validated when parsed.
+            revisions.push(Revision {
+                file: RevisionFile {
+                    revision: shape.id.clone(),
+                    down_revisions: shape.parents.clone(),
+                    branch_labels: shape.labels.clone(),
+                    depends_on: shape.depends_on.clone(),
+                    ..Default::default()
+                },
+                path: path.clone(),
+                checksum: shape.checksum.clone(),
+            });
+            shapes.push(shape);
+        }
+        per_source.push(revisions);
     }
+    let revisions = settle(sources, per_source);
     if !errors.is_empty() {
         return Err(errors.join("\n"));
     }
@@ -212,13 +231,18 @@ pub fn generate_cached(dirs: &[PathBuf], cache: Option<&Path>) -> Result<String,
     let mut code = String::from("// Generated by schema-build; do not edit.\n");
     code.push_str("pub static MIGRATIONS: ::schema::EmbeddedMigrations = ::schema::EmbeddedMigrations {\n    revisions: &[\n");
     for r in graph.ordered() {
+        // The graph's view of the revision (ids of dependencies qualified, references
+        // resolved, a branch's root labelled), which the text alone does not give.
         let _ = writeln!(
             code,
-            "        ::schema::embed::EmbeddedRevision {{ id: {:?}, path: {:?}, checksum: {:?}, text: include_str!({:?}) }},",
+            "        ::schema::embed::EmbeddedRevision {{ id: {:?}, path: {:?}, checksum: {:?}, text: include_str!({:?}), down_revisions: &{:?}, depends_on: &{:?}, branch_labels: &{:?} }},",
             r.id(),
             r.path.display().to_string(),
             r.checksum,
-            r.path.display().to_string()
+            r.path.display().to_string(),
+            r.file.down_revisions,
+            r.file.depends_on,
+            r.file.branch_labels,
         );
     }
     let digest = schema_core::checksum::history_digest(
@@ -232,20 +256,21 @@ pub fn generate_cached(dirs: &[PathBuf], cache: Option<&Path>) -> Result<String,
     Ok(code)
 }
 
-/// The migration directories of the workspace that holds `manifest_dir`: every member
-/// with `[package.metadata.schema]`, read from the manifests (the CLI reads them the same way).
-pub fn discover(manifest_dir: &Path) -> Result<Vec<PathBuf>, String> {
+/// The branches of the workspace that holds `manifest_dir`: every model crate's, members
+/// and dependencies, found by the reader the CLI uses.
+pub fn discover(manifest_dir: &Path) -> Result<Vec<BranchSource>, String> {
     let ws = schema_core::manifest::read_workspace(manifest_dir)?;
-    let dirs: Vec<PathBuf> = ws
-        .members
-        .into_iter()
-        .filter_map(|m| m.schema.map(|s| s.migrations))
-        .collect();
-    if dirs.is_empty() {
+    let crates = schema_core::manifest::model_crates(&ws, RunCargo::Offline)?;
+    let sources = schema_core::manifest::branch_sources(
+        crates
+            .iter()
+            .filter_map(|(m, dep)| Some((m.name.as_str(), m.schema.as_ref()?, *dep))),
+    );
+    if sources.is_empty() {
         return Err(format!(
             "no crate with [package.metadata.schema] in the workspace at {}",
             ws.root.display()
         ));
     }
-    Ok(dirs)
+    Ok(sources)
 }

@@ -72,7 +72,10 @@ fn plugins_every_revision_up_down_up() {
                 &format!("plugins at {id}"),
             );
             if i > 0 {
-                db.downgrade(&graph, "-1").expect("downgrade");
+                // `-1` alone concerns two branches here: step back on this one's.
+                let branch = graph.branch_of(id).expect("every revision is on a branch");
+                db.downgrade(&graph, &format!("{branch}@-1"))
+                    .expect("downgrade");
                 db.upgrade(&graph, id).expect("re-upgrade");
                 assert_schema(
                     &db,

@@ -83,6 +83,22 @@ fn run_with_server(o: &Options, server: &str) -> Result<(), String> {
         .status()
         .map_err(|e| e.to_string())?;
     ok &= plugins.success();
+    // The packages fixture (an upstream dependency, a core, two plugins and a server):
+    // the ready-made migration tests over every branch, in every backend and mode.
+    let packages = TestMatrix {
+        backends: o.backends.clone(),
+        modes: o.modes.clone(),
+        workspace: root().join("fixtures/packages"),
+        cargo_args: vec!["--workspace".into()],
+        env: vec![
+            (POSTGRES_URL_ENV.into(), server.into()),
+            (
+                "CARGO_TARGET_DIR".into(),
+                root().join("target").display().to_string(),
+            ),
+        ],
+    };
+    ok &= run_test_matrix(&packages).map_err(|e| e.to_string())?;
     // The blog fixture's tests, through the fixture's own `cargo xtask test` (what a
     // user's workspace gets), in every requested backend and mode.
     let blog = root().join("fixtures/blog");

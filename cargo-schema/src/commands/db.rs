@@ -99,7 +99,7 @@ pub fn upgrade(cx: &DbContext<'_>, target: &str, options: RunOptions) -> Result<
 /// checksums (a quick scan, no parsing). Any doubt answers no.
 fn at_head(cx: &DbContext<'_>, conn: &mut Connection, options: &RunOptions) -> Result<bool> {
     use schema::runner::Backend;
-    let files = schema_core::resolver::scan(&cx.ws.migration_dirs())?;
+    let files = schema_core::resolver::scan(&cx.ws.sources())?;
     let applied = on_backend!(conn, |db| db.read_history()).map_err(run_err)?;
     if files.len() != applied.len() || files.is_empty() {
         return Ok(false);
@@ -115,10 +115,48 @@ fn at_head(cx: &DbContext<'_>, conn: &mut Connection, options: &RunOptions) -> R
     }))
 }
 
-pub fn downgrade(cx: &DbContext<'_>, target: &str, options: RunOptions) -> Result<ExitCode> {
+pub fn downgrade(
+    cx: &DbContext<'_>,
+    target: &str,
+    options: RunOptions,
+    dry_run: bool,
+) -> Result<ExitCode> {
     let graph = cx.ws.graph()?;
     let (mut conn, _, _) = cx.connect()?;
     let m = Migrator::new(&graph, options);
+    // The plan is shown before anything is reverted: every revision of another branch by
+    // name, since reverting it drops what that branch's crate created.
+    let plan = on_backend!(&mut conn, |db| async {
+        let applied = m.applied(&mut db).await?;
+        m.downgrade_plan(&applied, target)
+    })
+    .map_err(run_err)?;
+    let others = plan.other_branches(&graph);
+    let branch_of = |id: &str| graph.branch_of(id).unwrap_or_default();
+    if cx.out.json() && dry_run {
+        cx.out.print_json(&json!({
+            "reverts": plan.revisions,
+            "other_branches": others.iter().map(|id| json!({"revision": id, "branch": branch_of(id)})).collect::<Vec<_>>(),
+        }));
+        return Ok(ExitCode::Success);
+    }
+    if !others.is_empty() {
+        for id in &others {
+            cx.out.warn(format!(
+                "{id} (branch `{}`) follows a revision being reverted, so it is reverted too",
+                branch_of(id)
+            ));
+        }
+    }
+    if dry_run {
+        if plan.revisions.is_empty() {
+            cx.out.say("Nothing to downgrade");
+        }
+        for id in &plan.revisions {
+            cx.out.say(format!("Would revert {id}"));
+        }
+        return Ok(ExitCode::Success);
+    }
     let report = on_backend!(&mut conn, |db| m.downgrade(&mut db, target)).map_err(run_err)?;
     if cx.out.json() {
         cx.out.print_json(&json!({"reverted": report.revisions}));
@@ -228,12 +266,8 @@ pub fn sql(ws: &Workspace, range: &str, dialect: &str) -> Result<ExitCode> {
         Some((f, t)) => (f, t),
         None => ("base", range),
     };
-    let set = |t: &str| -> Result<BTreeSet<String>> {
-        let ids = graph.resolve(t).map_err(CliError::input)?;
-        Ok(graph.ancestors(ids.iter().map(String::as_str)))
-    };
-    let (from_set, to_set) = (set(from)?, set(to)?);
-    let script = render_range(&graph, dialect, &from_set, &to_set).map_err(CliError::Input)?;
+    let range = graph.range(from, to).map_err(CliError::input)?;
+    let script = render_range(&graph, dialect, &range).map_err(CliError::Input)?;
     crate::output::stdout(&script);
     Ok(ExitCode::Success)
 }

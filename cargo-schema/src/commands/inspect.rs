@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{crate_heads, plan};
+use super::{crate_heads, plan, WorkspaceState};
 use crate::commands::revision::display_path;
 use crate::error::{CliError, ExitCode, Result};
 use crate::output::Output;
@@ -17,17 +17,18 @@ pub fn check(
     let head_errors = graph.head_errors();
     let crates: Vec<_> = match package {
         Some(_) => vec![ws.select(package)?],
-        None => ws.crates.iter().collect(),
+        None => ws.crates.iter().filter(|c| !c.dependency).collect(),
     };
     if crates.is_empty() {
         return Err(CliError::input(
             "no model crate in this workspace: add [package.metadata.schema] to a crate",
         ));
     }
+    let state = WorkspaceState::of(graph)?;
     let mut report = Vec::new();
     let mut differs = false;
     for krate in crates {
-        let p = plan(ws, graph, krate)?;
+        let p = plan(ws, graph, &state, krate)?;
         differs |= !p.diff.is_empty();
         report.push((krate, p));
     }
@@ -290,8 +291,9 @@ pub fn tag(ws: &Workspace, name: &str, out: &Output) -> Result<ExitCode> {
                 .join("\n")
         )));
     }
-    for krate in &ws.crates {
-        let p = plan(ws, &graph, krate)?;
+    let state = WorkspaceState::of(&graph)?;
+    for krate in ws.crates.iter().filter(|c| !c.dependency) {
+        let p = plan(ws, &graph, &state, krate)?;
         if !p.diff.is_empty() {
             return Err(CliError::Input(format!(
                 "cannot tag {name}: the models of `{}` differ from the migrations ({}); run `cargo schema revision` first",

@@ -6,7 +6,7 @@ use schema_core::dialect::sqlite_rebuild_reason;
 use schema_core::file::{self, RevisionFile};
 use schema_core::replay::apply;
 
-use super::{crate_heads, next_id, plan};
+use super::{crate_heads, next_id, plan, WorkspaceState};
 use crate::error::{CliError, ExitCode, Result};
 use crate::output::Output;
 use crate::time::now_utc;
@@ -44,8 +44,16 @@ pub fn revision(
     out: &Output,
 ) -> Result<ExitCode> {
     let krate = ws.select(package)?;
+    if krate.dependency {
+        return Err(CliError::input(format!(
+            "`{}` is a dependency ({}): its migrations are its authors' and read-only here; model what you need in a crate of this workspace",
+            krate.name,
+            krate.manifest_path.display()
+        )));
+    }
     let graph = ws.graph()?;
-    let plan = plan(ws, &graph, krate)?;
+    let state = WorkspaceState::of(&graph)?;
+    let plan = plan(ws, &graph, &state, krate)?;
     if plan.diff.is_empty() && !args.empty {
         out.say(format!(
             "No changes in the models of `{}`; no revision written.",
@@ -57,7 +65,22 @@ pub fn revision(
     // The parent: an explicit head, or the crate's one head.
     let parents: Vec<String> = match args.head.as_deref() {
         Some("base") => vec![],
-        Some(h) => graph.resolve(h).map_err(CliError::input)?,
+        Some(h) => {
+            let ids = graph.resolve(h).map_err(CliError::input)?;
+            // A crate's revisions go on its own branch (or start one with --branch-label).
+            if args.branch_label.is_none() {
+                for id in &ids {
+                    let on = graph.get(id).and_then(|r| ws.crate_of(&r.path));
+                    if let Some(other) = on.filter(|o| o.name != krate.name) {
+                        return Err(CliError::input(format!(
+                            "--head {h}: revision {id} is on branch `{}` of crate `{}`, and a revision of `{}` goes on its own branch `{}`; to need {id}, use --depends-on {id}",
+                            other.branch, other.name, krate.name, krate.branch
+                        )));
+                    }
+                }
+            }
+            ids
+        }
         None => {
             let heads = crate_heads(&graph, krate);
             if heads.len() > 1 {
@@ -90,13 +113,13 @@ pub fn revision(
         None => next_id(&graph, []),
     };
     let mut branch_labels: Vec<String> = args.branch_label.iter().cloned().collect();
-    let mut depends_on = args.depends_on.clone();
-    for d in &depends_on {
-        if graph.get(d).is_none() {
-            return Err(CliError::input(format!(
-                "--depends-on `{d}`: no such revision"
-            )));
-        }
+    let mut depends_on = Vec::new();
+    for d in &args.depends_on {
+        depends_on.push(
+            graph
+                .revision_key(d)
+                .map_err(|e| CliError::input(format!("--depends-on: {e}")))?,
+        );
     }
     if parents.is_empty() {
         // A crate's first revision starts its branch and follows the crates it depends on.
@@ -109,6 +132,13 @@ pub fn revision(
                     depends_on.push(h.id().to_string());
                 }
             }
+        }
+    }
+    // What the changes reference that was created or renamed on another branch.
+    for k in &plan.depends_on {
+        let covered = graph.ancestors(depends_on.iter().map(String::as_str));
+        if !covered.contains(k) {
+            depends_on.push(k.clone());
         }
     }
     let (upgrade, downgrade) = if args.empty {
@@ -128,7 +158,7 @@ pub fn revision(
         downgrade,
     };
     // Which upgrade steps rebuild a table on SQLite, for the reviewer.
-    let mut state = plan.old.clone();
+    let mut state = state.schema.clone();
     let mut rebuilds = Vec::new();
     for (i, op) in rev.upgrade.iter().enumerate() {
         if let Some(why) = sqlite_rebuild_reason(&state, op) {
@@ -236,7 +266,7 @@ pub fn renumber(
     let target = target
         .canonicalize()
         .map_err(|e| CliError::input(format!("cannot read {}: {e}", target.display())))?;
-    let mut all = schema_core::resolver::load_revisions(&ws.migration_dirs())?;
+    let mut all = schema_core::resolver::load_settled(&ws.sources())?;
     let pos = all
         .iter()
         .position(|r| r.path.canonicalize().ok().as_deref() == Some(target.as_path()))
@@ -357,7 +387,35 @@ pub fn init(ws: &Workspace, package: Option<&str>, out: &Output) -> Result<ExitC
         if !new_text.ends_with('\n') {
             new_text.push('\n');
         }
-        new_text.push_str("\n[package.metadata.schema]\nmigrations = \"migrations\"\n");
+        // The model crates it depends on in Cargo.toml are the ones its tables may
+        // reference and whose revisions its first one follows.
+        let deps: Vec<String> = text
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|t| t.get("dependencies").and_then(|d| d.as_table()).cloned())
+            .map(|d| {
+                d.iter()
+                    .map(|(k, v)| {
+                        v.get("package")
+                            .and_then(|p| p.as_str())
+                            .unwrap_or(k)
+                            .to_string()
+                    })
+                    .filter(|n| ws.crates.iter().any(|c| c.name == *n))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let list = |v: &[String]| {
+            v.iter()
+                .map(|d| toml::Value::String(d.clone()).to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        new_text.push_str(&format!(
+            "\n[package.metadata.schema]\nmigrations = \"migrations\"\nbranch = {}\ndepends-on = [{}]\n",
+            toml::Value::String(name.clone()),
+            list(&deps)
+        ));
         std::fs::write(manifest, new_text)
             .map_err(|e| CliError::input(format!("cannot write {}: {e}", manifest.display())))?;
         out.say(format!(

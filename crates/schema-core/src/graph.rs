@@ -52,6 +52,26 @@ pub enum GraphError {
     DuplicateLabel { label: String, paths: Vec<PathBuf> },
     #[error("unknown revision or target `{0}`")]
     UnknownTarget(String),
+    #[error("`{id}` names a revision on several branches; say which: {}", .choices.join(", "))]
+    AmbiguousId { id: String, choices: Vec<String> },
+    #[error("`{target}`: there are {} heads ({}); name them all with `heads`, or one branch's with `BRANCH@head`", .heads.len(), .heads.join(", "))]
+    SeveralHeads { target: String, heads: Vec<String> },
+    #[error("`{target}`: no branch `{branch}` (branches: {})", .branches.join(", "))]
+    UnknownBranch {
+        target: String,
+        branch: String,
+        branches: Vec<String>,
+    },
+    #[error("`{target}` is a relative step, but it concerns several branches ({}); say which with `BRANCH@{target}`", .branches.join(", "))]
+    SeveralBranches {
+        target: String,
+        branches: Vec<String>,
+    },
+    #[error("`{target}` is not {expected}")]
+    WrongDirection {
+        target: String,
+        expected: &'static str,
+    },
     #[error("{}: revision `{id}` has no `down_revision` and no branch label, so it starts a second history beside the first; give it the `down_revision` it follows, or a `branch_labels` entry if it starts a branch of its own", .path.display())]
     UnlabelledRoot { id: String, path: PathBuf },
 }
@@ -332,29 +352,23 @@ impl MigrationGraph {
         self.ordered().filter(move |r| set.contains(r.id()))
     }
 
-    /// The revision ids a target names: `heads`/`head`, `LABEL@head`, `base` (none), an
-    /// id, or a release tag. Returns the revisions that must be applied for the target, as a set of heads.
+    /// The revisions a target names as a set of heads: `heads`, `head`, `BRANCH@head`,
+    /// an id, `BRANCH@ID` or a release tag; `base` names none. Relative steps need a
+    /// database: see [`Self::upgrade_set`] and [`Self::downgrade_plan`].
     pub fn resolve(&self, target: &str) -> Result<Vec<String>, GraphError> {
-        let ids = |rs: Vec<&Revision>| rs.into_iter().map(|r| r.id().to_string()).collect();
-        match target {
-            "heads" | "head" => Ok(ids(self.heads())),
-            "base" => Ok(vec![]),
-            t => {
-                if let Some(label) = t.strip_suffix("@head") {
-                    let hs = self.heads_of(label);
-                    if hs.is_empty() {
-                        return Err(GraphError::UnknownTarget(t.to_string()));
-                    }
-                    return Ok(ids(hs));
-                }
-                if self.get(t).is_some() {
-                    return Ok(vec![t.to_string()]);
-                }
-                if let Some(ids) = self.tags.get(t) {
-                    return Ok(ids.clone());
-                }
-                Err(GraphError::UnknownTarget(t.to_string()))
-            }
+        let set = self.upgrade_set(target, &BTreeSet::new())?;
+        Ok(self.heads_within(&set))
+    }
+
+    /// The revisions of `set` that nothing else in `set` follows.
+    pub fn heads_within(&self, set: &BTreeSet<String>) -> Vec<String> {
+        let mut followed = BTreeSet::new();
+        for r in self.in_order(set) {
+            followed.extend(r.prerequisites().cloned());
         }
+        self.in_order(set)
+            .filter(|r| !followed.contains(r.id()))
+            .map(|r| r.id().to_string())
+            .collect()
     }
 }

@@ -12,9 +12,11 @@ pub mod manifest;
 pub mod model;
 pub mod naming;
 pub mod ops;
+pub mod ownership;
 pub mod plan;
 pub mod replay;
 pub mod resolver;
+pub mod targets;
 pub mod types;
 
 pub use dialect::{Dialect, Step};

@@ -6,15 +6,46 @@
 use std::path::{Path, PathBuf};
 
 /// `[package.metadata.schema]` of one crate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SchemaConfig {
     pub migrations: PathBuf,
     pub branch: String,
     pub depends_on: Vec<String>,
+    /// The crate's own `naming-convention`, which wins over the workspace's.
+    #[serde(default)]
+    pub naming: Vec<(String, String)>,
 }
 
-/// One workspace member.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl SchemaConfig {
+    /// Reads `[package.metadata.schema]` of the crate `name` in directory `dir`.
+    fn read(cfg: &toml::Value, name: &str, dir: &Path) -> SchemaConfig {
+        SchemaConfig {
+            migrations: dir.join(
+                cfg.get("migrations")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("migrations"),
+            ),
+            branch: cfg
+                .get("branch")
+                .and_then(|v| v.as_str())
+                .unwrap_or(name)
+                .to_string(),
+            depends_on: strings(cfg.get("depends-on")),
+            naming: cfg
+                .get("naming-convention")
+                .and_then(|v| v.as_table())
+                .map(|t| {
+                    t.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// One workspace member, or a model crate among the dependencies.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MemberCrate {
     pub name: String,
     pub manifest_path: PathBuf,
@@ -156,19 +187,7 @@ pub fn read_workspace(start: &Path) -> Result<WorkspaceManifest, String> {
         let schema = pkg
             .get("metadata")
             .and_then(|m| m.get("schema"))
-            .map(|cfg| SchemaConfig {
-                migrations: dir.join(
-                    cfg.get("migrations")
-                        .and_then(|v| v.as_str())
-                        .unwrap_or("migrations"),
-                ),
-                branch: cfg
-                    .get("branch")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or(&name)
-                    .to_string(),
-                depends_on: strings(cfg.get("depends-on")),
-            });
+            .map(|cfg| SchemaConfig::read(cfg, &name, &dir));
         members.push(MemberCrate {
             name,
             manifest_path,
@@ -186,4 +205,220 @@ pub fn read_workspace(start: &Path) -> Result<WorkspaceManifest, String> {
         members,
         schema,
     })
+}
+
+/// Whether [`dependency_crates`] may spawn `cargo metadata` when its cache has no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunCargo {
+    /// The CLI: cargo may fetch what the lock file names.
+    Online,
+    /// Build scripts: what is on disk only.
+    Offline,
+    /// The derive, inside the compiler: the cache or nothing.
+    Never,
+}
+
+/// The crate `name` as the crate in `dir` depends on it by `path` (a model crate outside
+/// the workspace is found this way without cargo).
+pub fn path_dependency(dir: &Path, name: &str) -> Option<MemberCrate> {
+    let t = read(&dir.join("Cargo.toml")).ok()?;
+    let rel = t
+        .get("dependencies")
+        .and_then(|d| d.get(name))
+        .and_then(|d| d.get("path"))
+        .and_then(|p| p.as_str())?;
+    let ws = read_workspace(&dir.join(rel)).ok()?;
+    let target = dir.join(rel).canonicalize().ok()?;
+    ws.members
+        .into_iter()
+        .find(|m| m.manifest_path.parent() == Some(target.as_path()))
+}
+
+/// The model crates among the workspace's dependencies (path dependencies outside the
+/// workspace, git and registry crates), as `cargo metadata` resolves them; each one's
+/// `depends_on` lists the model crates it depends on. The answer is cached under the
+/// target directory, keyed by `Cargo.lock` and the members' manifests, so only the first
+/// run after a dependency change spawns cargo. `offline` is for build scripts.
+pub fn dependency_crates(
+    ws: &WorkspaceManifest,
+    cargo: RunCargo,
+) -> Result<Vec<MemberCrate>, String> {
+    use sha2::Digest as _;
+    let mut key = sha2::Sha256::new();
+    key.update(ws.root.to_string_lossy().as_bytes());
+    key.update(std::fs::read(ws.root.join("Cargo.lock")).unwrap_or_default());
+    for m in &ws.members {
+        key.update(std::fs::read(&m.manifest_path).unwrap_or_default());
+    }
+    let key: String = key
+        .finalize()
+        .iter()
+        .take(10)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|t| if t.is_relative() { ws.root.join(t) } else { t })
+        .unwrap_or_else(|| ws.root.join("target"));
+    let cache = target
+        .join("cargo-schema")
+        .join(format!("dependencies-{key}.json"));
+    if let Some(found) = std::fs::read(&cache)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Vec<MemberCrate>>(&b).ok())
+    {
+        return Ok(found);
+    }
+    let offline = match cargo {
+        RunCargo::Never => return Ok(vec![]),
+        RunCargo::Offline => true,
+        RunCargo::Online => false,
+    };
+    let found = from_cargo_metadata(&ws.root, offline)?;
+    if std::fs::create_dir_all(cache.parent().unwrap_or(&target)).is_ok() {
+        if let Ok(text) = serde_json::to_vec(&found) {
+            // Another process may write the same answer at once: write aside, then rename.
+            let tmp = cache.with_extension(format!("{}.tmp", std::process::id()));
+            if std::fs::write(&tmp, text).is_ok() {
+                let _ = std::fs::rename(&tmp, &cache);
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn from_cargo_metadata(root: &Path, offline: bool) -> Result<Vec<MemberCrate>, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.args(["metadata", "--format-version", "1", "--manifest-path"])
+        .arg(root.join("Cargo.toml"));
+    if offline {
+        cmd.arg("--offline");
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run `cargo metadata`: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`cargo metadata` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("cannot read the output of `cargo metadata`: {e}"))?;
+    let members: std::collections::BTreeSet<&str> = meta["workspace_members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str())
+        .collect();
+    let packages = meta["packages"].as_array().cloned().unwrap_or_default();
+    let is_model = |p: &serde_json::Value| p["metadata"]["schema"].is_object();
+    let name_of_id: std::collections::BTreeMap<&str, &serde_json::Value> = packages
+        .iter()
+        .filter_map(|p| Some((p["id"].as_str()?, p)))
+        .collect();
+    let mut found = Vec::new();
+    for p in packages.iter().filter(|p| is_model(p)) {
+        let id = p["id"].as_str().unwrap_or_default();
+        if members.contains(id) {
+            continue;
+        }
+        let name = p["name"].as_str().unwrap_or_default().to_string();
+        let manifest_path = PathBuf::from(p["manifest_path"].as_str().unwrap_or_default());
+        let dir = manifest_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let targets = p["targets"].as_array().cloned().unwrap_or_default();
+        let root_file = targets
+            .iter()
+            .find(|t| {
+                t["kind"]
+                    .as_array()
+                    .is_some_and(|k| k.iter().any(|k| k == "lib"))
+            })
+            .or_else(|| targets.first())
+            .and_then(|t| t["src_path"].as_str())
+            .map(PathBuf::from);
+        let cfg: toml::Value =
+            serde_json::from_value(p["metadata"]["schema"].clone()).map_err(|e| {
+                format!(
+                    "{}: [package.metadata.schema]: {e}",
+                    manifest_path.display()
+                )
+            })?;
+        let mut schema = SchemaConfig::read(&cfg, &name, &dir);
+        // The model crates it depends on, from the resolved graph.
+        let node = meta["resolve"]["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|n| n["id"] == p["id"]);
+        for dep in node
+            .and_then(|n| n["dependencies"].as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.as_str())
+        {
+            if let Some(d) = name_of_id.get(dep).filter(|d| is_model(d)) {
+                let dep_name = d["name"].as_str().unwrap_or_default().to_string();
+                if !schema.depends_on.contains(&dep_name) {
+                    schema.depends_on.push(dep_name);
+                }
+            }
+        }
+        found.push(MemberCrate {
+            name,
+            manifest_path,
+            root_file,
+            schema: Some(schema),
+        });
+    }
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(found)
+}
+
+/// The model crates a workspace's history is made of: its members with
+/// `[package.metadata.schema]`, then those among its dependencies (flagged `true`).
+pub fn model_crates(
+    ws: &WorkspaceManifest,
+    cargo: RunCargo,
+) -> Result<Vec<(MemberCrate, bool)>, String> {
+    let members = ws
+        .members
+        .iter()
+        .filter(|m| m.schema.is_some())
+        .map(|m| (m.clone(), false));
+    let dependencies = dependency_crates(ws, cargo)?.into_iter().map(|m| (m, true));
+    Ok(members.chain(dependencies).collect())
+}
+
+/// Each model crate's history as a branch: `(name, settings, is a dependency)`. A
+/// branch sees the branches of the crates it `depends-on`, transitively.
+pub fn branch_sources<'a>(
+    crates: impl IntoIterator<Item = (&'a str, &'a SchemaConfig, bool)>,
+) -> Vec<crate::resolver::BranchSource> {
+    let crates: Vec<(&str, &SchemaConfig, bool)> = crates.into_iter().collect();
+    crates
+        .iter()
+        .map(|(_, cfg, dependency)| {
+            let mut sees: Vec<String> = Vec::new();
+            let mut stack: Vec<&str> = cfg.depends_on.iter().map(String::as_str).collect();
+            while let Some(name) = stack.pop() {
+                if let Some((_, dep, _)) = crates.iter().find(|(n, _, _)| *n == name) {
+                    if !sees.contains(&dep.branch) {
+                        sees.push(dep.branch.clone());
+                        stack.extend(dep.depends_on.iter().map(String::as_str));
+                    }
+                }
+            }
+            crate::resolver::BranchSource {
+                branch: cfg.branch.clone(),
+                dir: cfg.migrations.clone(),
+                dependency: *dependency,
+                sees,
+            }
+        })
+        .collect()
 }

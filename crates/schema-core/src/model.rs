@@ -25,6 +25,12 @@ impl Schema {
         }
     }
 
+    /// The models of several crates as one schema (an app and the crates it builds on):
+    /// `Schema::combine([core::models(), plugin::models()])`.
+    pub fn combine(parts: impl IntoIterator<Item = Schema>) -> Schema {
+        Schema::from_tables(parts.into_iter().flat_map(|p| p.tables.into_values()))
+    }
+
     pub fn table(&self, name: &str) -> Option<&TableDef> {
         self.tables.get(name)
     }

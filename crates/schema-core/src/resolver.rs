@@ -183,6 +183,117 @@ pub fn load_graph(dirs: &[PathBuf]) -> Result<MigrationGraph, ResolveError> {
     MigrationGraph::new(load_revisions(dirs)?).map_err(ResolveError::Graph)
 }
 
+/// One model crate's migration directory: one branch of the workspace history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BranchSource {
+    /// The crate's branch label (`branch`, default: the package name).
+    pub branch: String,
+    pub dir: PathBuf,
+    /// A crate among the dependencies: read-only, and its ids may collide with ours, so
+    /// they are known as `branch@id` (the history table records them that way).
+    pub dependency: bool,
+    /// The branches of the model crates this one depends on, transitively: where its own
+    /// bare `depends_on` entries point.
+    pub sees: Vec<String>,
+}
+
+impl BranchSource {
+    /// The key a revision id of this branch has in the graph.
+    pub fn key(&self, id: &str) -> String {
+        if self.dependency {
+            format!("{}@{id}", self.branch)
+        } else {
+            id.to_string()
+        }
+    }
+}
+
+/// Loads every branch into one validated graph (see [`settle`]).
+pub fn load_branches(sources: &[BranchSource]) -> Result<MigrationGraph, ResolveError> {
+    MigrationGraph::new(load_settled(sources)?).map_err(ResolveError::Graph)
+}
+
+/// Every branch's revisions, read, parsed and [`settle`]d.
+pub fn load_settled(sources: &[BranchSource]) -> Result<Vec<Revision>, ResolveError> {
+    let mut per_source = Vec::with_capacity(sources.len());
+    let mut errors = Vec::new();
+    for s in sources {
+        match load_revisions(std::slice::from_ref(&s.dir)) {
+            Ok(revs) => per_source.push(revs),
+            Err(ResolveError::Files(es)) => {
+                errors.extend(es);
+                per_source.push(vec![]);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ResolveError::Files(errors));
+    }
+    Ok(settle(sources, per_source))
+}
+
+/// Puts each branch's revisions in workspace terms, in memory only (files are never
+/// rewritten): a dependency's ids and its references become `branch@id`; a bare reference
+/// to another branch's revision becomes that revision's key, looked up first among the
+/// branches the crate depends on; `branch@id` naming a workspace revision becomes its id;
+/// and a branch's one root without a label gets the crate's branch label, so that
+/// `BRANCH@head` names every crate's branch.
+pub fn settle(sources: &[BranchSource], per_source: Vec<Vec<Revision>>) -> Vec<Revision> {
+    use std::collections::BTreeSet;
+    let ids: Vec<BTreeSet<String>> = per_source
+        .iter()
+        .map(|revs| revs.iter().map(|r| r.file.revision.clone()).collect())
+        .collect();
+    let find = |branch: &str| sources.iter().position(|s| s.branch == branch);
+    let mut out = Vec::new();
+    for (i, (source, mut revs)) in sources.iter().zip(per_source).enumerate() {
+        let own = |r: &str| ids[i].contains(r);
+        let reference = |r: &String| -> String {
+            if let Some((branch, id)) = r.split_once('@') {
+                return match find(branch) {
+                    Some(j) if ids[j].contains(id) => sources[j].key(id),
+                    _ => r.clone(),
+                };
+            }
+            if own(r) {
+                return source.key(r);
+            }
+            // The crates this one depends on first, then the one branch that has it.
+            let seen = source
+                .sees
+                .iter()
+                .filter_map(|b| find(b))
+                .find(|&j| ids[j].contains(r.as_str()));
+            let holders: Vec<usize> = (0..sources.len())
+                .filter(|&j| ids[j].contains(r.as_str()))
+                .collect();
+            match (seen, holders.as_slice()) {
+                (Some(j), _) | (None, &[j]) => sources[j].key(r),
+                _ => r.clone(),
+            }
+        };
+        let roots = revs
+            .iter()
+            .filter(|r| r.file.down_revisions.is_empty())
+            .count();
+        for r in &mut revs {
+            if roots == 1
+                && !source.branch.is_empty()
+                && r.file.down_revisions.is_empty()
+                && r.file.branch_labels.is_empty()
+            {
+                r.file.branch_labels.push(source.branch.clone());
+            }
+            r.file.down_revisions = r.file.down_revisions.iter().map(reference).collect();
+            r.file.depends_on = r.file.depends_on.iter().map(reference).collect();
+            r.file.revision = source.key(&r.file.revision);
+        }
+        out.extend(revs);
+    }
+    out
+}
+
 /// What a quick look at a migration file gives without parsing it: its checksum and,
 /// when the file states it plainly on a line of its own, its revision id.
 #[derive(Debug, Clone)]
@@ -194,15 +305,18 @@ pub struct ScannedFile {
 
 /// Reads and hashes every migration file, taking each id from its `revision = "..."`
 /// line. Enough to tell that a database is at head without parsing a single file.
-pub fn scan(dirs: &[PathBuf]) -> Result<Vec<ScannedFile>, ResolveError> {
-    Ok(read_migration_files(dirs)?
-        .into_iter()
-        .map(|(path, text)| ScannedFile {
-            id: plain_revision_id(&text),
-            checksum: checksum(&text),
-            path,
-        })
-        .collect())
+pub fn scan(sources: &[BranchSource]) -> Result<Vec<ScannedFile>, ResolveError> {
+    let mut out = Vec::new();
+    for s in sources {
+        for (path, text) in read_migration_files(std::slice::from_ref(&s.dir))? {
+            out.push(ScannedFile {
+                id: plain_revision_id(&text).map(|id| s.key(&id)),
+                checksum: checksum(&text),
+                path,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The value of a top-level `revision = "id"` line, if it is a plain string.

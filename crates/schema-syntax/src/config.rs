@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use schema_core::manifest::{read_workspace, WorkspaceManifest};
+use schema_core::manifest::{
+    dependency_crates, path_dependency, read_workspace, MemberCrate, RunCargo, WorkspaceManifest,
+};
 use schema_core::NamingConvention;
 
 /// A naming convention from the `naming-convention` table of `[workspace.metadata.schema]`.
@@ -39,17 +41,28 @@ pub struct CrateSettings {
     pub roots: Vec<PathBuf>,
 }
 
-/// The settings of the crate at `manifest_dir`, found through its workspace.
+/// The naming convention of one crate: its own `naming-convention` when it sets one,
+/// else its workspace's (never a consuming workspace's).
+pub fn crate_naming(
+    ws: &WorkspaceManifest,
+    own: Option<&MemberCrate>,
+) -> Result<NamingConvention, String> {
+    match own
+        .and_then(|m| m.schema.as_ref())
+        .filter(|c| !c.naming.is_empty())
+    {
+        Some(cfg) => NamingConvention::with_overrides(
+            cfg.naming.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ),
+        None => workspace_naming(ws),
+    }
+}
+
+/// The settings of the crate at `manifest_dir`, found through its workspace. A crate it
+/// `depends-on` is looked for among the members, then its path dependencies, then the
+/// dependencies the CLI last found (the derive never spawns cargo).
 pub fn crate_settings(manifest_dir: &Path) -> Result<CrateSettings, String> {
     let ws = read_workspace(manifest_dir)?;
-    let nc = match ws.schema.as_ref().and_then(|s| s.get("naming-convention")) {
-        None => None,
-        Some(toml::Value::Table(t)) => Some(t),
-        Some(_) => {
-            return Err("[workspace.metadata.schema] naming-convention must be a table".into())
-        }
-    };
-    let naming = naming_from_table(nc)?;
     let dir = manifest_dir
         .canonicalize()
         .map_err(|e| format!("{}: {e}", manifest_dir.display()))?;
@@ -57,15 +70,27 @@ pub fn crate_settings(manifest_dir: &Path) -> Result<CrateSettings, String> {
         .members
         .iter()
         .find(|m| m.manifest_path.parent() == Some(dir.as_path()));
+    let naming = crate_naming(&ws, own)?;
     let mut roots: Vec<PathBuf> = own.and_then(|m| m.root_file.clone()).into_iter().collect();
+    let mut cached: Option<Vec<MemberCrate>> = None;
     if let Some(cfg) = own.and_then(|m| m.schema.as_ref()) {
         for dep in &cfg.depends_on {
-            if let Some(root) = ws
+            let found = ws
                 .members
                 .iter()
                 .find(|m| m.name == *dep)
-                .and_then(|m| m.root_file.clone())
-            {
+                .cloned()
+                .or_else(|| path_dependency(&dir, dep))
+                .or_else(|| {
+                    cached
+                        .get_or_insert_with(|| {
+                            dependency_crates(&ws, RunCargo::Never).unwrap_or_default()
+                        })
+                        .iter()
+                        .find(|m| m.name == *dep)
+                        .cloned()
+                });
+            if let Some(root) = found.and_then(|m| m.root_file) {
                 roots.push(root);
             }
         }

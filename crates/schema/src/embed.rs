@@ -8,10 +8,15 @@ use crate::runner::{Backend, Migrator, RunError, RunOptions, RunReport};
 /// One embedded revision: the file's name, its text and the checksum computed at build time.
 #[derive(Debug, Clone, Copy)]
 pub struct EmbeddedRevision {
+    /// The revision's key in the workspace graph (`branch@id` for a dependency's).
     pub id: &'static str,
     pub path: &'static str,
     pub checksum: &'static str,
     pub text: &'static str,
+    /// The references as the graph resolved them at build time.
+    pub down_revisions: &'static [&'static str],
+    pub depends_on: &'static [&'static str],
+    pub branch_labels: &'static [&'static str],
 }
 
 /// The migrations of a workspace as `schema-build` embedded them (validated at build time).
@@ -30,6 +35,11 @@ impl EmbeddedMigrations {
             let mut rev = parse_revision(r.text, std::path::Path::new(r.path))
                 .map_err(|e| RunError::Target(e.to_string()))?;
             rev.checksum = r.checksum.to_string();
+            let owned = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
+            rev.file.revision = r.id.to_string();
+            rev.file.down_revisions = owned(r.down_revisions);
+            rev.file.depends_on = owned(r.depends_on);
+            rev.file.branch_labels = owned(r.branch_labels);
             revs.push(rev);
         }
         MigrationGraph::new(revs).map_err(|es| {

@@ -7,6 +7,7 @@ use schema_core::dialect::{Dialect, Step};
 use schema_core::graph::{MigrationGraph, Revision};
 use schema_core::plan::render_revisions;
 use schema_core::replay::replay_revisions;
+use schema_core::targets::DowngradePlan;
 use schema_core::Schema;
 
 /// The table that records applied revisions.
@@ -252,12 +253,14 @@ impl<'g> Migrator<'g> {
         Ok(())
     }
 
-    fn targets(&self, target: &str) -> Result<BTreeSet<String>, RunError> {
-        let ids = self
-            .graph
-            .resolve(target)
-            .map_err(|e| RunError::Target(e.to_string()))?;
-        Ok(self.graph.ancestors(ids.iter().map(String::as_str)))
+    fn wanted(
+        &self,
+        target: &str,
+        applied: &BTreeSet<String>,
+    ) -> Result<BTreeSet<String>, RunError> {
+        self.graph
+            .upgrade_set(target, applied)
+            .map_err(|e| RunError::Target(e.to_string()))
     }
 
     /// The schema the applied revisions produce.
@@ -280,21 +283,7 @@ impl<'g> Migrator<'g> {
     /// The applied revisions nothing applied follows: where the database is.
     pub async fn current<B: Backend>(&self, db: &mut B) -> Result<Vec<String>, RunError> {
         let applied = self.applied(db).await?;
-        Ok(self.heads_of_set(&applied))
-    }
-
-    pub fn heads_of_set(&self, set: &BTreeSet<String>) -> Vec<String> {
-        let mut followed = BTreeSet::new();
-        for r in self.graph.in_order(set) {
-            for p in r.file.down_revisions.iter().chain(&r.file.depends_on) {
-                followed.insert(p.clone());
-            }
-        }
-        self.graph
-            .in_order(set)
-            .filter(|r| !followed.contains(r.id()))
-            .map(|r| r.id().to_string())
-            .collect()
+        Ok(self.graph.heads_within(&applied))
     }
 
     /// Applies every revision the target needs that is not applied yet. When there is
@@ -304,8 +293,8 @@ impl<'g> Migrator<'g> {
         db: &mut B,
         target: &str,
     ) -> Result<RunReport, RunError> {
-        let wanted = self.targets(target)?;
         let applied = self.applied(db).await?;
+        let wanted = self.wanted(target, &applied)?;
         if wanted.is_subset(&applied) {
             return Ok(RunReport::default());
         }
@@ -322,7 +311,7 @@ impl<'g> Migrator<'g> {
             ));
         }
         db.lock_run(&self.options).await?;
-        let result = self.upgrade_locked(db, &wanted).await;
+        let result = self.upgrade_locked(db, target).await;
         finish(db, result).await
     }
 
@@ -331,10 +320,11 @@ impl<'g> Migrator<'g> {
     async fn upgrade_locked<B: Backend>(
         &self,
         db: &mut B,
-        wanted: &BTreeSet<String>,
+        target: &str,
     ) -> Result<RunReport, RunError> {
         db.ensure_history(&self.options).await?;
         let applied = self.applied(db).await?;
+        let wanted = self.wanted(target, &applied)?;
         let pending: BTreeSet<String> = wanted.difference(&applied).cloned().collect();
         if pending.is_empty() {
             return Ok(RunReport::default());
@@ -454,52 +444,16 @@ impl<'g> Migrator<'g> {
             })
     }
 
-    /// Which applied revisions a downgrade target removes, latest first.
+    /// What a downgrade to `target` reverts, newest first (see
+    /// [`MigrationGraph::downgrade_plan`]).
     pub fn downgrade_plan(
         &self,
         applied: &BTreeSet<String>,
         target: &str,
-    ) -> Result<Vec<String>, RunError> {
-        let remove: BTreeSet<String> = if let Some(n) = target.strip_prefix('-') {
-            let n: usize = n.parse().map_err(|_| {
-                RunError::Target(format!("`{target}` is not a relative step like -1"))
-            })?;
-            let order: Vec<String> = self
-                .graph
-                .in_order(applied)
-                .map(|r| r.id().to_string())
-                .collect();
-            let last: Vec<&str> = order.iter().rev().take(n).map(String::as_str).collect();
-            self.graph
-                .descendants(last)
-                .intersection(applied)
-                .cloned()
-                .collect()
-        } else if let Some(label) = target.strip_suffix("@base") {
-            let roots: Vec<String> = self
-                .graph
-                .ordered()
-                .filter(|r| self.graph.labels_of(r.id()).contains(label))
-                .map(|r| r.id().to_string())
-                .collect();
-            if roots.is_empty() {
-                return Err(RunError::Target(format!("no branch `{label}`")));
-            }
-            self.graph
-                .descendants(roots.iter().map(String::as_str))
-                .intersection(applied)
-                .cloned()
-                .collect()
-        } else {
-            let keep = self.targets(target)?;
-            applied.difference(&keep).cloned().collect()
-        };
-        Ok(self
-            .graph
-            .in_order(&remove)
-            .rev()
-            .map(|r| r.id().to_string())
-            .collect())
+    ) -> Result<DowngradePlan, RunError> {
+        self.graph
+            .downgrade_plan(target, applied)
+            .map_err(|e| RunError::Target(e.to_string()))
     }
 
     /// Reverts applied revisions until the target is where the database is.
@@ -519,7 +473,7 @@ impl<'g> Migrator<'g> {
         target: &str,
     ) -> Result<RunReport, RunError> {
         let applied = self.applied(db).await?;
-        let plan = self.downgrade_plan(&applied, target)?;
+        let plan = self.downgrade_plan(&applied, target)?.revisions;
         let mut report = RunReport::default();
         if plan.is_empty() {
             return Ok(report);
@@ -578,7 +532,6 @@ impl<'g> Migrator<'g> {
         db: &mut B,
         target: &str,
     ) -> Result<RunReport, RunError> {
-        let wanted = self.targets(target)?;
         db.ensure_history(&self.options).await?;
         let applied: BTreeSet<String> = db
             .read_history()
@@ -586,6 +539,7 @@ impl<'g> Migrator<'g> {
             .into_iter()
             .map(|a| a.revision)
             .collect();
+        let wanted = self.wanted(target, &applied)?;
         let unknown: Vec<String> = applied
             .iter()
             .filter(|id| self.graph.get(id).is_none())

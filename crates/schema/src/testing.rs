@@ -668,11 +668,14 @@ pub mod checks {
             m.upgrade(db, "heads").await.map_err(|e| e.to_string())?;
             return introspect(db).await;
         }
-        for id in &ids {
+        // Graph order is a stairway through every branch: each prefix holds everything
+        // its revisions follow, so the database at each step is exactly that prefix.
+        for (i, id) in ids.iter().enumerate() {
             let expected = m
-                .state_of(&g.ancestors([id.as_str()]))
+                .state_of(&ids[..=i].iter().cloned().collect())
                 .map_err(|e| e.to_string())?;
-            m.upgrade(db, id)
+            let target = g.target_for(id);
+            m.upgrade(db, &target)
                 .await
                 .map_err(|e| format!("upgrade to {id}: {e}"))?;
             let d = differences(dialect, &expected, &introspect(db).await?);
@@ -683,10 +686,14 @@ pub mod checks {
             }
             let applied = m.applied(db).await.map_err(|e| e.to_string())?;
             let before = m.state_of(&applied).map_err(|e| e.to_string())?;
-            m.downgrade(db, "-1")
+            let back = match g.branch_of(id) {
+                Some(branch) => format!("{branch}@-1"),
+                None => "-1".to_string(),
+            };
+            m.downgrade(db, &back)
                 .await
                 .map_err(|e| format!("downgrade of {id}: {e}"))?;
-            m.upgrade(db, id)
+            m.upgrade(db, &target)
                 .await
                 .map_err(|e| format!("re-upgrade to {id}: {e}"))?;
             let d = differences(dialect, &before, &introspect(db).await?);
