@@ -269,12 +269,15 @@ pub fn dependency_crates(
     {
         return Ok(found);
     }
-    let offline = match cargo {
+    // What is on disk first (no network, and quicker); the network only when that fails.
+    let found = match cargo {
         RunCargo::Never => return Ok(vec![]),
-        RunCargo::Offline => true,
-        RunCargo::Online => false,
+        RunCargo::Offline => from_cargo_metadata(&ws.root, true)?,
+        RunCargo::Online => match from_cargo_metadata(&ws.root, true) {
+            Ok(found) => found,
+            Err(_) => from_cargo_metadata(&ws.root, false)?,
+        },
     };
-    let found = from_cargo_metadata(&ws.root, offline)?;
     if std::fs::create_dir_all(cache.parent().unwrap_or(&target)).is_ok() {
         if let Ok(text) = serde_json::to_vec(&found) {
             // Another process may write the same answer at once: write aside, then rename.
