@@ -218,6 +218,43 @@ pub enum RunCargo {
     Never,
 }
 
+/// The model crates outside the workspace that its members reach through `path`
+/// dependencies (transitively), read from the manifests alone.
+pub fn path_model_crates(ws: &WorkspaceManifest) -> Vec<MemberCrate> {
+    let member_dirs: Vec<PathBuf> = ws
+        .members
+        .iter()
+        .filter_map(|m| m.manifest_path.parent().map(Path::to_path_buf))
+        .collect();
+    let mut seen: Vec<PathBuf> = Vec::new();
+    let mut found = Vec::new();
+    let mut stack = member_dirs.clone();
+    while let Some(dir) = stack.pop() {
+        let Ok(t) = read(&dir.join("Cargo.toml")) else {
+            continue;
+        };
+        let deps = t.get("dependencies").and_then(|d| d.as_table());
+        for (name, spec) in deps.into_iter().flatten() {
+            let Some(rel) = spec.get("path").and_then(|p| p.as_str()) else {
+                continue;
+            };
+            let Ok(target) = dir.join(rel).canonicalize() else {
+                continue;
+            };
+            if member_dirs.contains(&target) || seen.contains(&target) {
+                continue;
+            }
+            seen.push(target.clone());
+            stack.push(target.clone());
+            if let Some(m) = path_dependency(&dir, name).filter(|m| m.schema.is_some()) {
+                found.push(m);
+            }
+        }
+    }
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    found
+}
+
 /// The crate `name` as the crate in `dir` depends on it by `path` (a model crate outside
 /// the workspace is found this way without cargo).
 pub fn path_dependency(dir: &Path, name: &str) -> Option<MemberCrate> {
@@ -270,13 +307,19 @@ pub fn dependency_crates(
         return Ok(found);
     }
     // What is on disk first (no network, and quicker); the network only when that fails.
+    // `cargo metadata` needs every package of the lock file on disk, even those no build
+    // uses; without them, the model crates reachable by `path` are still found, and
+    // nothing is cached so that the next run asks cargo again.
     let found = match cargo {
-        RunCargo::Never => return Ok(vec![]),
-        RunCargo::Offline => from_cargo_metadata(&ws.root, true)?,
-        RunCargo::Online => match from_cargo_metadata(&ws.root, true) {
-            Ok(found) => found,
-            Err(_) => from_cargo_metadata(&ws.root, false)?,
-        },
+        RunCargo::Never => Err(String::new()),
+        RunCargo::Offline => from_cargo_metadata(&ws.root, true),
+        RunCargo::Online => {
+            from_cargo_metadata(&ws.root, true).or_else(|_| from_cargo_metadata(&ws.root, false))
+        }
+    };
+    let found = match found {
+        Ok(found) => found,
+        Err(_) => return Ok(path_model_crates(ws)),
     };
     if std::fs::create_dir_all(cache.parent().unwrap_or(&target)).is_ok() {
         if let Ok(text) = serde_json::to_vec(&found) {
