@@ -10,6 +10,18 @@ use crate::tls::{LazyTls, Verify};
 pub enum Target {
     Sqlite(Option<PathBuf>),
     Postgres(String),
+    /// `mysql://` or `mariadb://`.
+    Mysql(String),
+}
+
+impl Target {
+    pub fn dialect(&self) -> schema_core::Dialect {
+        match self {
+            Target::Sqlite(_) => schema_core::Dialect::Sqlite,
+            Target::Postgres(_) => schema_core::Dialect::Postgres,
+            Target::Mysql(_) => schema_core::Dialect::Mysql,
+        }
+    }
 }
 
 /// The URL with any password replaced by `***`, whatever its form: the userinfo of a
@@ -104,6 +116,9 @@ pub fn parse_url(url: &str) -> Result<Target> {
         }
         return Ok(Target::Postgres(url.to_string()));
     }
+    if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+        return Ok(Target::Mysql(url.to_string()));
+    }
     if url.contains('=') && !url.contains("://") && !url.starts_with("sqlite:") {
         // A libpq `key=value` connection string.
         return Ok(Target::Postgres(url.to_string()));
@@ -123,7 +138,7 @@ pub fn parse_url(url: &str) -> Result<Target> {
         return Ok(Target::Sqlite(Some(PathBuf::from(path))));
     }
     Err(CliError::input(format!(
-        "unsupported database URL `{}`: expected postgres://user@host/db or sqlite://path",
+        "unsupported database URL `{}`: expected postgres://user@host/db, mysql://user@host/db, mariadb://user@host/db or sqlite://path",
         redact(url)
     )))
 }
@@ -199,6 +214,15 @@ fn libpq_environment(var: impl Fn(&str) -> Option<String>) -> Option<String> {
 pub fn is_local(target: &Target) -> bool {
     match target {
         Target::Sqlite(_) => true,
+        Target::Mysql(url) => {
+            let host = url
+                .split_once("://")
+                .map(|(_, r)| r.rsplit_once('@').map(|(_, h)| h).unwrap_or(r))
+                .unwrap_or("");
+            let host = host.split(['/', '?']).next().unwrap_or("");
+            let host = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
+            matches!(host, "localhost" | "127.0.0.1" | "::1" | "[::1]" | "")
+        }
         Target::Postgres(url) => match PgTarget::parse(url) {
             // `hostaddr`, when given, is where libpq connects, whatever `host` says.
             Ok(t) if !t.config.get_hostaddrs().is_empty() => {
@@ -409,6 +433,10 @@ pub enum Connection {
         tls: Option<LazyTls>,
         runtime: tokio::runtime::Runtime,
     },
+    Mysql {
+        conn: Box<mysql_async::Conn>,
+        runtime: tokio::runtime::Runtime,
+    },
 }
 
 impl Connection {
@@ -443,6 +471,19 @@ pub fn connect(url: &str) -> Result<Connection> {
             }
             .map_err(|e| CliError::Database(format!("cannot open {shown}: {e}")))?;
             Ok(Connection::Sqlite(conn))
+        }
+        Target::Mysql(url) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| CliError::Database(format!("cannot start the async runtime: {e}")))?;
+            let conn = runtime
+                .block_on(schema::mysql::connect(&url))
+                .map_err(|e| CliError::Database(format!("cannot connect to {shown}: {e}")))?;
+            Ok(Connection::Mysql {
+                conn: Box::new(conn),
+                runtime,
+            })
         }
         Target::Postgres(url) => {
             let target = PgTarget::parse(&url)?;

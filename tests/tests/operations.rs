@@ -333,15 +333,16 @@ fn a_sqlite_rebuild_keeps_the_tables_triggers_and_rows() {
     let d1 = autogenerate(&Schema::new(), &v1);
     let mut up1 = d1.upgrade;
     up1.push(Operation::Execute {
-        sql: ExecuteSql::PerDialect {
-            postgres: None,
-            sqlite: Some(
+        sql: ExecuteSql::PerDialect(
+            [(
+                "sqlite".to_string(),
                 "CREATE TABLE audit (what TEXT); \
                  CREATE TRIGGER accounts_audit AFTER INSERT ON accounts BEGIN INSERT INTO audit VALUES ('insert'); END; \
                  INSERT INTO accounts (balance) VALUES (7)"
-                    .into(),
-            ),
-        },
+                    .to_string(),
+            )]
+            .into(),
+        ),
     });
     let d2 = autogenerate(&v1, &v2);
     assert!(

@@ -33,6 +33,10 @@ macro_rules! on_backend {
                 let mut $db = Connection::postgres_backend(client, target, tls);
                 runtime.block_on($body)
             }
+            Connection::Mysql { conn, runtime } => {
+                let mut $db = schema::mysql::MysqlBackend::new(conn);
+                runtime.block_on($body)
+            }
         }
     };
 }
@@ -40,9 +44,10 @@ macro_rules! on_backend {
 fn run_err(e: RunError) -> CliError {
     match e {
         RunError::Target(m) => CliError::Input(m),
-        RunError::Edited { .. } | RunError::Ahead(_) | RunError::Replay { .. } => {
-            CliError::Input(e.to_string())
-        }
+        RunError::Edited { .. }
+        | RunError::Ahead(_)
+        | RunError::Replay { .. }
+        | RunError::PartlyReverted { .. } => CliError::Input(e.to_string()),
         other => CliError::Database(other.to_string()),
     }
 }
@@ -101,18 +106,14 @@ fn at_head(cx: &DbContext<'_>, conn: &mut Connection, options: &RunOptions) -> R
     use schema::runner::Backend;
     let files = schema_core::resolver::scan(&cx.ws.sources())?;
     let applied = on_backend!(conn, |db| db.read_history()).map_err(run_err)?;
-    if files.len() != applied.len() || files.is_empty() {
-        return Ok(false);
-    }
-    let recorded: std::collections::HashMap<&str, &str> = applied
+    let expected: Option<Vec<(&str, &str)>> = files
         .iter()
-        .map(|a| (a.revision.as_str(), a.checksum.as_str()))
+        .map(|f| Some((f.id.as_deref()?, f.checksum.as_str())))
         .collect();
-    Ok(files.iter().all(|f| {
-        f.id.as_deref()
-            .and_then(|id| recorded.get(id))
-            .is_some_and(|c| *c == f.checksum || options.allow_edited)
-    }))
+    Ok(
+        expected
+            .is_some_and(|e| schema::runner::history_matches(&applied, e, options.allow_edited)),
+    )
 }
 
 pub fn downgrade(
@@ -238,10 +239,7 @@ pub fn reset(cx: &DbContext<'_>, force: bool) -> Result<ExitCode> {
 /// `check --database`: the live schema against the schema its recorded revisions produce.
 pub fn drift(cx: &DbContext<'_>, graph: &MigrationGraph) -> Result<Vec<String>> {
     let (mut conn, target, _) = cx.connect()?;
-    let dialect = match target {
-        database::Target::Sqlite(_) => Dialect::Sqlite,
-        database::Target::Postgres(_) => Dialect::Postgres,
-    };
+    let dialect = target.dialect();
     let m = Migrator::new(graph, options(true));
     let (expected, actual) = on_backend!(&mut conn, |db| async {
         use schema::runner::Backend;
@@ -258,7 +256,7 @@ pub fn drift(cx: &DbContext<'_>, graph: &MigrationGraph) -> Result<Vec<String>> 
 pub fn sql(ws: &Workspace, range: &str, dialect: &str) -> Result<ExitCode> {
     let dialect = Dialect::parse(dialect).ok_or_else(|| {
         CliError::input(format!(
-            "unknown dialect `{dialect}`, expected postgres or sqlite"
+            "unknown dialect `{dialect}`, expected postgres, sqlite or mysql"
         ))
     })?;
     let graph = ws.graph()?;

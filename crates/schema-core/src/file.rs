@@ -1,6 +1,7 @@
 //! Migration files: TOML, one revision each. Parsing reports file:line; writing is
 //! stable (the same revision always writes the same bytes) and meant to be hand-edited.
 
+use crate::dialect::Dialect;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -275,12 +276,7 @@ enum RawConstraint {
 #[serde(untagged)]
 enum RawSql {
     All(String),
-    PerDialect {
-        #[serde(default)]
-        postgres: Option<String>,
-        #[serde(default)]
-        sqlite: Option<String>,
-    },
+    PerDialect(std::collections::BTreeMap<String, String>),
 }
 
 /// Line numbers of byte offsets, by binary search over the line starts (a file with many
@@ -578,11 +574,21 @@ fn lower_op(raw: RawOp) -> Result<Operation, String> {
         RawOp::Execute { sql } => Operation::Execute {
             sql: match sql {
                 RawSql::All(s) => ExecuteSql::All(s),
-                RawSql::PerDialect { postgres, sqlite } => {
-                    if postgres.is_none() && sqlite.is_none() {
-                        return Err("`sql` needs a string or `postgres`/`sqlite` keys".into());
+                RawSql::PerDialect(texts) => {
+                    let names: Vec<&str> = Dialect::ALL.iter().map(|d| d.name()).collect();
+                    if let Some(k) = texts.keys().find(|k| !names.contains(&k.as_str())) {
+                        return Err(format!(
+                            "`sql` has an unknown dialect key `{k}`; the keys are {}",
+                            names.join(", ")
+                        ));
                     }
-                    ExecuteSql::PerDialect { postgres, sqlite }
+                    if texts.is_empty() {
+                        return Err(format!(
+                            "`sql` needs a string or keys per dialect ({})",
+                            names.join(", ")
+                        ));
+                    }
+                    ExecuteSql::PerDialect(texts)
                 }
             },
         },
@@ -842,14 +848,11 @@ pub fn write_op(out: &mut String, section: &str, op: &Operation) {
             ExecuteSql::All(s) => {
                 let _ = writeln!(out, "sql = {}", string(s));
             }
-            ExecuteSql::PerDialect { postgres, sqlite } => {
-                let mut parts = Vec::new();
-                if let Some(p) = postgres {
-                    parts.push(format!("postgres = {}", string(p)));
-                }
-                if let Some(s) = sqlite {
-                    parts.push(format!("sqlite = {}", string(s)));
-                }
+            ExecuteSql::PerDialect(texts) => {
+                let parts: Vec<String> = texts
+                    .iter()
+                    .map(|(k, v)| format!("{k} = {}", string(v)))
+                    .collect();
                 let _ = writeln!(out, "sql = {{ {} }}", parts.join(", "));
             }
         },

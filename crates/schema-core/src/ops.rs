@@ -7,10 +7,9 @@ use crate::types::SqlType;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExecuteSql {
     All(String),
-    PerDialect {
-        postgres: Option<String>,
-        sqlite: Option<String>,
-    },
+    /// Keyed by dialect name (`postgres`, `sqlite`, `mysql`); a dialect without a key
+    /// skips the step.
+    PerDialect(std::collections::BTreeMap<String, String>),
 }
 
 /// The changes of one `alter_column`: each field is `Some((from, to))` when it changes.

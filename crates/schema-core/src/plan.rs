@@ -17,6 +17,22 @@ pub fn render_revisions<'r>(
     revisions: impl IntoIterator<Item = &'r Revision>,
     up: bool,
 ) -> Result<Vec<(&'r Revision, Vec<Step>)>, RevisionReplayError> {
+    Ok(
+        render_revisions_by_operation(dialect, state, revisions, up)?
+            .into_iter()
+            .map(|(rev, ops)| (rev, ops.into_iter().flatten().collect()))
+            .collect(),
+    )
+}
+
+/// [`render_revisions`], keeping each operation's steps apart (for a database whose DDL
+/// commits itself, where progress is recorded operation by operation).
+pub fn render_revisions_by_operation<'r>(
+    dialect: Dialect,
+    state: &mut Schema,
+    revisions: impl IntoIterator<Item = &'r Revision>,
+    up: bool,
+) -> Result<Vec<(&'r Revision, Vec<Vec<Step>>)>, RevisionReplayError> {
     let mut out = Vec::new();
     for rev in revisions {
         let ops = if up {
@@ -28,7 +44,7 @@ pub fn render_revisions<'r>(
         let mut steps = Vec::new();
         for (index, op) in ops.iter().enumerate() {
             let fail = |e| revision_error(rev, index, op.kind(), e);
-            steps.extend(dialect.render_op(state, op).map_err(fail)?);
+            steps.push(dialect.render_op(state, op).map_err(fail)?);
             apply(state, op).map_err(fail)?;
         }
         out.push((rev, steps));

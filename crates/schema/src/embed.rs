@@ -63,16 +63,11 @@ impl EmbeddedMigrations {
             return Ok(RunReport::default());
         }
         let applied = db.read_history().await?;
-        let recorded: std::collections::HashMap<&str, &str> = applied
-            .iter()
-            .map(|a| (a.revision.as_str(), a.checksum.as_str()))
-            .collect();
-        let at_head = applied.len() == self.revisions.len()
-            && self.revisions.iter().all(|r| {
-                recorded
-                    .get(r.id)
-                    .is_some_and(|c| *c == r.checksum || options.allow_edited)
-            });
+        let at_head = crate::runner::history_matches(
+            &applied,
+            self.revisions.iter().map(|r| (r.id, r.checksum)),
+            options.allow_edited,
+        ) || (applied.is_empty() && self.revisions.is_empty());
         if at_head {
             return Ok(RunReport::default());
         }
@@ -136,6 +131,14 @@ impl MigrationTarget for rusqlite::Connection {
 impl MigrationTarget for tokio_postgres::Client {
     async fn upgrade_embedded(&mut self, m: &EmbeddedMigrations) -> Result<RunReport, RunError> {
         let mut db = crate::postgres::PostgresBackend::new(self);
+        m.upgrade_backend(&mut db, &RunOptions::default()).await
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl MigrationTarget for mysql_async::Conn {
+    async fn upgrade_embedded(&mut self, m: &EmbeddedMigrations) -> Result<RunReport, RunError> {
+        let mut db = crate::mysql::MysqlBackend::new(self);
         m.upgrade_backend(&mut db, &RunOptions::default()).await
     }
 }

@@ -1,8 +1,10 @@
 //! What applications depend on: the model derive, the schema model, and (behind the
-//! `sqlite` and `postgres` features) the migration runner, `create_all` and introspection.
+//! `sqlite`, `postgres` and `mysql` features) the migration runner, `create_all` and introspection.
 
 pub mod compare;
 pub mod embed;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod runner;

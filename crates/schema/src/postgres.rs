@@ -201,10 +201,10 @@ impl Backend for PostgresBackend<'_> {
             Ok(msgs) => Ok(msgs
                 .into_iter()
                 .filter_map(|m| match m {
-                    tokio_postgres::SimpleQueryMessage::Row(r) => Some(AppliedRevision {
-                        revision: r.get(0).unwrap_or_default().to_string(),
-                        checksum: r.get(1).unwrap_or_default().to_string(),
-                    }),
+                    tokio_postgres::SimpleQueryMessage::Row(r) => Some(AppliedRevision::complete(
+                        r.get(0).unwrap_or_default().to_string(),
+                        r.get(1).unwrap_or_default().to_string(),
+                    )),
                     _ => None,
                 })
                 .collect()),

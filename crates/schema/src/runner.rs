@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 
 use schema_core::dialect::{Dialect, Step};
 use schema_core::graph::{MigrationGraph, Revision};
-use schema_core::plan::render_revisions;
+use schema_core::ops::Operation;
+use schema_core::plan::{render_revisions, render_revisions_by_operation};
+use schema_core::replay::apply;
 use schema_core::replay::replay_revisions;
 use schema_core::targets::DowngradePlan;
 use schema_core::Schema;
@@ -18,6 +20,53 @@ pub const HISTORY_TABLE: &str = "_schema_history";
 pub struct AppliedRevision {
     pub revision: String,
     pub checksum: String,
+    /// Where a revision stopped on a database whose DDL commits itself (MySQL).
+    pub progress: Progress,
+}
+
+impl AppliedRevision {
+    pub fn complete(revision: String, checksum: String) -> AppliedRevision {
+        AppliedRevision {
+            revision,
+            checksum,
+            progress: Progress::Complete,
+        }
+    }
+}
+
+/// How much of a revision a database has, where DDL commits itself statement by
+/// statement and a failure can leave a revision half done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    Complete,
+    /// The first N operations of its upgrade ran.
+    Upgrading(usize),
+    /// It was applied, and the first N operations of its downgrade ran.
+    Downgrading(usize),
+}
+
+impl Progress {
+    /// The history column's text (`None`: complete).
+    pub fn to_column(self) -> Option<String> {
+        match self {
+            Progress::Complete => None,
+            Progress::Upgrading(n) => Some(format!("upgrade {n}")),
+            Progress::Downgrading(n) => Some(format!("downgrade {n}")),
+        }
+    }
+
+    pub fn from_column(text: Option<&str>) -> Progress {
+        let Some(t) = text else {
+            return Progress::Complete;
+        };
+        let (verb, n) = t.split_once(' ').unwrap_or((t, "0"));
+        let n = n.trim().parse().unwrap_or(0);
+        if verb == "downgrade" {
+            Progress::Downgrading(n)
+        } else {
+            Progress::Upgrading(n)
+        }
+    }
 }
 
 /// What can go wrong while migrating, with what a user needs to act on it.
@@ -53,6 +102,17 @@ pub enum RunError {
     LockTimeout(String),
     #[error("revision {revision}: {message}")]
     Replay { revision: String, message: String },
+    #[error("revision {revision} stopped halfway: {dialect} commits each DDL statement, so what ran before the failure stays.\n  ran and kept:\n{}\n  failed: {statement}\n  database said: {message}\nThe history records {revision} as {where_}. Fix the cause and run `cargo schema upgrade` to run the rest, or `cargo schema downgrade` to revert the part that ran.", ran.iter().map(|s| format!("    {s}")).collect::<Vec<_>>().join("\n"))]
+    PartlyApplied {
+        revision: String,
+        dialect: String,
+        ran: Vec<String>,
+        statement: String,
+        message: String,
+        where_: String,
+    },
+    #[error("revision {revision} is partly reverted ({done} of its downgrade operations ran); run `cargo schema downgrade` to finish reverting it before upgrading")]
+    PartlyReverted { revision: String, done: usize },
     #[error("{0}")]
     Target(String),
 }
@@ -187,6 +247,28 @@ pub trait Backend {
     }
     /// The live schema, read back from the catalog.
     async fn introspect(&mut self) -> Result<Schema, RunError>;
+
+    /// Outside any transaction, where DDL commits itself: runs one operation's statements.
+    async fn run_steps(&mut self, steps: &[Step]) -> Result<(), StatementError> {
+        let _ = steps;
+        Err(StatementError {
+            statement: None,
+            message: "this database runs revisions in transactions".into(),
+        })
+    }
+
+    /// Where DDL commits itself: records how far a revision got (`None`: forgets it).
+    async fn record_progress(
+        &mut self,
+        revision: &str,
+        checksum: &str,
+        progress: Option<Progress>,
+    ) -> Result<(), RunError> {
+        let _ = (revision, checksum, progress);
+        Err(RunError::Database(
+            "this database runs revisions in transactions".into(),
+        ))
+    }
     /// Runs statements in one transaction (for `create_all` and `reset`).
     async fn execute_all(&mut self, statements: &[String]) -> Result<(), RunError>;
 }
@@ -273,11 +355,23 @@ impl<'g> Migrator<'g> {
         Ok(s)
     }
 
-    /// The applied revision ids, checked against the code.
+    /// The applied revision ids, checked against the code (a revision stopped halfway
+    /// is not applied).
     pub async fn applied<B: Backend>(&self, db: &mut B) -> Result<BTreeSet<String>, RunError> {
-        let applied = db.read_history().await?;
-        self.verify(&applied)?;
-        Ok(applied.into_iter().map(|a| a.revision).collect())
+        Ok(self.history(db).await?.0)
+    }
+
+    /// The complete revisions, and the rows of those stopped halfway.
+    async fn history<B: Backend>(
+        &self,
+        db: &mut B,
+    ) -> Result<(BTreeSet<String>, Vec<AppliedRevision>), RunError> {
+        let rows = db.read_history().await?;
+        self.verify(&rows)?;
+        let (complete, partial): (Vec<_>, Vec<_>) = rows
+            .into_iter()
+            .partition(|a| a.progress == Progress::Complete);
+        Ok((complete.into_iter().map(|a| a.revision).collect(), partial))
     }
 
     /// The applied revisions nothing applied follows: where the database is.
@@ -323,13 +417,22 @@ impl<'g> Migrator<'g> {
         target: &str,
     ) -> Result<RunReport, RunError> {
         db.ensure_history(&self.options).await?;
-        let applied = self.applied(db).await?;
+        let (applied, partial) = self.history(db).await?;
         let wanted = self.wanted(target, &applied)?;
         let pending: BTreeSet<String> = wanted.difference(&applied).cloned().collect();
         if pending.is_empty() {
             return Ok(RunReport::default());
         }
         let state = self.state_of(&applied)?;
+        if !db.dialect().transactional_ddl() {
+            if self.options.single_transaction {
+                return Err(RunError::Target(format!(
+                    "--single-transaction needs DDL inside transactions; {} commits each DDL statement",
+                    db.dialect()
+                )));
+            }
+            return self.upgrade_stepwise(db, &pending, state, &partial).await;
+        }
         if self.options.single_transaction {
             return self.upgrade_in_one_transaction(db, &pending, state).await;
         }
@@ -472,8 +575,11 @@ impl<'g> Migrator<'g> {
         db: &mut B,
         target: &str,
     ) -> Result<RunReport, RunError> {
-        let applied = self.applied(db).await?;
+        let (applied, partial) = self.history(db).await?;
         let plan = self.downgrade_plan(&applied, target)?.revisions;
+        if !db.dialect().transactional_ddl() {
+            return self.downgrade_stepwise(db, &plan, &applied, &partial).await;
+        }
         let mut report = RunReport::default();
         if plan.is_empty() {
             return Ok(report);
@@ -518,6 +624,211 @@ impl<'g> Migrator<'g> {
             db.flush().await?;
         }
         Ok(report)
+    }
+
+    /// Where DDL commits itself: each revision's operations run one by one, and the
+    /// history row says after each how many did, so a failure leaves a state the history
+    /// describes exactly. A revision stopped halfway earlier continues where it stopped.
+    async fn upgrade_stepwise<B: Backend>(
+        &self,
+        db: &mut B,
+        pending: &BTreeSet<String>,
+        state: Schema,
+        partial: &[AppliedRevision],
+    ) -> Result<RunReport, RunError> {
+        if let Some(p) = partial.iter().find_map(|p| match p.progress {
+            Progress::Downgrading(done) => Some((p.revision.clone(), done)),
+            _ => None,
+        }) {
+            return Err(RunError::PartlyReverted {
+                revision: p.0,
+                done: p.1,
+            });
+        }
+        let mut state = state;
+        let planned = render_by_operation(db.dialect(), &mut state, self.graph.in_order(pending))?;
+        let mut report = RunReport::default();
+        for (rev, ops) in &planned {
+            let start = partial
+                .iter()
+                .find(|p| p.revision == rev.id())
+                .map(|p| match p.progress {
+                    Progress::Upgrading(n) => n.min(ops.len()),
+                    _ => 0,
+                })
+                .unwrap_or(0);
+            db.record_progress(rev.id(), &rev.checksum, Some(Progress::Upgrading(start)))
+                .await?;
+            let mut ran: Vec<String> = Vec::new();
+            for (j, steps) in ops.iter().enumerate().skip(start) {
+                if let Err(e) = db.run_steps(steps).await {
+                    ran.extend(ran_before(steps, &e));
+                    if ran.is_empty() && start == 0 {
+                        db.record_progress(rev.id(), &rev.checksum, None).await?;
+                        return Err(self.statement_error(rev, e));
+                    }
+                    return Err(RunError::PartlyApplied {
+                        revision: format!("{} ({})", rev.id(), rev.path.display()),
+                        dialect: db.dialect().to_string(),
+                        ran,
+                        statement: e.statement.unwrap_or_else(|| "(unknown)".into()),
+                        message: e.message,
+                        where_: format!(
+                            "partly applied: {j} of its {} operations ran; `cargo schema downgrade {}` reverts them",
+                            ops.len(),
+                            self.before(rev)
+                        ),
+                    });
+                }
+                ran.extend(steps.iter().filter_map(Step::as_sql).map(str::to_string));
+                db.record_progress(rev.id(), &rev.checksum, Some(Progress::Upgrading(j + 1)))
+                    .await?;
+            }
+            db.record_progress(rev.id(), &rev.checksum, Some(Progress::Complete))
+                .await?;
+            report.revisions.push(rev.id().to_string());
+        }
+        Ok(report)
+    }
+
+    /// Where DDL commits itself: first finishes what was stopped halfway (reverting the
+    /// operations a stopped upgrade ran, or the rest of a stopped downgrade), then
+    /// reverts the plan one operation at a time, recording progress as it goes.
+    async fn downgrade_stepwise<B: Backend>(
+        &self,
+        db: &mut B,
+        plan: &[String],
+        applied: &BTreeSet<String>,
+        partial: &[AppliedRevision],
+    ) -> Result<RunReport, RunError> {
+        let mut report = RunReport::default();
+        let dialect = db.dialect();
+        let replay_err = |rev: &Revision, e: schema_core::replay::ReplayError| RunError::Replay {
+            revision: rev.id().to_string(),
+            message: e.to_string(),
+        };
+        for p in partial {
+            let Some(rev) = self.graph.get(&p.revision) else {
+                continue;
+            };
+            let mut state = self.state_of(applied)?;
+            let (ops, progress): (Vec<Operation>, Box<dyn Fn(usize) -> Progress>) = match p.progress
+            {
+                Progress::Upgrading(k) => {
+                    let done = &rev.file.upgrade[..k.min(rev.file.upgrade.len())];
+                    let mut inverses = Vec::new();
+                    for op in done {
+                        apply(&mut state, op).map_err(|e| replay_err(rev, e))?;
+                        inverses.push(op.inverse().ok_or_else(|| RunError::Target(format!(
+                                "revision {} stopped halfway after a `{}` step, which has no automatic inverse; revert it by hand and `stamp` the revision before it",
+                                rev.id(),
+                                op.kind()
+                            )))?);
+                    }
+                    inverses.reverse();
+                    let n = done.len();
+                    (inverses, Box::new(move |i| Progress::Upgrading(n - i)))
+                }
+                Progress::Downgrading(d) => {
+                    state = self.state_of(
+                        &applied
+                            .iter()
+                            .cloned()
+                            .chain([rev.id().to_string()])
+                            .collect(),
+                    )?;
+                    let d = d.min(rev.file.downgrade.len());
+                    for op in &rev.file.downgrade[..d] {
+                        apply(&mut state, op).map_err(|e| replay_err(rev, e))?;
+                    }
+                    (
+                        rev.file.downgrade[d..].to_vec(),
+                        Box::new(move |i| Progress::Downgrading(d + i)),
+                    )
+                }
+                Progress::Complete => continue,
+            };
+            for (i, op) in ops.iter().enumerate() {
+                let steps = dialect
+                    .render_op(&state, op)
+                    .map_err(|e| replay_err(rev, e))?;
+                apply(&mut state, op).map_err(|e| replay_err(rev, e))?;
+                if let Err(e) = db.run_steps(&steps).await {
+                    return Err(RunError::PartlyApplied {
+                        revision: format!("{} ({})", rev.id(), rev.path.display()),
+                        dialect: dialect.to_string(),
+                        ran: ran_before(&steps, &e),
+                        statement: e.statement.unwrap_or_else(|| "(unknown)".into()),
+                        message: e.message,
+                        where_: "stopped halfway, as before this run".into(),
+                    });
+                }
+                db.record_progress(rev.id(), &rev.checksum, Some(progress(i + 1)))
+                    .await?;
+            }
+            db.record_progress(rev.id(), &rev.checksum, None).await?;
+            report.revisions.push(rev.id().to_string());
+        }
+        let mut state = self.state_of(applied)?;
+        for id in plan {
+            let Some(rev) = self.graph.get(id) else {
+                continue;
+            };
+            let ops = &rev.file.downgrade;
+            let mut ran: Vec<String> = Vec::new();
+            db.record_progress(id, &rev.checksum, Some(Progress::Downgrading(0)))
+                .await?;
+            for (j, op) in ops.iter().enumerate() {
+                let steps = dialect
+                    .render_op(&state, op)
+                    .map_err(|e| replay_err(rev, e))?;
+                apply(&mut state, op).map_err(|e| replay_err(rev, e))?;
+                if let Err(e) = db.run_steps(&steps).await {
+                    ran.extend(ran_before(&steps, &e));
+                    if ran.is_empty() {
+                        db.record_progress(id, &rev.checksum, Some(Progress::Complete))
+                            .await?;
+                        return Err(self.statement_error(rev, e));
+                    }
+                    return Err(RunError::PartlyApplied {
+                        revision: format!("{id} ({})", rev.path.display()),
+                        dialect: dialect.to_string(),
+                        ran,
+                        statement: e.statement.unwrap_or_else(|| "(unknown)".into()),
+                        message: e.message,
+                        where_: format!(
+                            "partly reverted: {j} of its {} downgrade operations ran",
+                            ops.len()
+                        ),
+                    });
+                }
+                ran.extend(steps.iter().filter_map(Step::as_sql).map(str::to_string));
+                db.record_progress(id, &rev.checksum, Some(Progress::Downgrading(j + 1)))
+                    .await?;
+            }
+            db.record_progress(id, &rev.checksum, None).await?;
+            report.revisions.push(id.clone());
+        }
+        Ok(report)
+    }
+
+    fn statement_error(&self, rev: &Revision, e: StatementError) -> RunError {
+        RunError::Statement {
+            revision: format!("{} ({})", rev.id(), rev.path.display()),
+            statement: e.statement.unwrap_or_else(|| "(unknown)".into()),
+            message: e.message,
+        }
+    }
+
+    /// The downgrade target that is just before `rev`.
+    fn before(&self, rev: &Revision) -> String {
+        match rev.file.down_revisions.as_slice() {
+            [one] => self.graph.target_for(one),
+            _ => match self.graph.branch_of(rev.id()) {
+                Some(b) => format!("{b}@base"),
+                None => "base".into(),
+            },
+        }
     }
 
     /// Records the target as applied (and nothing else) without running anything.
@@ -622,6 +933,49 @@ async fn finish<B: Backend>(
     let report = result?;
     unlocked?;
     Ok(report)
+}
+
+/// Whether the history records exactly the `expected` revisions (id, checksum), each
+/// complete and, unless `allow_edited`, with that checksum: the one decision of "at head"
+/// that skips reading any migration (the embedded runner and the CLI both ask it).
+pub fn history_matches<'e>(
+    applied: &[AppliedRevision],
+    expected: impl IntoIterator<Item = (&'e str, &'e str)>,
+    allow_edited: bool,
+) -> bool {
+    let recorded: std::collections::HashMap<&str, &AppliedRevision> =
+        applied.iter().map(|a| (a.revision.as_str(), a)).collect();
+    let mut n = 0;
+    let all = expected.into_iter().all(|(id, checksum)| {
+        n += 1;
+        recorded.get(id).is_some_and(|a| {
+            a.progress == Progress::Complete && (a.checksum == checksum || allow_edited)
+        })
+    });
+    all && n == applied.len() && n > 0
+}
+
+/// The statements of an operation that ran before the failing one.
+fn ran_before(steps: &[Step], e: &StatementError) -> Vec<String> {
+    steps
+        .iter()
+        .filter_map(Step::as_sql)
+        .take_while(|s| Some(*s) != e.statement.as_deref())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Each revision's upgrade rendered operation by operation (for DDL that commits itself),
+/// validated before anything runs.
+fn render_by_operation<'r>(
+    dialect: Dialect,
+    state: &mut Schema,
+    revisions: impl Iterator<Item = &'r Revision>,
+) -> Result<Vec<(&'r Revision, Vec<Vec<Step>>)>, RunError> {
+    render_revisions_by_operation(dialect, state, revisions, true).map_err(|e| RunError::Replay {
+        revision: e.revision.clone(),
+        message: e.to_string(),
+    })
 }
 
 /// [`render_revisions`] for the runner: a revision that cannot apply stops the run

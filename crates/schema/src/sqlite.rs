@@ -193,12 +193,7 @@ impl Backend for SqliteBackend<'_> {
             Err(_) => self.conn.prepare(&sql).map_err(db_err)?,
         };
         let rows = stmt
-            .query_map([], |r| {
-                Ok(AppliedRevision {
-                    revision: r.get(0)?,
-                    checksum: r.get(1)?,
-                })
-            })
+            .query_map([], |r| Ok(AppliedRevision::complete(r.get(0)?, r.get(1)?)))
             .map_err(db_err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
     }

@@ -4,6 +4,7 @@
 //! lives in the dialect's own module behind [`DialectRules`]. Adding a dialect adds a
 //! module and a variant, not branches across the crate.
 
+pub mod mysql;
 mod postgres;
 mod sqlite;
 
@@ -20,16 +21,19 @@ pub use sqlite::{constraint_clauses, rebuild_reason as sqlite_rebuild_reason, Cl
 pub enum Dialect {
     Postgres,
     Sqlite,
+    /// MySQL and MariaDB (MariaDB is what the tests run; see the module for MySQL 8).
+    Mysql,
 }
 
 impl Dialect {
     /// Every dialect, in the order messages list them.
-    pub const ALL: [Dialect; 2] = [Dialect::Postgres, Dialect::Sqlite];
+    pub const ALL: [Dialect; 3] = [Dialect::Postgres, Dialect::Sqlite, Dialect::Mysql];
 
     pub fn parse(s: &str) -> Option<Dialect> {
         match s {
             "postgres" | "postgresql" | "pg" => Some(Dialect::Postgres),
             "sqlite" | "sqlite3" => Some(Dialect::Sqlite),
+            "mysql" | "mariadb" => Some(Dialect::Mysql),
             _ => None,
         }
     }
@@ -43,7 +47,20 @@ impl Dialect {
         match self {
             Dialect::Postgres => &postgres::Postgres,
             Dialect::Sqlite => &sqlite::Sqlite,
+            Dialect::Mysql => &mysql::Mysql,
         }
+    }
+
+    /// Quotes an identifier the way the dialect does (embedded quote characters doubled).
+    pub fn quote(self, name: &str) -> String {
+        let q = self.rules().quote_char();
+        format!("{q}{}{q}", name.replace(q, &format!("{q}{q}")))
+    }
+
+    /// Whether DDL runs inside a transaction. Where it does not (MySQL commits each DDL
+    /// statement), the runner records a revision's progress operation by operation.
+    pub fn transactional_ddl(self) -> bool {
+        self.rules().transactional_ddl()
     }
 
     /// The SQL type as the dialect spells it.
@@ -55,10 +72,7 @@ impl Dialect {
     pub fn execute_text(self, sql: &ExecuteSql) -> Option<&str> {
         match sql {
             ExecuteSql::All(s) => Some(s.as_str()),
-            ExecuteSql::PerDialect { postgres, sqlite } => match self {
-                Dialect::Postgres => postgres.as_deref(),
-                Dialect::Sqlite => sqlite.as_deref(),
-            },
+            ExecuteSql::PerDialect(texts) => texts.get(self.name()).map(String::as_str),
         }
     }
 
@@ -89,8 +103,11 @@ impl Dialect {
 
     /// The statements that create a whole table with its indexes.
     pub fn create_table(self, t: &TableDef) -> Vec<String> {
+        if self.rules().indexes_inline() {
+            return vec![create_table_sql(self, t, &t.name)];
+        }
         let mut out = vec![create_table_sql(self, t, &t.name)];
-        out.extend(t.indexes.iter().map(|i| create_index_sql(&t.name, i)));
+        out.extend(t.indexes.iter().map(|i| create_index_sql(self, t, i)));
         out
     }
 
@@ -113,8 +130,8 @@ impl Dialect {
                 late.extend(deferred.into_iter().map(|fk| {
                     format!(
                         "ALTER TABLE {} ADD {}",
-                        quote(&name),
-                        constraint_sql(&Constraint::ForeignKey(fk))
+                        self.quote(&name),
+                        constraint_sql(self, &Constraint::ForeignKey(fk))
                     )
                 }));
             }
@@ -134,7 +151,7 @@ impl Dialect {
             .rev()
             .map(String::as_str)
             .chain(extra.iter().copied())
-            .map(|t| format!("DROP TABLE IF EXISTS {}{cascade}", quote(t)))
+            .map(|t| format!("DROP TABLE IF EXISTS {}{cascade}", self.quote(t)))
             .collect()
     }
 
@@ -143,6 +160,7 @@ impl Dialect {
     pub fn normalize(self, s: &Schema) -> Schema {
         let mut s = s.canonical();
         for t in s.tables.values_mut() {
+            let before = t.clone();
             let pk_cols = t
                 .primary_key
                 .as_ref()
@@ -155,15 +173,17 @@ impl Dialect {
                 .map(|c| c.name.clone())
                 .collect();
             for c in &mut t.columns {
-                self.rules().normalize_column(c, rowid.contains(&c.name));
+                self.rules()
+                    .normalize_column(&before, c, rowid.contains(&c.name));
                 if pk_cols.contains(&c.name) {
                     c.nullable = false;
                 }
-                c.default = c.default.as_deref().map(normalize_expr);
+                c.default = c.default.as_deref().map(|e| self.rules().normalize_expr(e));
             }
             for ck in &mut t.checks {
-                ck.expr = normalize_expr(&ck.expr);
+                ck.expr = self.rules().normalize_expr(&ck.expr);
             }
+            self.rules().normalize_table(t);
         }
         s
     }
@@ -178,6 +198,25 @@ impl fmt::Display for Dialect {
 /// What one dialect decides; the common rendering asks it.
 trait DialectRules: Sync {
     fn name(&self) -> &'static str;
+    fn quote_char(&self) -> char {
+        '"'
+    }
+    fn transactional_ddl(&self) -> bool {
+        true
+    }
+    /// The column list of an index (MySQL gives long text columns a prefix length).
+    fn index_columns(&self, table: &TableDef, i: &IndexDef) -> String {
+        let _ = table;
+        i.columns
+            .iter()
+            .map(|c| format!("\"{}\"", c.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+    /// Whether CREATE TABLE lists the table's indexes (one statement per table).
+    fn indexes_inline(&self) -> bool {
+        false
+    }
     fn type_sql(&self, ty: &SqlType) -> String;
     /// The type of a column in CREATE TABLE / ADD COLUMN (a numbered key may differ).
     fn column_type(&self, table: Option<&TableDef>, c: &ColumnDef) -> String {
@@ -198,9 +237,17 @@ trait DialectRules: Sync {
     fn drop_cascade(&self) -> &'static str {
         ""
     }
-    /// A column as the database reports it back (`numbered_key`: the table's single
-    /// numbered primary key).
-    fn normalize_column(&self, c: &mut ColumnDef, numbered_key: bool);
+    /// A column of `table` as the database reports it back (`numbered_key`: the table's
+    /// single numbered primary key).
+    fn normalize_column(&self, table: &TableDef, c: &mut ColumnDef, numbered_key: bool);
+    /// An expression (default or check) as the database reports it back.
+    fn normalize_expr(&self, e: &str) -> String {
+        normalize_expr(e)
+    }
+    /// What else the database reports differently about a table (after its columns).
+    fn normalize_table(&self, t: &mut TableDef) {
+        let _ = t;
+    }
 }
 
 /// One step of a rendered revision. Most are SQL; a SQLite rebuild also asks the runner to
@@ -261,10 +308,10 @@ pub fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-fn quote_list(names: &[String]) -> String {
+fn quote_list(d: Dialect, names: &[String]) -> String {
     names
         .iter()
-        .map(|n| quote(n))
+        .map(|n| d.quote(n))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -301,7 +348,7 @@ pub fn is_numbered_key(t: &TableDef, c: &ColumnDef) -> bool {
 
 fn column_sql(d: Dialect, t: Option<&TableDef>, c: &ColumnDef) -> String {
     let rules = d.rules();
-    let mut s = quote(&c.name);
+    let mut s = d.quote(&c.name);
     s.push(' ');
     s.push_str(&rules.column_type(t, c));
     if c.auto_increment {
@@ -325,21 +372,21 @@ fn action_sql(kind: &str, a: ReferentialAction) -> String {
 }
 
 /// A table constraint clause: `CONSTRAINT "name" ...`.
-pub fn constraint_sql(c: &Constraint) -> String {
+pub fn constraint_sql(d: Dialect, c: &Constraint) -> String {
     let body = match c {
-        Constraint::PrimaryKey(k) => format!("PRIMARY KEY ({})", quote_list(&k.columns)),
-        Constraint::Unique(k) => format!("UNIQUE ({})", quote_list(&k.columns)),
+        Constraint::PrimaryKey(k) => format!("PRIMARY KEY ({})", quote_list(d, &k.columns)),
+        Constraint::Unique(k) => format!("UNIQUE ({})", quote_list(d, &k.columns)),
         Constraint::ForeignKey(f) => format!(
             "FOREIGN KEY ({}) REFERENCES {} ({}){}{}",
-            quote_list(&f.columns),
-            quote(&f.ref_table),
-            quote_list(&f.ref_columns),
+            quote_list(d, &f.columns),
+            d.quote(&f.ref_table),
+            quote_list(d, &f.ref_columns),
             action_sql("DELETE", f.on_delete),
             action_sql("UPDATE", f.on_update)
         ),
         Constraint::Check(k) => format!("CHECK ({})", k.expr),
     };
-    format!("CONSTRAINT {} {body}", quote(c.name()))
+    format!("CONSTRAINT {} {body}", d.quote(c.name()))
 }
 
 fn create_table_sql(d: Dialect, t: &TableDef, as_name: &str) -> String {
@@ -348,27 +395,37 @@ fn create_table_sql(d: Dialect, t: &TableDef, as_name: &str) -> String {
         .iter()
         .map(|c| column_sql(d, Some(t), c))
         .collect();
-    parts.extend(t.constraints().iter().map(constraint_sql));
+    parts.extend(t.constraints().iter().map(|c| constraint_sql(d, c)));
+    if d.rules().indexes_inline() {
+        parts.extend(t.indexes.iter().map(|i| {
+            format!(
+                "{}INDEX {} ({})",
+                if i.unique { "UNIQUE " } else { "" },
+                d.quote(&i.name),
+                d.rules().index_columns(t, i)
+            )
+        }));
+    }
     format!(
         "CREATE TABLE {} (\n    {}\n)",
-        quote(as_name),
+        d.quote(as_name),
         parts.join(",\n    ")
     )
 }
 
-fn create_index_sql(table: &str, i: &IndexDef) -> String {
+fn create_index_sql(d: Dialect, t: &TableDef, i: &IndexDef) -> String {
     format!(
         "CREATE {}INDEX {} ON {} ({})",
         if i.unique { "UNIQUE " } else { "" },
-        quote(&i.name),
-        quote(table),
-        quote_list(&i.columns)
+        d.quote(&i.name),
+        d.quote(&t.name),
+        d.rules().index_columns(t, i)
     )
 }
 
 /// The ALTER forms every dialect shares.
 fn common_op(d: Dialect, state: &Schema, op: &Operation) -> Result<Vec<String>, ReplayError> {
-    let t = |s: &str| quote(s);
+    let t = |s: &str| d.quote(s);
     Ok(match op {
         Operation::RenameIndex { from, to, .. } => {
             vec![format!("ALTER INDEX {} RENAME TO {}", t(from), t(to))]
@@ -425,12 +482,17 @@ fn common_op(d: Dialect, state: &Schema, op: &Operation) -> Result<Vec<String>, 
             }
             out
         }
-        Operation::CreateIndex { table, index } => vec![create_index_sql(table, index)],
+        Operation::CreateIndex { table, index } => {
+            let tb = state
+                .table(table)
+                .ok_or_else(|| ReplayError::NoTable(table.clone()))?;
+            vec![create_index_sql(d, tb, index)]
+        }
         Operation::DropIndex { index, .. } => vec![format!("DROP INDEX {}", t(&index.name))],
         Operation::AddConstraint { table, constraint } => vec![format!(
             "ALTER TABLE {} ADD {}",
             t(table),
-            constraint_sql(constraint)
+            constraint_sql(d, constraint)
         )],
         Operation::DropConstraint { table, constraint } => vec![format!(
             "ALTER TABLE {} DROP CONSTRAINT {}",

@@ -2,7 +2,7 @@
 //! added after the tables.
 
 use super::{DialectRules, Step};
-use crate::model::{ColumnDef, Schema};
+use crate::model::{ColumnDef, Schema, TableDef};
 use crate::ops::Operation;
 use crate::replay::ReplayError;
 use crate::types::SqlType;
@@ -34,7 +34,7 @@ impl DialectRules for Postgres {
         " CASCADE"
     }
 
-    fn normalize_column(&self, c: &mut ColumnDef, _numbered_key: bool) {
+    fn normalize_column(&self, _: &TableDef, c: &mut ColumnDef, _numbered_key: bool) {
         c.ty = SqlType::parse(&self.type_sql(&c.ty).to_ascii_lowercase(), None);
     }
 }

@@ -59,7 +59,7 @@ impl DialectRules for Sqlite {
         false
     }
 
-    fn normalize_column(&self, c: &mut ColumnDef, numbered_key: bool) {
+    fn normalize_column(&self, _: &TableDef, c: &mut ColumnDef, numbered_key: bool) {
         c.ty = if numbered_key {
             SqlType::Integer
         } else {
@@ -116,9 +116,13 @@ fn rename_index(
     from: &str,
     to: &str,
 ) -> Result<Vec<Step>, ReplayError> {
-    let index = state
+    let tb = state
         .table(table)
-        .and_then(|tb| tb.indexes.iter().find(|i| i.name == from))
+        .ok_or_else(|| ReplayError::NoTable(table.to_string()))?;
+    let index = tb
+        .indexes
+        .iter()
+        .find(|i| i.name == from)
         .ok_or_else(|| ReplayError::NoIndex {
             table: table.to_string(),
             index: from.to_string(),
@@ -129,7 +133,7 @@ fn rename_index(
     };
     Ok(vec![
         Step::Sql(format!("DROP INDEX {}", quote(from))),
-        Step::Sql(create_index_sql(table, &renamed)),
+        Step::Sql(create_index_sql(Dialect::Sqlite, tb, &renamed)),
     ])
 }
 
@@ -162,7 +166,7 @@ fn rebuild(before: &TableDef, after: &TableDef) -> Vec<Step> {
             "INSERT INTO {} ({cols}) SELECT {cols} FROM {}",
             quote(&tmp),
             quote(&before.name),
-            cols = quote_list(&common)
+            cols = quote_list(Dialect::Sqlite, &common)
         )));
     }
     out.push(Step::SaveDependents {
@@ -184,7 +188,7 @@ fn rebuild(before: &TableDef, after: &TableDef) -> Vec<Step> {
         after
             .indexes
             .iter()
-            .map(|i| Step::Sql(create_index_sql(&after.name, i))),
+            .map(|i| Step::Sql(create_index_sql(Dialect::Sqlite, after, i))),
     );
     out.push(Step::RestoreDependents);
     out.push(Step::ForeignKeyCheck {
