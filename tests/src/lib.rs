@@ -1,5 +1,6 @@
 //! Support for the end-to-end tests: copies of the fixture workspaces, the real
-//! `cargo-schema` binary, snapshots, and databases (SQLite files, a throwaway PostgreSQL).
+//! `cargo-schema` binary, snapshots, and databases (SQLite files, throwaway PostgreSQL
+//! and MariaDB servers).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -241,10 +242,24 @@ pub fn pg_connect(rt: &tokio::runtime::Runtime, url: &str) -> tokio_postgres::Cl
     client
 }
 
-/// One test database on either backend, with the runner's operations.
+/// A fresh MySQL/MariaDB database on the test server.
+pub fn mysql_database(prefix: &str) -> String {
+    runtime()
+        .block_on(schema::testing::fresh_mysql_database(prefix))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A connection to a MySQL/MariaDB database.
+pub fn my_connect(rt: &tokio::runtime::Runtime, url: &str) -> mysql_async::Conn {
+    rt.block_on(schema::mysql::connect(url))
+        .unwrap_or_else(|e| panic!("connect: {e}"))
+}
+
+/// One test database on any backend, with the runner's operations.
 pub enum TestDb {
     Sqlite(PathBuf),
     Postgres(String),
+    Mysql(String),
 }
 
 impl TestDb {
@@ -256,15 +271,28 @@ impl TestDb {
         TestDb::Postgres(postgres_database(name))
     }
 
-    /// Both backends, fresh.
+    pub fn mysql(name: &str) -> TestDb {
+        TestDb::Mysql(mysql_database(name))
+    }
+
+    /// SQLite and PostgreSQL, fresh.
     pub fn both(name: &str) -> Vec<TestDb> {
         vec![TestDb::sqlite(name), TestDb::postgres(name)]
+    }
+
+    /// Every backend (SQLite, PostgreSQL, MariaDB), fresh.
+    pub fn all(name: &str) -> Vec<TestDb> {
+        vec![
+            TestDb::sqlite(name),
+            TestDb::postgres(name),
+            TestDb::mysql(name),
+        ]
     }
 
     pub fn url(&self) -> String {
         match self {
             TestDb::Sqlite(p) => format!("sqlite://{}", p.display()),
-            TestDb::Postgres(u) => u.clone(),
+            TestDb::Postgres(u) | TestDb::Mysql(u) => u.clone(),
         }
     }
 
@@ -272,6 +300,7 @@ impl TestDb {
         match self {
             TestDb::Sqlite(_) => schema_core::Dialect::Sqlite,
             TestDb::Postgres(_) => schema_core::Dialect::Postgres,
+            TestDb::Mysql(_) => schema_core::Dialect::Mysql,
         }
     }
 
@@ -281,13 +310,21 @@ impl TestDb {
             TestDb::Sqlite(p) => {
                 let mut conn = rusqlite::Connection::open(p).expect("open sqlite");
                 let mut db = schema::sqlite::SqliteBackend::new(&mut conn);
-                schema::embed::block_on(f.call_sqlite(&mut db))
+                schema::embed::block_on(f.call(&mut db))
             }
             TestDb::Postgres(u) => {
                 let rt = runtime();
                 let client = pg_connect(&rt, u);
                 let mut db = schema::postgres::PostgresBackend::new(&client);
-                rt.block_on(f.call_postgres(&mut db))
+                rt.block_on(f.call(&mut db))
+            }
+            TestDb::Mysql(u) => {
+                let rt = runtime();
+                let mut conn = my_connect(&rt, u);
+                let mut db = schema::mysql::MysqlBackend::new(&mut conn);
+                let out = rt.block_on(f.call(&mut db));
+                let _ = rt.block_on(conn.disconnect());
+                out
             }
         }
     }
@@ -323,6 +360,13 @@ impl TestDb {
                 let rt = runtime();
                 let c = pg_connect(&rt, u);
                 rt.block_on(c.batch_execute(sql)).expect("execute");
+            }
+            TestDb::Mysql(u) => {
+                use mysql_async::prelude::Queryable;
+                let rt = runtime();
+                let mut c = my_connect(&rt, u);
+                rt.block_on(c.query_drop(sql)).expect("execute");
+                let _ = rt.block_on(c.disconnect());
             }
         }
     }
@@ -368,63 +412,54 @@ impl TestDb {
                     })
                     .collect()
             }
+            TestDb::Mysql(u) => {
+                use mysql_async::prelude::Queryable;
+                let rt = runtime();
+                let mut c = my_connect(&rt, u);
+                let rows: Vec<mysql_async::Row> = rt.block_on(c.query(sql)).expect("query");
+                let _ = rt.block_on(c.disconnect());
+                rows.into_iter()
+                    .map(|r| {
+                        (0..r.len())
+                            .map(|i| match r.as_ref(i) {
+                                None | Some(mysql_async::Value::NULL) => "NULL".to_string(),
+                                Some(mysql_async::Value::Bytes(b)) => {
+                                    String::from_utf8_lossy(b).into_owned()
+                                }
+                                Some(v) => v.as_sql(true).trim_matches('\'').to_string(),
+                            })
+                            .collect()
+                    })
+                    .collect()
+            }
         }
     }
 }
 
-/// A body that runs on either backend (closures cannot be generic over the backend).
+/// A body that runs on any backend (closures cannot be generic over the backend).
 pub trait AsyncBackendFn<T> {
-    fn call_sqlite(
-        self,
-        db: &mut schema::sqlite::SqliteBackend<'_>,
-    ) -> impl std::future::Future<Output = T>;
-    fn call_postgres(
-        self,
-        db: &mut schema::postgres::PostgresBackend<'_>,
-    ) -> impl std::future::Future<Output = T>;
+    fn call<B: schema::Backend>(self, db: &mut B) -> impl std::future::Future<Output = T>;
 }
 
 struct Upgrade<'a>(&'a schema_core::MigrationGraph, &'a str, bool);
 
 impl AsyncBackendFn<Result<Vec<String>, schema::RunError>> for Upgrade<'_> {
-    async fn call_sqlite(
-        self,
-        db: &mut schema::sqlite::SqliteBackend<'_>,
-    ) -> Result<Vec<String>, schema::RunError> {
-        run_upgrade(self, db).await
+    async fn call<B: schema::Backend>(self, db: &mut B) -> Result<Vec<String>, schema::RunError> {
+        let m = schema::Migrator::new(self.0, schema::RunOptions::default());
+        let r = if self.2 {
+            m.upgrade(db, self.1).await?
+        } else {
+            m.downgrade(db, self.1).await?
+        };
+        Ok(r.revisions)
     }
-    async fn call_postgres(
-        self,
-        db: &mut schema::postgres::PostgresBackend<'_>,
-    ) -> Result<Vec<String>, schema::RunError> {
-        run_upgrade(self, db).await
-    }
-}
-
-async fn run_upgrade<B: schema::Backend>(
-    u: Upgrade<'_>,
-    db: &mut B,
-) -> Result<Vec<String>, schema::RunError> {
-    let m = schema::Migrator::new(u.0, schema::RunOptions::default());
-    let r = if u.2 {
-        m.upgrade(db, u.1).await?
-    } else {
-        m.downgrade(db, u.1).await?
-    };
-    Ok(r.revisions)
 }
 
 struct Introspect;
 
 impl AsyncBackendFn<schema_core::Schema> for Introspect {
-    async fn call_sqlite(self, db: &mut schema::sqlite::SqliteBackend<'_>) -> schema_core::Schema {
-        schema::Backend::introspect(db).await.expect("introspect")
-    }
-    async fn call_postgres(
-        self,
-        db: &mut schema::postgres::PostgresBackend<'_>,
-    ) -> schema_core::Schema {
-        schema::Backend::introspect(db).await.expect("introspect")
+    async fn call<B: schema::Backend>(self, db: &mut B) -> schema_core::Schema {
+        db.introspect().await.expect("introspect")
     }
 }
 
@@ -432,10 +467,7 @@ impl AsyncBackendFn<schema_core::Schema> for Introspect {
 pub struct CreateAll<'a>(pub &'a schema_core::Schema);
 
 impl AsyncBackendFn<()> for CreateAll<'_> {
-    async fn call_sqlite(self, db: &mut schema::sqlite::SqliteBackend<'_>) {
-        schema::create_all(db, self.0).await.expect("create_all");
-    }
-    async fn call_postgres(self, db: &mut schema::postgres::PostgresBackend<'_>) {
+    async fn call<B: schema::Backend>(self, db: &mut B) {
         schema::create_all(db, self.0).await.expect("create_all");
     }
 }

@@ -61,7 +61,7 @@ fn a_failing_revision_leaves_the_database_at_the_revision_before() {
 
 #[test]
 fn eight_processes_upgrading_at_once_apply_each_revision_once() {
-    for db in TestDb::both("concurrent") {
+    for db in TestDb::all("concurrent") {
         let f = Fixture::new("blog");
         let url = db.url();
         let children: Vec<_> = (0..8)
@@ -104,7 +104,7 @@ fn eight_processes_upgrading_at_once_apply_each_revision_once() {
 
 #[test]
 fn an_edited_applied_revision_is_refused_but_line_endings_are_not_an_edit() {
-    for db in TestDb::both("edited") {
+    for db in TestDb::all("edited") {
         let f = Fixture::new("blog");
         let url = db.url();
         f.schema(&["upgrade", "0005", "--database-url", &url])
@@ -143,7 +143,7 @@ fn an_edited_applied_revision_is_refused_but_line_endings_are_not_an_edit() {
 
 #[test]
 fn a_database_ahead_of_the_code_is_refused() {
-    for db in TestDb::both("ahead") {
+    for db in TestDb::all("ahead") {
         let f = Fixture::new("blog");
         let url = db.url();
         f.schema(&["upgrade", "--database-url", &url]).expect(0);
@@ -161,13 +161,72 @@ fn a_database_ahead_of_the_code_is_refused() {
     }
 }
 
+/// MariaDB commits each DDL statement: a revision that fails halfway keeps what ran. The
+/// message lists it, the history row says how far the revision got, and the next run
+/// either continues it (once the cause is fixed) or `downgrade` reverts the part that ran.
+#[test]
+fn a_revision_that_fails_halfway_on_mariadb_is_recorded_and_can_go_either_way() {
+    let db = TestDb::mysql("halfway");
+    let f = Fixture::new("blog");
+    let url = db.url();
+    f.schema(&["upgrade", "--database-url", &url]).expect(0);
+    f.write(
+        "models/migrations/20251124_0008_half_good.toml",
+        BAD_REVISION,
+    );
+    let r = f.schema(&["upgrade", "--database-url", &url]);
+    r.expect(3);
+    let err = r.stderr();
+    for part in [
+        "revision 0008",
+        "stopped halfway",
+        "ran and kept:\n    ALTER TABLE `users` ADD COLUMN `nickname` longtext",
+        "failed: UPDATE no_such_table SET x = 1",
+        "no_such_table' doesn't exist",
+        "partly applied: 1 of its 2 operations ran",
+        "`cargo schema downgrade 0007` reverts them",
+    ] {
+        assert!(err.contains(part), "{part:?} in:\n{err}");
+    }
+    let progress =
+        db.rows("SELECT revision, progress FROM _schema_history WHERE revision = '0008'");
+    assert_eq!(progress, [["0008", "upgrade 1"]]);
+    let r = f.schema(&["current", "--database-url", &url]);
+    r.expect(0);
+    assert_eq!(r.stdout().trim(), "0007");
+    assert!(db.introspect().tables["users"].column("nickname").is_some());
+
+    // Revert the part that ran.
+    f.schema(&["downgrade", "0007", "--database-url", &url])
+        .expect(0);
+    assert!(db.introspect().tables["users"].column("nickname").is_none());
+    assert_eq!(
+        db.rows("SELECT count(*) FROM _schema_history")[0][0],
+        "7",
+        "0008 is forgotten"
+    );
+
+    // Or fix the cause and let the next run continue where it stopped.
+    f.schema(&["upgrade", "--database-url", &url]).expect(3);
+    db.execute("CREATE TABLE no_such_table (x int)");
+    let r = f.schema(&["upgrade", "--database-url", &url]);
+    r.expect(0);
+    assert!(r.stdout().contains("0008"), "{}", r.stdout());
+    assert_eq!(
+        db.rows("SELECT revision, progress FROM _schema_history WHERE revision = '0008'"),
+        [["0008", "NULL"]]
+    );
+    let users = &db.introspect().tables["users"];
+    assert!(users.column("nickname").is_some());
+}
+
 #[test]
 fn bad_urls_and_unreachable_servers() {
     let f = Fixture::new("blog");
     let r = f.schema(&[
         "upgrade",
         "--database-url",
-        "mysql://root:hunter2@localhost/db",
+        "oracle://root:hunter2@localhost/db",
     ]);
     r.expect(2);
     assert!(

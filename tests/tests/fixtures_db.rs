@@ -30,7 +30,7 @@ fn blog_every_revision_up_down_up_keeps_rows() {
     let graph = fixture_graph(&["blog/models/migrations"]);
     let ids: Vec<String> = graph.ordered().map(|r| r.id().to_string()).collect();
     assert!(ids.len() >= 6);
-    for db in TestDb::both("blog_stairs") {
+    for db in TestDb::all("blog_stairs") {
         let mut seeded: Option<Vec<Vec<String>>> = None;
         for (i, id) in ids.iter().enumerate() {
             db.upgrade(&graph, id).expect("upgrade");
@@ -63,7 +63,7 @@ fn blog_every_revision_up_down_up_keeps_rows() {
 fn plugins_every_revision_up_down_up() {
     let graph = fixture_graph(&["plugins/core/migrations", "plugins/audit/migrations"]);
     let ids: Vec<String> = graph.ordered().map(|r| r.id().to_string()).collect();
-    for db in TestDb::both("plugin_stairs") {
+    for db in TestDb::all("plugin_stairs") {
         for (i, id) in ids.iter().enumerate() {
             db.upgrade(&graph, id).expect("upgrade");
             assert_schema(
@@ -117,9 +117,9 @@ fn create_all_and_full_replay_give_the_same_schema() {
     for (crates, dirs) in cases {
         let models = models(crates);
         let graph = fixture_graph(dirs);
-        for (a, b) in TestDb::both("create_all")
+        for (a, b) in TestDb::all("create_all")
             .into_iter()
-            .zip(TestDb::both("replay"))
+            .zip(TestDb::all("replay"))
         {
             a.with(CreateAll(&models));
             b.upgrade(&graph, "heads").expect("upgrade");

@@ -237,12 +237,22 @@ fn history() -> (MigrationGraph, Vec<Schema>) {
         let mut upgrade = d.upgrade;
         // A data step right after the tables exist: rows that every later step must keep.
         if i == 0 {
+            let standard = "INSERT INTO \"orgs\" (\"name\") VALUES ('acme'); \
+                 INSERT INTO \"users\" (\"email\", \"name\", \"order\", \"we\"\"ird\") VALUES ('a@x', 'Ann', 3, 'q'), ('b@x', 'Bob', 5, NULL); \
+                 INSERT INTO \"pairs\" (\"a\", \"b\", \"label\") VALUES (1, 1, 'one'), (2, 1, 'two')";
+            // MySQL quotes names with backquotes (a `"` inside one is plain).
+            let mysql = standard
+                .replace("\"\"", "\u{1}")
+                .replace('"', "`")
+                .replace('\u{1}', "\"");
             upgrade.push(Operation::Execute {
-                sql: ExecuteSql::All(
-                    "INSERT INTO \"orgs\" (\"name\") VALUES ('acme'); \
-                     INSERT INTO \"users\" (\"email\", \"name\", \"order\", \"we\"\"ird\") VALUES ('a@x', 'Ann', 3, 'q'), ('b@x', 'Bob', 5, NULL); \
-                     INSERT INTO \"pairs\" (\"a\", \"b\", \"label\") VALUES (1, 1, 'one'), (2, 1, 'two')"
-                        .into(),
+                sql: ExecuteSql::PerDialect(
+                    [
+                        ("postgres".to_string(), standard.to_string()),
+                        ("sqlite".to_string(), standard.to_string()),
+                        ("mysql".to_string(), mysql),
+                    ]
+                    .into(),
                 ),
             });
         }
@@ -280,11 +290,17 @@ fn every_operation_up_and_down_on_both_dialects() {
         ]
     );
     let ids: Vec<String> = graph.ordered().map(|r| r.id().to_string()).collect();
-    for db in TestDb::both("ops") {
+    for db in TestDb::all("ops") {
+        let q = |n: &str| db.dialect().quote(n);
         for (i, id) in ids.iter().enumerate() {
             assert_eq!(db.upgrade(&graph, id).expect("upgrade"), vec![id.clone()]);
             assert_schema(&db, &expected[i + 1], &format!("after upgrade to {id}"));
-            let users = db.rows("SELECT \"id\", \"order\" FROM \"users\" ORDER BY \"id\"");
+            let users = db.rows(&format!(
+                "SELECT {id}, {order} FROM {users} ORDER BY {id}",
+                id = q("id"),
+                order = q("order"),
+                users = q("users")
+            ));
             assert_eq!(
                 users,
                 [["1", "3"], ["2", "5"]],
@@ -297,7 +313,12 @@ fn every_operation_up_and_down_on_both_dialects() {
                     vec![id.clone()]
                 );
                 assert_schema(&db, &expected[i], &format!("after downgrade of {id}"));
-                let users = db.rows("SELECT \"id\", \"order\" FROM \"users\" ORDER BY \"id\"");
+                let users = db.rows(&format!(
+                    "SELECT {id}, {order} FROM {users} ORDER BY {id}",
+                    id = q("id"),
+                    order = q("order"),
+                    users = q("users")
+                ));
                 assert_eq!(
                     users,
                     [["1", "3"], ["2", "5"]],
@@ -308,7 +329,13 @@ fn every_operation_up_and_down_on_both_dialects() {
             }
         }
         // Every value of a rebuilt table is kept, not just the count.
-        let names = db.rows("SELECT \"name\", \"plain\" FROM \"users\" ORDER BY \"id\"");
+        let names = db.rows(&format!(
+            "SELECT {}, {} FROM {} ORDER BY {}",
+            q("name"),
+            q("plain"),
+            q("users"),
+            q("id")
+        ));
         assert_eq!(names, [["Ann", "q"], ["Bob", "NULL"]]);
         let pairs = db.rows("SELECT a, b, label FROM pairs ORDER BY a");
         assert_eq!(

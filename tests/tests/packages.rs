@@ -37,7 +37,7 @@ fn fk_target(db: &TestDb) -> String {
 #[test]
 fn the_rename_tag_downgrade_and_upgrade_again_keep_every_row() {
     let f = Fixture::new("packages");
-    for db in TestDb::both("packages_rename") {
+    for db in TestDb::all("packages_rename") {
         schema_db(&f, &db, &["upgrade"]).expect(0);
         db.execute(SEED);
         let s = db.introspect();
@@ -78,7 +78,7 @@ fn the_rename_tag_downgrade_and_upgrade_again_keep_every_row() {
 #[test]
 fn downgrade_of_a_core_revision_keeps_plugins_that_do_not_need_it() {
     let f = Fixture::new("packages");
-    for db in TestDb::both("packages_downgrade") {
+    for db in TestDb::all("packages_downgrade") {
         schema_db(&f, &db, &["upgrade"]).expect(0);
         db.execute(SEED);
         // The bare id is on two branches: refused, naming both.

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use schema::testing::PgCluster;
+use schema::testing::{MariaDbServer, PgCluster};
 use schema_core::file::{self, RevisionFile};
 use schema_core::{autogenerate, ExecuteSql, NamingConvention, Operation, Schema};
 
@@ -639,6 +639,68 @@ pub fn run_bench(args: &[String]) -> Result<(), String> {
         Ok(())
     })();
     cluster.stop();
+    result?;
+
+    // MariaDB: durable commits; the baseline is the same SQL sourced by the `mariadb`
+    // client (DDL commits itself there, so one script is the whole baseline).
+    eprintln!("==> MariaDB");
+    let maria = MariaDbServer::start_with(&["--innodb-flush-log-at-trx-commit=1"])
+        .map_err(|e| e.to_string())?;
+    let result = (|| -> Result<(), String> {
+        let client = |db: &str, sql: &str| {
+            let mut c = Command::new("mariadb");
+            c.args(["--no-defaults", "-h", "127.0.0.1", "-u", "root"])
+                .arg(format!("--port={}", maria.port))
+                .args(["-e", sql, db]);
+            c
+        };
+        let counter = std::cell::Cell::new(0u32);
+        let fresh_my = || -> Result<(), String> {
+            counter.set(counter.get() + 1);
+            run(&mut client(
+                "",
+                &format!(
+                    "DROP DATABASE IF EXISTS b{}; CREATE DATABASE b{} CHARACTER SET utf8mb4",
+                    counter.get() - 1,
+                    counter.get()
+                ),
+            ))?;
+            Ok(())
+        };
+        let my_sql = run(&mut schema(&["sql", "heads", "--dialect", "mysql"]))?;
+        let all_sql = dbdir.join("my_all.sql");
+        std::fs::write(&all_sql, &my_sql).map_err(|e| e.to_string())?;
+        let source = format!("source {}", all_sql.display());
+        let current = || format!("b{}", counter.get());
+        let r = interleaved(
+            reps.min(3),
+            fresh_my,
+            &mut [&mut || client(&current(), &source), &mut || {
+                schema(&["upgrade", "--database-url", &maria.url(&current())])
+            }],
+        )?;
+        let ((my_source, _), (my_up, my_mem)) = (r[0], r[1]);
+        row(
+            "full upgrade, MariaDB (progress recorded per operation)",
+            format!("{} ({})", ms(my_up), mib(my_mem)),
+            format!("`mariadb -e 'source all.sql'`: {}", ms(my_source)),
+            ratio(my_up, my_source),
+        );
+        let url = maria.url(&current());
+        let (my_cli_head, _) = median(
+            reps * 2,
+            || Ok(()),
+            || schema(&["upgrade", "--database-url", &url]),
+        )?;
+        row(
+            "CLI `upgrade` at head, MariaDB",
+            ms(my_cli_head),
+            "target < 50 ms".into(),
+            String::new(),
+        );
+        Ok(())
+    })();
+    maria.stop();
     result?;
 
     // schema-build: the build script alone, as a build runs it.

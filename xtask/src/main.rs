@@ -8,7 +8,7 @@ mod test;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo xtask <task>
-  test [--use-migrations] [--db sqlite|postgres|all]   run every test (a throwaway PostgreSQL is started)
+  test [--use-migrations] [--db sqlite|postgres|mysql|all]   run every test (throwaway PostgreSQL and MariaDB servers are started)
   ci                                                  what .ci/run runs: fmt, clippy, every test both ways
   demo                                                the main job: change a blog model, revision, upgrade on SQLite
   bench                                               benchmarks (see README)";

@@ -1,12 +1,13 @@
 //! `cargo xtask test`: the whole workspace's tests, fixtures included, on the chosen
-//! backends and in the chosen mode, with a throwaway PostgreSQL server.
+//! backends and in the chosen mode, with throwaway PostgreSQL and MariaDB servers.
 
 use std::path::PathBuf;
 
 use std::process::Command;
 
 use schema::testing::{
-    run_test_matrix, Mode, PgCluster, TestBackend, TestMatrix, POSTGRES_URL_ENV,
+    run_test_matrix, MariaDbServer, Mode, PgCluster, TestBackend, TestMatrix, MYSQL_URL_ENV,
+    POSTGRES_URL_ENV,
 };
 
 pub struct Options {
@@ -23,14 +24,10 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "--use-migrations" => modes = vec![Mode::Migrations],
             "--both-modes" => modes = vec![Mode::CreateAll, Mode::Migrations],
             "--db" => {
-                backends = match it.next().map(String::as_str) {
-                    Some("sqlite") => vec![TestBackend::Sqlite],
-                    Some("postgres") => vec![TestBackend::Postgres],
-                    Some("all") => vec![TestBackend::Sqlite, TestBackend::Postgres],
-                    other => {
-                        return Err(format!("--db takes sqlite, postgres or all, not {other:?}"))
-                    }
-                }
+                let name = it.next().map(String::as_str);
+                backends = name.and_then(TestBackend::parse_list).ok_or_else(|| {
+                    format!("--db takes sqlite, postgres, mysql (MariaDB) or all, not {name:?}")
+                })?
             }
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -47,7 +44,8 @@ pub fn root() -> PathBuf {
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let o = parse(args)?;
-    // One throwaway server for the whole run: this repository's suite and the fixture's.
+    // One throwaway server of each kind for the whole run: this repository's suite
+    // (which tests every backend itself) and the fixtures'.
     let cluster = match std::env::var(POSTGRES_URL_ENV) {
         Ok(u) if !u.is_empty() => None,
         _ => Some(PgCluster::start().map_err(|e| e.to_string())?),
@@ -56,21 +54,40 @@ pub fn run(args: &[String]) -> Result<(), String> {
         Some(c) => c.url("postgres"),
         None => std::env::var(POSTGRES_URL_ENV).unwrap_or_default(),
     };
-    let result = run_with_server(&o, &server);
+    let maria = match std::env::var(MYSQL_URL_ENV) {
+        Ok(u) if !u.is_empty() => Ok(None),
+        _ => MariaDbServer::start().map(Some),
+    };
+    let result = match &maria {
+        Ok(m) => {
+            let mysql = match m {
+                Some(s) => s.url(""),
+                None => std::env::var(MYSQL_URL_ENV).unwrap_or_default(),
+            };
+            run_with_servers(&o, &server, &mysql)
+        }
+        Err(e) => Err(e.to_string()),
+    };
     if let Some(c) = cluster {
         c.stop();
+    }
+    if let Ok(Some(s)) = maria {
+        s.stop();
     }
     result
 }
 
-fn run_with_server(o: &Options, server: &str) -> Result<(), String> {
+fn run_with_servers(o: &Options, server: &str, mysql: &str) -> Result<(), String> {
     // This repository's own suite tests both backends itself: run it once.
     let repo = TestMatrix {
         backends: vec![TestBackend::Sqlite],
         modes: vec![Mode::CreateAll],
         workspace: root(),
         cargo_args: vec!["--workspace".into()],
-        env: vec![(POSTGRES_URL_ENV.into(), server.into())],
+        env: vec![
+            (POSTGRES_URL_ENV.into(), server.into()),
+            (MYSQL_URL_ENV.into(), mysql.into()),
+        ],
     };
     let mut ok = run_test_matrix(&repo).map_err(|e| e.to_string())?;
     // The plugin fixture compiles its models with the derive and checks them against
@@ -92,6 +109,7 @@ fn run_with_server(o: &Options, server: &str) -> Result<(), String> {
         cargo_args: vec!["--workspace".into()],
         env: vec![
             (POSTGRES_URL_ENV.into(), server.into()),
+            (MYSQL_URL_ENV.into(), mysql.into()),
             (
                 "CARGO_TARGET_DIR".into(),
                 root().join("target").display().to_string(),
@@ -118,6 +136,7 @@ fn run_with_server(o: &Options, server: &str) -> Result<(), String> {
                 .args(&args)
                 .current_dir(&blog)
                 .env(POSTGRES_URL_ENV, server)
+                .env(MYSQL_URL_ENV, mysql)
                 .env("CARGO_TARGET_DIR", root().join("target"))
                 .status()
                 .map_err(|e| e.to_string())?;

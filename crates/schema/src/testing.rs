@@ -1,5 +1,5 @@
-//! Test support: a throwaway PostgreSQL server and fresh databases on it, for this
-//! repository's tests and for applications' own (feature `testing`).
+//! Test support: throwaway PostgreSQL and MariaDB servers and fresh databases on them,
+//! for this repository's tests and for applications' own (feature `testing`).
 //!
 //! `SCHEMA_TEST_POSTGRES_URL` names a running server to use (`cargo xtask test` starts
 //! one and sets it); without it the first caller starts a private cluster that stops
@@ -281,6 +281,223 @@ pub fn with_database(url: &str, db: &str) -> String {
     out
 }
 
+/// The environment variable that names a running MySQL/MariaDB server (a base URL
+/// without database, e.g. `mysql://root@127.0.0.1:3306/`).
+pub const MYSQL_URL_ENV: &str = "SCHEMA_TEST_MYSQL_URL";
+
+/// A throwaway MariaDB server in a temporary directory (from the distribution's
+/// `mariadb-server`), reached on 127.0.0.1 at a free port as `root` without a password.
+#[derive(Debug, Clone)]
+pub struct MariaDbServer {
+    pub dir: PathBuf,
+    pub port: u16,
+}
+
+/// Where `name` is: `MARIADB_BIN`, else the distribution's directories, else `PATH`.
+fn mariadb_tool(name: &str) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("MARIADB_BIN")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    dirs.extend(["/usr/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin"].map(PathBuf::from));
+    if let Some(path) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&path));
+    }
+    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+impl MariaDbServer {
+    /// Initialises a data directory and starts the server (utf8mb4, no fsync: it is
+    /// throwaway), waiting until it accepts connections.
+    pub fn start() -> Result<MariaDbServer, ClusterError> {
+        Self::start_with(&[])
+    }
+
+    /// Like [`MariaDbServer::start`], with extra server options (later ones win).
+    pub fn start_with(extra_options: &[&str]) -> Result<MariaDbServer, ClusterError> {
+        let missing = || {
+            ClusterError(
+                "no MariaDB server binaries (install the `mariadb-server` package or set MARIADB_BIN)"
+                    .into(),
+            )
+        };
+        let install = mariadb_tool("mariadb-install-db").ok_or_else(missing)?;
+        let server = mariadb_tool("mariadbd")
+            .or_else(|| mariadb_tool("mysqld"))
+            .ok_or_else(missing)?;
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "schema-mariadb-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| ClusterError(format!("{}: {e}", dir.display())))?;
+        let data = dir.join("data");
+        let user = if is_root() {
+            "root".to_string()
+        } else {
+            whoami()
+        };
+        run(
+            {
+                let mut c = Command::new(&install);
+                c.arg("--no-defaults")
+                    .arg(format!("--datadir={}", data.display()))
+                    .arg(format!("--user={user}"))
+                    .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+                    .current_dir(&dir);
+                c
+            },
+            "mariadb-install-db",
+        )?;
+        let mut last = None;
+        for _ in 0..5 {
+            let port = free_port()?;
+            let child = Command::new(&server)
+                .arg("--no-defaults")
+                .arg(format!("--datadir={}", data.display()))
+                .arg(format!("--socket={}", dir.join("mysqld.sock").display()))
+                .arg(format!("--pid-file={}", dir.join("mysqld.pid").display()))
+                .arg(format!("--log-error={}", dir.join("server.log").display()))
+                .arg(format!("--port={port}"))
+                .arg(format!("--user={user}"))
+                .args([
+                    "--bind-address=127.0.0.1",
+                    "--character-set-server=utf8mb4",
+                    "--collation-server=utf8mb4_unicode_ci",
+                    "--innodb-flush-log-at-trx-commit=0",
+                    "--innodb-doublewrite=0",
+                    "--skip-log-bin",
+                    "--max-connections=500",
+                ])
+                .args(extra_options)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| ClusterError(format!("{}: {e}", server.display())))?;
+            let me = MariaDbServer {
+                dir: dir.clone(),
+                port,
+            };
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            let mut child = child;
+            loop {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Ok(me);
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if std::time::Instant::now() > deadline {
+                    let _ = child.kill();
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            last = Some(ClusterError(format!(
+                "mariadbd did not start: {}",
+                std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+            )));
+        }
+        Err(last.unwrap_or_else(|| ClusterError("mariadbd did not start".into())))
+    }
+
+    /// A URL for database `db` (empty: the server only).
+    pub fn url(&self, db: &str) -> String {
+        format!("mysql://root@127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// The shell command that stops the server and removes its directory.
+    fn stop_script(&self) -> String {
+        let dir = self.dir.display().to_string().replace('\'', "'\\''");
+        format!(
+            "pid=$(cat '{dir}/mysqld.pid' 2>/dev/null); [ -n \"$pid\" ] && kill -9 \"$pid\" 2>/dev/null; rm -rf '{dir}'"
+        )
+    }
+
+    /// Stops the server (immediately: it is throwaway) and removes its directory.
+    pub fn stop(&self) {
+        let _ = Command::new("sh")
+            .args(["-c", &self.stop_script()])
+            .stdin(Stdio::null())
+            .status();
+    }
+
+    /// Stops the server when process `pid` exits.
+    pub fn stop_when_process_exits(&self, pid: u32) {
+        let stop = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {}",
+            self.stop_script()
+        );
+        let _ = Command::new("sh")
+            .args(["-c", &stop])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+    }
+}
+
+fn whoami() -> String {
+    Command::new("id")
+        .arg("-un")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The base URL of a MySQL/MariaDB server for tests: `SCHEMA_TEST_MYSQL_URL`, or a
+/// private server started on first use.
+pub fn mysql_server() -> Result<String, String> {
+    static SERVER: OnceLock<Result<String, String>> = OnceLock::new();
+    SERVER
+        .get_or_init(|| {
+            if let Ok(url) = std::env::var(MYSQL_URL_ENV) {
+                if !url.is_empty() {
+                    return Ok(url);
+                }
+            }
+            let s = MariaDbServer::start().map_err(|e| e.to_string())?;
+            s.stop_when_process_exits(std::process::id());
+            Ok(s.url(""))
+        })
+        .clone()
+}
+
+/// A fresh, empty database (utf8mb4) on the MySQL/MariaDB test server; returns its URL.
+#[cfg(feature = "mysql")]
+pub async fn fresh_mysql_database(prefix: &str) -> Result<String, String> {
+    use mysql_async::prelude::Queryable;
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let server = mysql_server()?;
+    let name = format!(
+        "{}_{}_{}",
+        prefix
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            })
+            .collect::<String>(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    let mut conn = crate::mysql::connect(&server)
+        .await
+        .map_err(|e| e.to_string())?;
+    conn.query_drop(format!(
+        "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+    ))
+    .await
+    .map_err(|e| crate::mysql::my_message(&e))?;
+    let _ = conn.disconnect().await;
+    Ok(with_database(&server, &name))
+}
+
 /// A fresh, empty database on the test server; returns its URL.
 #[cfg(feature = "postgres")]
 pub async fn fresh_postgres_database(prefix: &str) -> Result<String, String> {
@@ -346,19 +563,46 @@ impl Mode {
 pub enum TestBackend {
     Sqlite,
     Postgres,
+    /// MariaDB (or MySQL), dialect `mysql`.
+    Mysql,
 }
 
 impl TestBackend {
     pub fn from_env() -> TestBackend {
         match std::env::var(DB_ENV).as_deref() {
             Ok("postgres") => TestBackend::Postgres,
+            Ok("mysql" | "mariadb") => TestBackend::Mysql,
             _ => TestBackend::Sqlite,
         }
     }
+    /// The backends `--db NAME` selects: one, or `all`.
+    pub fn parse_list(name: &str) -> Option<Vec<TestBackend>> {
+        Some(match name {
+            "sqlite" => vec![TestBackend::Sqlite],
+            "postgres" => vec![TestBackend::Postgres],
+            "mysql" | "mariadb" => vec![TestBackend::Mysql],
+            "all" => vec![
+                TestBackend::Sqlite,
+                TestBackend::Postgres,
+                TestBackend::Mysql,
+            ],
+            _ => return None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             TestBackend::Sqlite => "sqlite",
             TestBackend::Postgres => "postgres",
+            TestBackend::Mysql => "mysql",
+        }
+    }
+
+    pub fn dialect(self) -> schema_core::Dialect {
+        match self {
+            TestBackend::Sqlite => schema_core::Dialect::Sqlite,
+            TestBackend::Postgres => schema_core::Dialect::Postgres,
+            TestBackend::Mysql => schema_core::Dialect::Mysql,
         }
     }
 }
@@ -398,6 +642,31 @@ pub fn run_test_matrix(m: &TestMatrix) -> Result<bool, ClusterError> {
         (None, Some(u)) => u,
         (None, None) => String::new(),
     };
+    let given_mysql = m
+        .env
+        .iter()
+        .find(|(k, _)| k == MYSQL_URL_ENV)
+        .map(|(_, v)| v.clone())
+        .or_else(|| std::env::var(MYSQL_URL_ENV).ok())
+        .filter(|u| !u.is_empty());
+    let maria = if given_mysql.is_none() && m.backends.contains(&TestBackend::Mysql) {
+        match MariaDbServer::start() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                if let Some(c) = &cluster {
+                    c.stop();
+                }
+                return Err(e);
+            }
+        }
+    } else {
+        None
+    };
+    let mysql_url = match (&maria, given_mysql) {
+        (Some(s), _) => s.url(""),
+        (None, Some(u)) => u,
+        (None, None) => String::new(),
+    };
     let mut ok = true;
     for backend in &m.backends {
         for mode in &m.modes {
@@ -412,6 +681,7 @@ pub fn run_test_matrix(m: &TestMatrix) -> Result<bool, ClusterError> {
                 .args(&m.cargo_args)
                 .current_dir(&m.workspace)
                 .env(POSTGRES_URL_ENV, &server)
+                .env(MYSQL_URL_ENV, &mysql_url)
                 .env(DB_ENV, backend.as_str())
                 .env(MODE_ENV, mode.as_str())
                 .envs(m.env.iter().map(|(k, v)| (k, v)))
@@ -421,6 +691,9 @@ pub fn run_test_matrix(m: &TestMatrix) -> Result<bool, ClusterError> {
     }
     if let Some(c) = cluster {
         c.stop();
+    }
+    if let Some(s) = maria {
+        s.stop();
     }
     Ok(ok)
 }
@@ -489,6 +762,28 @@ impl TestDatabase {
                     let r = prepare_backend(&mut db, mode, models, migrations).await;
                     drop(client);
                     let _ = task.await;
+                    r
+                })?;
+                Ok(TestDatabase {
+                    url,
+                    backend,
+                    mode,
+                    sqlite_path: None,
+                })
+            }
+            TestBackend::Mysql => {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                let url = rt.block_on(fresh_mysql_database("test"))?;
+                rt.block_on(async {
+                    let mut conn = crate::mysql::connect(&url)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let mut db = crate::mysql::MysqlBackend::new(&mut conn);
+                    let r = prepare_backend(&mut db, mode, models, migrations).await;
+                    let _ = conn.disconnect().await;
                     r
                 })?;
                 Ok(TestDatabase {
@@ -593,47 +888,50 @@ pub mod checks {
                     rusqlite::Connection::open(db.sqlite_path.as_ref().ok_or("no path")?)
                         .map_err(|e| e.to_string())?;
                 let mut b = crate::sqlite::SqliteBackend::new(&mut conn);
-                crate::embed::block_on(f.sqlite(&mut b))
+                crate::embed::block_on(f.run(&mut b))
             }
             TestBackend::Postgres => {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| e.to_string())?;
+                let rt = runtime()?;
                 let (client, conn) = rt
                     .block_on(tokio_postgres::connect(&db.url, tokio_postgres::NoTls))
                     .map_err(|e| e.to_string())?;
                 rt.spawn(conn);
                 let mut b = crate::postgres::PostgresBackend::new(&client);
-                rt.block_on(f.postgres(&mut b))
+                rt.block_on(f.run(&mut b))
+            }
+            TestBackend::Mysql => {
+                let rt = runtime()?;
+                rt.block_on(async {
+                    let mut conn = crate::mysql::connect(&db.url)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let mut b = crate::mysql::MysqlBackend::new(&mut conn);
+                    let r = f.run(&mut b).await;
+                    let _ = conn.disconnect().await;
+                    r
+                })
             }
         }
     }
 
-    /// A body for either backend (a closure cannot be generic over it).
+    fn runtime() -> Result<tokio::runtime::Runtime, String> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+    }
+
+    /// A body that runs on any backend (a closure cannot be generic over it).
     pub trait AsyncCheck<T> {
-        fn sqlite(
+        fn run<B: Backend>(
             self,
-            db: &mut crate::sqlite::SqliteBackend<'_>,
-        ) -> impl std::future::Future<Output = Result<T, String>>;
-        fn postgres(
-            self,
-            db: &mut crate::postgres::PostgresBackend<'_>,
+            db: &mut B,
         ) -> impl std::future::Future<Output = Result<T, String>>;
     }
 
     struct CreateAll<'a>(&'a Schema);
     impl AsyncCheck<Schema> for CreateAll<'_> {
-        async fn sqlite(self, db: &mut crate::sqlite::SqliteBackend<'_>) -> Result<Schema, String> {
-            crate::create_all(db, self.0)
-                .await
-                .map_err(|e| e.to_string())?;
-            introspect(db).await
-        }
-        async fn postgres(
-            self,
-            db: &mut crate::postgres::PostgresBackend<'_>,
-        ) -> Result<Schema, String> {
+        async fn run<B: Backend>(self, db: &mut B) -> Result<Schema, String> {
             crate::create_all(db, self.0)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -643,13 +941,7 @@ pub mod checks {
 
     struct Stairway<'a>(&'a MigrationGraph, bool);
     impl AsyncCheck<Schema> for Stairway<'_> {
-        async fn sqlite(self, db: &mut crate::sqlite::SqliteBackend<'_>) -> Result<Schema, String> {
-            stairway(db, self.0, self.1).await
-        }
-        async fn postgres(
-            self,
-            db: &mut crate::postgres::PostgresBackend<'_>,
-        ) -> Result<Schema, String> {
+        async fn run<B: Backend>(self, db: &mut B) -> Result<Schema, String> {
             stairway(db, self.0, self.1).await
         }
     }
@@ -714,10 +1006,7 @@ pub mod checks {
         let g = graph(m)?;
         let from_models = with_db(backend, CreateAll(models))?;
         let from_chain = with_db(backend, Stairway(&g, false))?;
-        let dialect = match backend {
-            TestBackend::Sqlite => schema_core::Dialect::Sqlite,
-            TestBackend::Postgres => schema_core::Dialect::Postgres,
-        };
+        let dialect = backend.dialect();
         let d = differences(dialect, &from_chain, &from_models);
         if d.is_empty() {
             Ok(())

@@ -213,6 +213,10 @@ trait DialectRules: Sync {
             .collect::<Vec<_>>()
             .join(", ")
     }
+    /// A check or default expression, written in standard SQL, as the dialect reads it.
+    fn expression_sql(&self, expr: &str) -> String {
+        expr.to_string()
+    }
     /// Whether CREATE TABLE lists the table's indexes (one statement per table).
     fn indexes_inline(&self) -> bool {
         false
@@ -358,7 +362,7 @@ fn column_sql(d: Dialect, t: Option<&TableDef>, c: &ColumnDef) -> String {
         s.push_str(" NOT NULL");
     }
     if let Some(def) = &c.default {
-        let _ = write!(s, " DEFAULT {}", default_sql(def));
+        let _ = write!(s, " DEFAULT {}", default_sql(&rules.expression_sql(def)));
     }
     s
 }
@@ -384,7 +388,7 @@ pub fn constraint_sql(d: Dialect, c: &Constraint) -> String {
             action_sql("DELETE", f.on_delete),
             action_sql("UPDATE", f.on_update)
         ),
-        Constraint::Check(k) => format!("CHECK ({})", k.expr),
+        Constraint::Check(k) => format!("CHECK ({})", d.rules().expression_sql(&k.expr)),
     };
     format!("CONSTRAINT {} {body}", d.quote(c.name()))
 }

@@ -105,6 +105,10 @@ impl DialectRules for Mysql {
             .join(", ")
     }
 
+    fn expression_sql(&self, expr: &str) -> String {
+        backquoted(expr)
+    }
+
     fn render_special(
         &self,
         state: &Schema,
@@ -123,7 +127,7 @@ impl DialectRules for Mysql {
     }
 
     fn normalize_expr(&self, e: &str) -> String {
-        let plain = super::normalize_expr(&e.replace('`', ""));
+        let plain = super::normalize_expr(&e.replace(['`', '"'], ""));
         match plain.as_str() {
             "true" => "1".into(),
             "false" => "0".into(),
@@ -159,6 +163,48 @@ impl DialectRules for Mysql {
             }
         }
     }
+}
+
+/// Standard SQL's double-quoted names in MySQL's backquotes (string literals untouched).
+fn backquoted(expr: &str) -> String {
+    let mut out = String::with_capacity(expr.len());
+    let mut chars = expr.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                out.push(c);
+                while let Some(x) = chars.next() {
+                    out.push(x);
+                    if x == '\'' {
+                        if chars.peek() == Some(&'\'') {
+                            out.push('\'');
+                            chars.next();
+                        } else {
+                            break;
+                        }
+                    }
+                }
+            }
+            '"' => {
+                let mut name = String::new();
+                while let Some(x) = chars.next() {
+                    if x == '"' {
+                        if chars.peek() == Some(&'"') {
+                            name.push('"');
+                            chars.next();
+                        } else {
+                            break;
+                        }
+                    } else {
+                        name.push(x);
+                    }
+                }
+                out.push_str(&D.quote(&name));
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// PostgreSQL-only names of custom types, in their MySQL spelling; any other custom type
@@ -280,7 +326,7 @@ fn render(state: &Schema, op: &Operation) -> Result<Vec<String>, ReplayError> {
                         "DROP CONSTRAINT {}, ADD CONSTRAINT {} CHECK ({})",
                         D.quote(from),
                         D.quote(to),
-                        k.expr
+                        backquoted(&k.expr)
                     ),
                 )],
                 Constraint::ForeignKey(fk) => {
@@ -363,6 +409,14 @@ fn with_key_lengths(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn standard_names_are_backquoted() {
+        assert_eq!(
+            backquoted(r#""order" >= 0 AND "a""b" <> 'x"y''z'"#),
+            r#"`order` >= 0 AND `a"b` <> 'x"y''z'"#
+        );
+    }
 
     #[test]
     fn reported_types() {
