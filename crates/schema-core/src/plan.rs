@@ -25,6 +25,9 @@ pub fn render_revisions<'r>(
     )
 }
 
+/// A revision and the steps of each of its operations.
+pub type RenderedRevision<'r> = (&'r Revision, Vec<Vec<Step>>);
+
 /// [`render_revisions`], keeping each operation's steps apart (for a database whose DDL
 /// commits itself, where progress is recorded operation by operation).
 pub fn render_revisions_by_operation<'r>(
@@ -32,7 +35,7 @@ pub fn render_revisions_by_operation<'r>(
     state: &mut Schema,
     revisions: impl IntoIterator<Item = &'r Revision>,
     up: bool,
-) -> Result<Vec<(&'r Revision, Vec<Vec<Step>>)>, RevisionReplayError> {
+) -> Result<Vec<RenderedRevision<'r>>, RevisionReplayError> {
     let mut out = Vec::new();
     for rev in revisions {
         let ops = if up {

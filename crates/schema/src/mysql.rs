@@ -293,11 +293,15 @@ fn action(rule: &str) -> ReferentialAction {
 }
 
 type Rows<T> = Vec<T>;
+/// Table, column, type, nullable, default, extra.
+type ColumnRow = (String, String, String, String, Option<String>, String);
+/// Table, constraint, column, referenced table, referenced column.
+type KeyRow = (String, String, String, Option<String>, Option<String>);
 
 /// Reads the tables of the connection's database (not the history table).
 pub async fn introspect(conn: &mut Conn) -> Result<Schema, RunError> {
     let mut schema = Schema::new();
-    let cols: Rows<(String, String, String, String, Option<String>, String)> = conn
+    let cols: Rows<ColumnRow> = conn
         .exec(
             "SELECT c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, c.IS_NULLABLE, c.COLUMN_DEFAULT, c.EXTRA \
              FROM information_schema.COLUMNS c JOIN information_schema.TABLES t \
@@ -330,7 +334,7 @@ pub async fn introspect(conn: &mut Conn) -> Result<Schema, RunError> {
         )
         .await
         .map_err(db_err)?;
-    let keys: Rows<(String, String, String, Option<String>, Option<String>)> = conn
+    let keys: Rows<KeyRow> = conn
         .query(
             "SELECT TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME \
              FROM information_schema.KEY_COLUMN_USAGE WHERE CONSTRAINT_SCHEMA = DATABASE() \

@@ -102,19 +102,46 @@ pub enum RunError {
     LockTimeout(String),
     #[error("revision {revision}: {message}")]
     Replay { revision: String, message: String },
-    #[error("revision {revision} stopped halfway: {dialect} commits each DDL statement, so what ran before the failure stays.\n  ran and kept:\n{}\n  failed: {statement}\n  database said: {message}\nThe history records {revision} as {where_}. Fix the cause and run `cargo schema upgrade` to run the rest, or `cargo schema downgrade` to revert the part that ran.", ran.iter().map(|s| format!("    {s}")).collect::<Vec<_>>().join("\n"))]
-    PartlyApplied {
-        revision: String,
-        dialect: String,
-        ran: Vec<String>,
-        statement: String,
-        message: String,
-        where_: String,
-    },
+    #[error("{0}")]
+    PartlyApplied(Box<Halfway>),
     #[error("revision {revision} is partly reverted ({done} of its downgrade operations ran); run `cargo schema downgrade` to finish reverting it before upgrading")]
     PartlyReverted { revision: String, done: usize },
     #[error("{0}")]
     Target(String),
+}
+
+/// A revision stopped halfway where DDL commits itself: what ran and stays, what failed,
+/// and where the history now says the database is.
+#[derive(Debug)]
+pub struct Halfway {
+    pub revision: String,
+    pub dialect: String,
+    pub ran: Vec<String>,
+    pub statement: String,
+    pub message: String,
+    pub where_: String,
+}
+
+impl std::fmt::Display for Halfway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "revision {} stopped halfway: {} commits each DDL statement, so what ran before the failure stays.",
+            self.revision, self.dialect
+        )?;
+        writeln!(f, "  ran and kept:")?;
+        for s in &self.ran {
+            writeln!(f, "    {s}")?;
+        }
+        writeln!(f, "  failed: {}", self.statement)?;
+        writeln!(f, "  database said: {}", self.message)?;
+        write!(
+            f,
+            "The history records {} as {}. Fix the cause and run `cargo schema upgrade` to run the rest, or `cargo schema downgrade` to revert the part that ran.",
+            self.revision.split(' ').next().unwrap_or_default(),
+            self.where_
+        )
+    }
 }
 
 /// Options of a run; the defaults are what an application wants at start-up.
@@ -667,7 +694,7 @@ impl<'g> Migrator<'g> {
                         db.record_progress(rev.id(), &rev.checksum, None).await?;
                         return Err(self.statement_error(rev, e));
                     }
-                    return Err(RunError::PartlyApplied {
+                    return Err(RunError::PartlyApplied(Box::new(Halfway {
                         revision: format!("{} ({})", rev.id(), rev.path.display()),
                         dialect: db.dialect().to_string(),
                         ran,
@@ -678,7 +705,7 @@ impl<'g> Migrator<'g> {
                             ops.len(),
                             self.before(rev)
                         ),
-                    });
+                    })));
                 }
                 ran.extend(steps.iter().filter_map(Step::as_sql).map(str::to_string));
                 db.record_progress(rev.id(), &rev.checksum, Some(Progress::Upgrading(j + 1)))
@@ -754,14 +781,14 @@ impl<'g> Migrator<'g> {
                     .map_err(|e| replay_err(rev, e))?;
                 apply(&mut state, op).map_err(|e| replay_err(rev, e))?;
                 if let Err(e) = db.run_steps(&steps).await {
-                    return Err(RunError::PartlyApplied {
+                    return Err(RunError::PartlyApplied(Box::new(Halfway {
                         revision: format!("{} ({})", rev.id(), rev.path.display()),
                         dialect: dialect.to_string(),
                         ran: ran_before(&steps, &e),
                         statement: e.statement.unwrap_or_else(|| "(unknown)".into()),
                         message: e.message,
                         where_: "stopped halfway, as before this run".into(),
-                    });
+                    })));
                 }
                 db.record_progress(rev.id(), &rev.checksum, Some(progress(i + 1)))
                     .await?;
@@ -790,7 +817,7 @@ impl<'g> Migrator<'g> {
                             .await?;
                         return Err(self.statement_error(rev, e));
                     }
-                    return Err(RunError::PartlyApplied {
+                    return Err(RunError::PartlyApplied(Box::new(Halfway {
                         revision: format!("{id} ({})", rev.path.display()),
                         dialect: dialect.to_string(),
                         ran,
@@ -800,7 +827,7 @@ impl<'g> Migrator<'g> {
                             "partly reverted: {j} of its {} downgrade operations ran",
                             ops.len()
                         ),
-                    });
+                    })));
                 }
                 ran.extend(steps.iter().filter_map(Step::as_sql).map(str::to_string));
                 db.record_progress(id, &rev.checksum, Some(Progress::Downgrading(j + 1)))
@@ -971,7 +998,7 @@ fn render_by_operation<'r>(
     dialect: Dialect,
     state: &mut Schema,
     revisions: impl Iterator<Item = &'r Revision>,
-) -> Result<Vec<(&'r Revision, Vec<Vec<Step>>)>, RunError> {
+) -> Result<Vec<schema_core::plan::RenderedRevision<'r>>, RunError> {
     render_revisions_by_operation(dialect, state, revisions, true).map_err(|e| RunError::Replay {
         revision: e.revision.clone(),
         message: e.to_string(),
