@@ -35,6 +35,59 @@ impl DialectRules for Postgres {
     }
 
     fn normalize_column(&self, _: &TableDef, c: &mut ColumnDef, _numbered_key: bool) {
-        c.ty = SqlType::parse(&self.type_sql(&c.ty).to_ascii_lowercase(), None);
+        // PostgreSQL reports the SQL-standard names of the short spellings.
+        let spelled = self.type_sql(&c.ty).to_ascii_lowercase();
+        let spelled = match spelled.as_str() {
+            "varchar" => "character varying".to_string(),
+            "char" => "character".to_string(),
+            s => s
+                .replacen("varchar(", "character varying(", 1)
+                .replacen("char(", "character(", 1),
+        };
+        c.ty = SqlType::parse(&spelled, None);
+        // A quoted number given to a numeric column is stored as the number.
+        let numeric = c.ty.is_integer()
+            || matches!(c.ty, SqlType::Real | SqlType::Double | SqlType::Decimal(_));
+        if let Some(d) = &c.default {
+            let t = d.trim();
+            if numeric && t.len() > 2 && t.starts_with('\'') && t.ends_with('\'') {
+                let inner = &t[1..t.len() - 1];
+                if inner.parse::<f64>().is_ok() {
+                    c.default = Some(inner.to_string());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialect::Dialect;
+
+    /// `check --database` right after an upgrade: what PostgreSQL reports back for an
+    /// unsized `varchar` and a quoted numeric default equals what the model says.
+    #[test]
+    fn reported_spellings_compare_equal() {
+        let mut model = TableDef {
+            name: "t".into(),
+            ..Default::default()
+        };
+        let mut a = ColumnDef::new("a", SqlType::parse("varchar", None));
+        a.nullable = true;
+        let mut b = ColumnDef::new("b", SqlType::Integer);
+        b.default = Some("'0'".into());
+        model.columns = vec![a, b];
+        let mut reported = model.clone();
+        reported.columns[0].ty = SqlType::parse("character varying", None);
+        reported.columns[1].default = Some("0".into());
+        let (m, r) = (
+            Schema::from_tables([model]),
+            Schema::from_tables([reported]),
+        );
+        assert_eq!(
+            Dialect::Postgres.normalize(&m),
+            Dialect::Postgres.normalize(&r)
+        );
     }
 }
