@@ -26,6 +26,8 @@ pub struct ModelCrate {
     pub dependency: bool,
     /// The crate's naming convention (its own, else its workspace's).
     pub naming: NamingConvention,
+    /// The dialects its history must run on (its own, else its workspace's, else all).
+    pub dialects: Vec<schema_core::Dialect>,
     pub manifest_path: PathBuf,
 }
 
@@ -35,27 +37,6 @@ pub struct Workspace {
     pub crates: Vec<ModelCrate>,
     /// Every workspace package (for `init`).
     pub packages: Vec<(String, PathBuf)>,
-}
-
-fn json_strings(v: Option<&serde_json::Value>) -> Vec<String> {
-    v.and_then(|v| v.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn naming_from(obj: &serde_json::Map<String, serde_json::Value>) -> Result<NamingConvention> {
-    let mut pairs = Vec::new();
-    for (k, v) in obj {
-        let s = v
-            .as_str()
-            .ok_or_else(|| CliError::input(format!("naming-convention `{k}` must be a string")))?;
-        pairs.push((k.as_str(), s));
-    }
-    NamingConvention::with_overrides(pairs).map_err(CliError::Input)
 }
 
 impl Workspace {
@@ -89,18 +70,21 @@ impl Workspace {
             })?;
             // A dependency's settings are its own (or its own workspace's), as its derive
             // reads them.
-            let naming = if dependency {
-                let own = schema_core::manifest::read_workspace(&c.manifest_path)
+            let own_ws;
+            let (ws, me) = if dependency {
+                own_ws = schema_core::manifest::read_workspace(&c.manifest_path)
                     .map_err(CliError::Input)?;
-                let me = own
+                let me = own_ws
                     .members
                     .iter()
                     .find(|o| o.manifest_path == c.manifest_path);
-                schema_syntax::config::crate_naming(&own, me.or(Some(c)))
+                (&own_ws, me.or(Some(c)))
             } else {
-                schema_syntax::config::crate_naming(&m, Some(c))
-            }
-            .map_err(|e| CliError::input(format!("{}: {e}", c.manifest_path.display())))?;
+                (&m, Some(c))
+            };
+            let at = |e: String| CliError::input(format!("{}: {e}", c.manifest_path.display()));
+            let naming = schema_core::manifest::crate_naming(ws, me).map_err(at)?;
+            let dialects = schema_core::manifest::crate_dialects(ws, me).map_err(at)?;
             crates.push(ModelCrate {
                 name: c.name.clone(),
                 root_file,
@@ -110,6 +94,7 @@ impl Workspace {
                 config: cfg.clone(),
                 dependency,
                 naming,
+                dialects,
                 manifest_path: c.manifest_path.clone(),
             });
         }
@@ -121,6 +106,8 @@ impl Workspace {
         })
     }
 
+    /// For member patterns the direct reader does not expand: cargo lists the members,
+    /// and their settings are read by the same reader as always.
     fn from_cargo_metadata(manifest_path: Option<&Path>) -> Result<Workspace> {
         let mut cmd = cargo_metadata::MetadataCommand::new();
         cmd.no_deps();
@@ -133,73 +120,19 @@ impl Workspace {
                 e.to_string().trim()
             ))
         })?;
-        let ws_schema = meta.workspace_metadata.get("schema");
-        let naming = match ws_schema.and_then(|s| s.get("naming-convention")) {
-            None => NamingConvention::default(),
-            Some(v) => {
-                let obj = v.as_object().ok_or_else(|| {
-                    CliError::input("[workspace.metadata.schema] naming-convention must be a table")
-                })?;
-                naming_from(obj)?
-            }
-        };
-        let mut crates = Vec::new();
-        let mut packages = Vec::new();
         let members: BTreeSet<_> = meta.workspace_members.iter().collect();
-        for p in &meta.packages {
-            if !members.contains(&p.id) {
-                continue;
-            }
-            let manifest_path = p.manifest_path.clone().into_std_path_buf();
-            packages.push((p.name.to_string(), manifest_path.clone()));
-            let Some(cfg) = p.metadata.get("schema") else {
-                continue;
-            };
-            let dir = manifest_path
-                .parent()
-                .unwrap_or(Path::new("."))
-                .to_path_buf();
-            let root_file = p
-                .targets
-                .iter()
-                .find(|t| t.is_lib())
-                .or_else(|| p.targets.first())
-                .map(|t| t.src_path.clone().into_std_path_buf())
-                .ok_or_else(|| {
-                    CliError::input(format!("crate `{}` has no library or binary", p.name))
-                })?;
-            let migrations = cfg
-                .get("migrations")
-                .and_then(|v| v.as_str())
-                .unwrap_or("migrations");
-            let config = SchemaConfig {
-                migrations: dir.join(migrations),
-                branch: cfg
-                    .get("branch")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or(&p.name)
-                    .to_string(),
-                depends_on: json_strings(cfg.get("depends-on")),
-                naming: vec![],
-            };
-            crates.push(ModelCrate {
-                name: p.name.to_string(),
-                root_file,
-                dependency: false,
-                naming: naming.clone(),
-                manifest_path: manifest_path.clone(),
-                migrations_dir: config.migrations.clone(),
-                branch: config.branch.clone(),
-                depends_on: config.depends_on.clone(),
-                config,
-            });
-        }
-        crates.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(Workspace {
-            root: meta.workspace_root.into_std_path_buf(),
-            crates,
-            packages,
-        })
+        let manifests: Vec<PathBuf> = meta
+            .packages
+            .iter()
+            .filter(|p| members.contains(&p.id))
+            .map(|p| p.manifest_path.clone().into_std_path_buf())
+            .collect();
+        let m = schema_core::manifest::workspace_of_members(
+            meta.workspace_root.as_std_path(),
+            &manifests,
+        )
+        .map_err(CliError::Input)?;
+        Workspace::from_manifest(m)
     }
 
     /// Every model crate's history as a branch of the workspace's.

@@ -81,6 +81,64 @@ fn destructive_changes_and_rebuilds_are_called_out() {
     assert!(err.contains("SQLite rebuild"), "{err}");
 }
 
+/// `dialects` limits what `revision` and `check` speak about: no SQLite rebuild notes
+/// when SQLite is not listed, a warning for a data step with no SQL for a listed dialect,
+/// and an unknown name is refused.
+#[test]
+fn the_dialects_setting_limits_what_revision_and_check_say() {
+    let f = Fixture::new("blog");
+    f.edit(
+        "Cargo.toml",
+        "dialects = [\"postgres\", \"sqlite\", \"mysql\"]",
+        "dialects = [\"postgres\", \"mysql\"]",
+    );
+    f.edit(
+        "models/src/users.rs",
+        "    #[column(default = \"0\")]\n    pub karma: i32,",
+        "    #[column(default = \"0\")]\n    pub karma: i16,",
+    );
+    let r = f.schema(&["revision", "-m", "narrow karma", "--dry-run"]);
+    r.expect(0);
+    assert!(
+        r.stdout().contains("op = \"alter_column\""),
+        "{}",
+        r.stdout()
+    );
+    assert!(!r.stdout().contains("SQLITE REBUILD"), "{}", r.stdout());
+    f.edit(
+        "models/src/users.rs",
+        "    #[column(default = \"0\")]\n    pub karma: i16,",
+        "    #[column(default = \"0\")]\n    pub karma: i32,",
+    );
+    f.write(
+        "models/migrations/20251124_0008_backfill.toml",
+        "revision = \"0008\"\ndown_revision = \"0007\"\nmessage = \"backfill\"\n\n[[upgrade]]\nop = \"execute\"\nsql = { postgres = \"UPDATE users SET karma = 1\" }\n",
+    );
+    let r = f.schema(&["check"]);
+    r.expect(0);
+    assert!(
+        r.stderr().contains(
+            "revision 0008: upgrade step 1 (`execute`) has no `mysql` SQL, and `dialects` lists mysql"
+        ),
+        "{}",
+        r.stderr()
+    );
+    assert!(!r.stderr().contains("no `sqlite` SQL"), "{}", r.stderr());
+    f.edit(
+        "Cargo.toml",
+        "dialects = [\"postgres\", \"mysql\"]",
+        "dialects = [\"postgres\", \"oracle\"]",
+    );
+    let r = f.schema(&["check"]);
+    r.expect(2);
+    assert!(
+        r.stderr()
+            .contains("unknown dialect `oracle` in `dialects`"),
+        "{}",
+        r.stderr()
+    );
+}
+
 #[test]
 fn an_add_and_a_drop_of_one_type_hint_at_a_rename() {
     let f = Fixture::new("blog");

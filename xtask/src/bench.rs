@@ -169,7 +169,7 @@ fn generate(root: &Path, dir: &Path) -> Result<(), String> {
                     let name = &tables[t].name;
                     data_step = Some(Operation::Execute {
                         sql: ExecuteSql::All(format!(
-                            "INSERT INTO \"{name}\" (\"name\") VALUES ('row {i}')"
+                            "INSERT INTO {name} (name) VALUES ('row {i}')"
                         )),
                     });
                 }

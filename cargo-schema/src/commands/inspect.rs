@@ -32,9 +32,21 @@ pub fn check(
         differs |= !p.diff.is_empty();
         report.push((krate, p));
     }
+    // Steps that do nothing on a dialect the crate lists.
+    let gaps: Vec<String> = report
+        .iter()
+        .flat_map(|(k, _)| {
+            graph
+                .ordered()
+                .filter(|r| r.path.starts_with(&k.migrations_dir))
+                .flat_map(|r| schema_core::plan::dialect_gaps(r, &k.dialects))
+                .collect::<Vec<_>>()
+        })
+        .collect();
     if out.json() {
         out.print_json(&json!({
             "in_sync": !differs && head_errors.is_empty(),
+            "warnings": gaps,
             "crates": report.iter().map(|(k, p)| json!({
                 "crate": k.name,
                 "in_sync": p.diff.is_empty(),
@@ -59,6 +71,9 @@ pub fn check(
                     out.warn(format!("possible rename: {h}"));
                 }
             }
+        }
+        for g in &gaps {
+            out.warn(g.clone());
         }
     }
     if !head_errors.is_empty() {

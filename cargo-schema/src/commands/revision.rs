@@ -160,8 +160,9 @@ pub fn revision(
     // Which upgrade steps rebuild a table on SQLite, for the reviewer.
     let mut state = state.schema.clone();
     let mut rebuilds = Vec::new();
+    let on_sqlite = krate.dialects.contains(&schema_core::Dialect::Sqlite);
     for (i, op) in rev.upgrade.iter().enumerate() {
-        if let Some(why) = sqlite_rebuild_reason(&state, op) {
+        if let Some(why) = sqlite_rebuild_reason(&state, op).filter(|_| on_sqlite) {
             rebuilds.push((
                 i,
                 format!("{why}; it copies the table into a new one (every row kept)"),

@@ -2,6 +2,7 @@
 //! stable (the same revision always writes the same bytes) and meant to be hand-edited.
 
 use crate::dialect::Dialect;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -142,6 +143,8 @@ enum RawOp {
         #[serde(default)]
         sqlite_type: Option<RawChange<String>>,
         #[serde(default)]
+        types: Option<RawChange<BTreeMap<String, String>>>,
+        #[serde(default)]
         nullable: Option<RawChange<bool>>,
         #[serde(default)]
         default: Option<RawChange<String>>,
@@ -192,6 +195,9 @@ struct RawColumn {
     ty: String,
     #[serde(default)]
     sqlite_type: Option<String>,
+    /// Spellings per dialect where they differ from `type`.
+    #[serde(default)]
+    types: Option<BTreeMap<String, String>>,
     #[serde(default)]
     nullable: bool,
     #[serde(default)]
@@ -369,13 +375,28 @@ fn action(s: Option<String>) -> Result<ReferentialAction, String> {
     }
 }
 
-/// A type as the file spells it, checked by the type grammar.
-fn lower_type(ty: &str, sqlite: Option<&str>) -> Result<SqlType, String> {
+/// A type as the file spells it, with its spellings per dialect (`types`, and the older
+/// `sqlite_type`), each checked by the type grammar.
+fn lower_type(
+    ty: &str,
+    sqlite: Option<String>,
+    types: Option<BTreeMap<String, String>>,
+) -> Result<SqlType, String> {
     input::type_spelling(ty)?;
+    let mut per_dialect = types.unwrap_or_default();
     if let Some(s) = sqlite {
-        input::type_spelling(s)?;
+        per_dialect.insert("sqlite".into(), s);
     }
-    Ok(SqlType::parse(ty, sqlite))
+    for (k, v) in &per_dialect {
+        if Dialect::parse(k).map(Dialect::name) != Some(k.as_str()) {
+            return Err(format!(
+                "`types` has an unknown dialect key `{k}`; the keys are {}",
+                Dialect::ALL.map(Dialect::name).join(", ")
+            ));
+        }
+        input::type_spelling(v)?;
+    }
+    Ok(SqlType::parse_per_dialect(ty, per_dialect))
 }
 
 fn lower_expr(expr: Option<String>) -> Result<Option<String>, String> {
@@ -387,7 +408,7 @@ fn lower_expr(expr: Option<String>) -> Result<Option<String>, String> {
 
 fn lower_column(c: RawColumn) -> Result<ColumnDef, String> {
     Ok(ColumnDef {
-        ty: lower_type(&c.ty, c.sqlite_type.as_deref())
+        ty: lower_type(&c.ty, c.sqlite_type, c.types)
             .map_err(|e| format!("column `{}`: {e}", c.name))?,
         default: lower_expr(c.default).map_err(|e| format!("column `{}`: {e}", c.name))?,
         name: c.name,
@@ -508,6 +529,7 @@ fn lower_op(raw: RawOp) -> Result<Operation, String> {
             column,
             ty,
             sqlite_type,
+            types,
             nullable,
             default,
         } => {
@@ -521,10 +543,11 @@ fn lower_op(raw: RawOp) -> Result<Operation, String> {
                         Some(RawChange { from, to }) => (from, to),
                         None => (None, None),
                     };
-                    Some((
-                        lower_type(&from, sf.as_deref())?,
-                        lower_type(&to, st.as_deref())?,
-                    ))
+                    let (tf, tt) = match types {
+                        Some(RawChange { from, to }) => (from, to),
+                        None => (None, None),
+                    };
+                    Some((lower_type(&from, sf, tf)?, lower_type(&to, st, tt)?))
                 }
                 Some(_) => return Err("`type` needs both `from` and `to`".into()),
             };
@@ -598,6 +621,33 @@ fn lower_op(raw: RawOp) -> Result<Operation, String> {
 // ---------------------------------------------------------------------------------------
 // Writing
 
+/// A custom type's spellings per dialect, when it has any.
+fn per_dialect(t: &SqlType) -> Option<&BTreeMap<String, String>> {
+    match t {
+        SqlType::Custom { per_dialect, .. } if !per_dialect.is_empty() => Some(per_dialect),
+        _ => None,
+    }
+}
+
+/// `{ mysql = "json", sqlite = "text" }`.
+fn inline_map(m: &BTreeMap<String, String>) -> String {
+    let parts: Vec<String> = m
+        .iter()
+        .map(|(k, v)| format!("{k} = {}", string(v)))
+        .collect();
+    format!("{{ {} }}", parts.join(", "))
+}
+
+/// A column's spellings per dialect: `sqlite_type = ...` when SQLite is the only one (the
+/// layout files have always had), else `types = { ... }`.
+fn type_spellings(t: &SqlType) -> Option<String> {
+    let m = per_dialect(t)?;
+    Some(match (m.len(), m.get("sqlite")) {
+        (1, Some(s)) => format!("sqlite_type = {}", string(s)),
+        _ => format!("types = {}", inline_map(m)),
+    })
+}
+
 /// A TOML string literal for `s`; multi-line text stays readable.
 fn string(s: &str) -> String {
     if s.contains('\n') && !s.contains("'''") && !s.contains('\r') {
@@ -618,10 +668,8 @@ fn column_inline(c: &ColumnDef) -> String {
         string(&c.name),
         string(&c.ty.to_string())
     );
-    if let SqlType::Custom { postgres, sqlite } = &c.ty {
-        if postgres != sqlite {
-            let _ = write!(s, ", sqlite_type = {}", string(sqlite));
-        }
+    if let Some(t) = type_spellings(&c.ty) {
+        let _ = write!(s, ", {t}");
     }
     if c.nullable {
         s.push_str(", nullable = true");
@@ -796,21 +844,32 @@ pub fn write_op(out: &mut String, section: &str, op: &Operation) {
                     string(&a.to_string()),
                     string(&b.to_string())
                 );
-                let sqlite = |t: &SqlType| match t {
-                    SqlType::Custom { postgres, sqlite } if postgres != sqlite => {
-                        Some(sqlite.clone())
+                match (per_dialect(a), per_dialect(b)) {
+                    (None, None) => {}
+                    (fa, fb) => {
+                        let only_sqlite = |m: &Option<&BTreeMap<String, String>>| {
+                            m.is_none_or(|m| m.keys().all(|k| k == "sqlite"))
+                        };
+                        if only_sqlite(&fa) && only_sqlite(&fb) {
+                            let mut parts = Vec::new();
+                            if let Some(s) = fa.and_then(|m| m.get("sqlite")) {
+                                parts.push(format!("from = {}", string(s)));
+                            }
+                            if let Some(s) = fb.and_then(|m| m.get("sqlite")) {
+                                parts.push(format!("to = {}", string(s)));
+                            }
+                            let _ = writeln!(out, "sqlite_type = {{ {} }}", parts.join(", "));
+                        } else {
+                            let mut parts = Vec::new();
+                            if let Some(m) = fa {
+                                parts.push(format!("from = {}", inline_map(m)));
+                            }
+                            if let Some(m) = fb {
+                                parts.push(format!("to = {}", inline_map(m)));
+                            }
+                            let _ = writeln!(out, "types = {{ {} }}", parts.join(", "));
+                        }
                     }
-                    _ => None,
-                };
-                if sqlite(a).is_some() || sqlite(b).is_some() {
-                    let mut parts = Vec::new();
-                    if let Some(s) = sqlite(a) {
-                        parts.push(format!("from = {}", string(&s)));
-                    }
-                    if let Some(s) = sqlite(b) {
-                        parts.push(format!("to = {}", string(&s)));
-                    }
-                    let _ = writeln!(out, "sqlite_type = {{ {} }}", parts.join(", "));
                 }
             }
             if let Some((a, b)) = change.nullable {

@@ -5,6 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::dialect::Dialect;
+use crate::NamingConvention;
+
 /// `[package.metadata.schema]` of one crate.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SchemaConfig {
@@ -14,6 +17,9 @@ pub struct SchemaConfig {
     /// The crate's own `naming-convention`, which wins over the workspace's.
     #[serde(default)]
     pub naming: Vec<(String, String)>,
+    /// The crate's own `dialects`, which win over the workspace's (empty: not set).
+    #[serde(default)]
+    pub dialects: Vec<String>,
 }
 
 impl SchemaConfig {
@@ -40,6 +46,7 @@ impl SchemaConfig {
                         .collect()
                 })
                 .unwrap_or_default(),
+            dialects: strings(cfg.get("dialects")),
         }
     }
 }
@@ -163,10 +170,53 @@ pub fn read_workspace(start: &Path) -> Result<WorkspaceManifest, String> {
     dirs.dedup();
     let mut members = Vec::new();
     for dir in dirs {
-        let manifest_path = dir.join("Cargo.toml");
+        members.extend(read_member(&dir.join("Cargo.toml"))?);
+    }
+    Ok(WorkspaceManifest {
+        root,
+        members,
+        schema: workspace_schema(&table),
+    })
+}
+
+/// `[workspace.metadata.schema]` of a root manifest.
+fn workspace_schema(root: &toml::Table) -> Option<toml::Table> {
+    root.get("workspace")
+        .and_then(|w| w.get("metadata"))
+        .and_then(|m| m.get("schema"))
+        .and_then(|s| s.as_table())
+        .cloned()
+}
+
+/// A workspace whose members someone else listed (`cargo metadata`, for member patterns
+/// [`read_workspace`] does not expand): their settings are read here all the same.
+pub fn workspace_of_members(
+    root: &Path,
+    member_manifests: &[PathBuf],
+) -> Result<WorkspaceManifest, String> {
+    let table = read(&root.join("Cargo.toml"))?;
+    let mut members = Vec::new();
+    for m in member_manifests {
+        members.extend(read_member(m)?);
+    }
+    Ok(WorkspaceManifest {
+        root: root.to_path_buf(),
+        members,
+        schema: workspace_schema(&table),
+    })
+}
+
+/// One package's manifest (none: a virtual manifest).
+fn read_member(manifest_path: &Path) -> Result<Option<MemberCrate>, String> {
+    let dir = manifest_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let manifest_path = manifest_path.to_path_buf();
+    {
         let t = read(&manifest_path)?;
         let Some(pkg) = t.get("package").and_then(|p| p.as_table()) else {
-            continue;
+            return Ok(None);
         };
         let name = pkg
             .get("name")
@@ -188,23 +238,90 @@ pub fn read_workspace(start: &Path) -> Result<WorkspaceManifest, String> {
             .get("metadata")
             .and_then(|m| m.get("schema"))
             .map(|cfg| SchemaConfig::read(cfg, &name, &dir));
-        members.push(MemberCrate {
+        Ok(Some(MemberCrate {
             name,
             manifest_path,
             root_file,
             schema,
-        });
+        }))
     }
-    let schema = ws
-        .and_then(|w| w.get("metadata"))
-        .and_then(|m| m.get("schema"))
-        .and_then(|s| s.as_table())
-        .cloned();
-    Ok(WorkspaceManifest {
-        root,
-        members,
-        schema,
-    })
+}
+
+/// A naming convention from a `naming-convention` table.
+pub fn naming_from_table(table: Option<&toml::Table>) -> Result<NamingConvention, String> {
+    let Some(table) = table else {
+        return Ok(NamingConvention::default());
+    };
+    let mut pairs = Vec::new();
+    for (k, v) in table {
+        let v = v
+            .as_str()
+            .ok_or_else(|| format!("naming-convention `{k}` must be a string"))?;
+        pairs.push((k.as_str(), v));
+    }
+    NamingConvention::with_overrides(pairs)
+}
+
+/// The naming convention of a workspace (`[workspace.metadata.schema] naming-convention`).
+pub fn workspace_naming(ws: &WorkspaceManifest) -> Result<NamingConvention, String> {
+    match ws.schema.as_ref().and_then(|s| s.get("naming-convention")) {
+        None => Ok(NamingConvention::default()),
+        Some(toml::Value::Table(t)) => naming_from_table(Some(t)),
+        Some(_) => Err("[workspace.metadata.schema] naming-convention must be a table".into()),
+    }
+}
+
+/// The naming convention of one crate: its own `naming-convention` when it sets one,
+/// else its workspace's (never a consuming workspace's).
+pub fn crate_naming(
+    ws: &WorkspaceManifest,
+    own: Option<&MemberCrate>,
+) -> Result<NamingConvention, String> {
+    match own
+        .and_then(|m| m.schema.as_ref())
+        .filter(|c| !c.naming.is_empty())
+    {
+        Some(cfg) => NamingConvention::with_overrides(
+            cfg.naming.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ),
+        None => workspace_naming(ws),
+    }
+}
+
+/// The dialects one crate's history must run on: its own `dialects`, else its
+/// workspace's, else every dialect.
+pub fn crate_dialects(
+    ws: &WorkspaceManifest,
+    own: Option<&MemberCrate>,
+) -> Result<Vec<Dialect>, String> {
+    let own_list = own
+        .and_then(|m| m.schema.as_ref())
+        .map(|c| c.dialects.clone())
+        .filter(|d| !d.is_empty());
+    let names = match own_list {
+        Some(d) => d,
+        None => match ws.schema.as_ref().and_then(|s| s.get("dialects")) {
+            None => return Ok(Dialect::ALL.to_vec()),
+            Some(v) => {
+                let list = v
+                    .as_array()
+                    .ok_or("[workspace.metadata.schema] dialects must be a list of names")?;
+                strings(Some(&toml::Value::Array(list.clone())))
+            }
+        },
+    };
+    let mut out = Vec::new();
+    for n in names {
+        let d = Dialect::parse(&n).ok_or_else(|| {
+            format!(
+                "unknown dialect `{n}` in `dialects`; the dialects are postgres, sqlite and mysql"
+            )
+        })?;
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    Ok(out)
 }
 
 /// Whether [`dependency_crates`] may spawn `cargo metadata` when its cache has no answer.

@@ -5,6 +5,7 @@ use crate::dialect::{Dialect, Step};
 use crate::graph::{MigrationGraph, Revision};
 use crate::input::comment_text;
 use crate::model::Schema;
+use crate::ops::{ExecuteSql, Operation};
 use crate::replay::{apply, check_inverse, replay_revisions, revision_error, RevisionReplayError};
 use crate::targets::Range;
 
@@ -84,4 +85,31 @@ pub fn render_range(
         }
     }
     Ok(text)
+}
+
+/// Where a revision does not cover the dialects its crate lists: `execute` steps with SQL
+/// per dialect but none for a listed one (there the step does nothing). One line each.
+pub fn dialect_gaps(rev: &Revision, dialects: &[Dialect]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (list, direction) in [
+        (&rev.file.upgrade, "upgrade"),
+        (&rev.file.downgrade, "downgrade"),
+    ] {
+        for (i, op) in list.iter().enumerate() {
+            let Operation::Execute {
+                sql: ExecuteSql::PerDialect(texts),
+            } = op
+            else {
+                continue;
+            };
+            for d in dialects.iter().filter(|d| !texts.contains_key(d.name())) {
+                out.push(format!(
+                    "revision {}: {direction} step {} (`execute`) has no `{d}` SQL, and `dialects` lists {d}: there it does nothing",
+                    rev.id(),
+                    i + 1
+                ));
+            }
+        }
+    }
+    out
 }

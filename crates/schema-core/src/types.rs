@@ -1,5 +1,6 @@
 //! Column types, dialect-neutral, with the spelling used in migration files.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// A column type as the migration files spell it (`bigint`, `varchar(255)`, ...).
@@ -20,18 +21,38 @@ pub enum SqlType {
     Uuid,
     Decimal(Option<(u32, u32)>),
     Json,
-    /// A type the core does not know: the PostgreSQL spelling, and the SQLite one.
+    /// A type the core does not know: the file's `type` spelling (PostgreSQL's, and that
+    /// of every dialect without its own), and spellings per dialect name where they
+    /// differ (`sqlite`, `mysql`), so a new dialect adds keys, not fields.
     Custom {
-        postgres: String,
-        sqlite: String,
+        name: String,
+        per_dialect: BTreeMap<String, String>,
     },
 }
 
 impl SqlType {
-    /// Parse the file spelling of a type; anything unknown is a custom type that both
-    /// dialects spell the same, unless `sqlite` says otherwise.
+    /// Parse the file spelling of a type; anything unknown is a custom type that every
+    /// dialect spells the same, unless `sqlite` says otherwise.
     pub fn parse(spelling: &str, sqlite: Option<&str>) -> SqlType {
+        SqlType::parse_per_dialect(
+            spelling,
+            sqlite
+                .map(|s| ("sqlite".to_string(), s.to_string()))
+                .into_iter()
+                .collect(),
+        )
+    }
+
+    /// Parse a type with its spellings per dialect name (`sqlite`, `mysql`, ...). With
+    /// any that differ from `spelling`, the type is custom.
+    pub fn parse_per_dialect(spelling: &str, per_dialect: BTreeMap<String, String>) -> SqlType {
         let s = spelling.trim();
+        let per_dialect: BTreeMap<String, String> = per_dialect
+            .into_iter()
+            .map(|(k, v)| (k, v.trim().to_string()))
+            .filter(|(_, v)| v != s)
+            .collect();
+        let sqlite = (!per_dialect.is_empty()).then_some(());
         let lower = s.to_ascii_lowercase();
         let known = match lower.as_str() {
             "smallint" | "int2" => Some(SqlType::SmallInt),
@@ -66,8 +87,16 @@ impl SqlType {
             }
         }
         SqlType::Custom {
-            postgres: s.to_string(),
-            sqlite: sqlite.unwrap_or(s).to_string(),
+            name: s.to_string(),
+            per_dialect,
+        }
+    }
+
+    /// A custom type's own spelling for the dialect named, if it has one.
+    pub fn spelling_for(&self, dialect: &str) -> Option<&str> {
+        match self {
+            SqlType::Custom { per_dialect, .. } => per_dialect.get(dialect).map(String::as_str),
+            _ => None,
         }
     }
 
@@ -126,7 +155,7 @@ impl fmt::Display for SqlType {
             SqlType::Decimal(None) => f.write_str("numeric"),
             SqlType::Decimal(Some((p, s))) => write!(f, "numeric({p},{s})"),
             SqlType::Json => f.write_str("json"),
-            SqlType::Custom { postgres, .. } => f.write_str(postgres),
+            SqlType::Custom { name, .. } => f.write_str(name),
         }
     }
 }
@@ -150,8 +179,8 @@ mod tests {
         assert_eq!(
             SqlType::parse("jsonb", Some("text")),
             SqlType::Custom {
-                postgres: "jsonb".into(),
-                sqlite: "text".into()
+                name: "jsonb".into(),
+                per_dialect: [("sqlite".to_string(), "text".to_string())].into()
             }
         );
     }

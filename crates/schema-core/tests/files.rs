@@ -142,3 +142,28 @@ fn two_heads_on_a_branch_and_their_merge() {
     assert_eq!(g.resolve("blog@head").expect("resolves"), ["4"]);
     assert!(g.resolve("nope").is_err());
 }
+
+/// Spellings per dialect are a map (`types`); a file with only `sqlite_type` is written
+/// back as it was, and one with a MySQL spelling keeps it through a round trip.
+#[test]
+fn type_spellings_per_dialect_round_trip() {
+    let head = "# cargo-schema revision. Review it, add data steps, edit freely.\nrevision = \"0001\"\nmessage = \"m\"\ncreated = \"2026-01-01T00:00:00Z\"\n\n";
+    let old = format!("{head}[[upgrade]]\nop = \"add_column\"\ntable = \"t\"\ncolumn = {{ name = \"doc\", type = \"jsonb\", sqlite_type = \"text\" }}\n");
+    let r = file::parse(&old, Path::new("x")).expect("parses");
+    assert_eq!(file::write(&r, &[]), old, "today's layout, byte for byte");
+    let new = format!("{head}[[upgrade]]\nop = \"add_column\"\ntable = \"t\"\ncolumn = {{ name = \"doc\", type = \"jsonb\", types = {{ mysql = \"json\", sqlite = \"text\" }} }}\n");
+    let r = file::parse(&new, Path::new("x")).expect("parses");
+    assert_eq!(file::write(&r, &[]), new);
+    let schema_core::Operation::AddColumn { column, .. } = &r.upgrade[0] else {
+        panic!("add_column")
+    };
+    use schema_core::Dialect;
+    assert_eq!(Dialect::Mysql.type_sql(&column.ty), "json");
+    assert_eq!(Dialect::Sqlite.type_sql(&column.ty), "text");
+    assert_eq!(Dialect::Postgres.type_sql(&column.ty), "jsonb");
+    let alter = format!("{head}# DESTRUCTIVE: narrows t.doc from jsonb to hstore\n[[upgrade]]\nop = \"alter_column\"\ntable = \"t\"\ncolumn = \"doc\"\ntype = {{ from = \"jsonb\", to = \"hstore\" }}\ntypes = {{ from = {{ mysql = \"json\" }}, to = {{ mysql = \"longtext\", sqlite = \"text\" }} }}\n");
+    let r = file::parse(&alter, Path::new("x")).expect("parses");
+    assert_eq!(file::write(&r, &[]), alter);
+    let e = parse_err(&format!("{head}[[upgrade]]\nop = \"add_column\"\ntable = \"t\"\ncolumn = {{ name = \"doc\", type = \"jsonb\", types = {{ oracle = \"clob\" }} }}\n"));
+    assert!(e.contains("unknown dialect key `oracle`"), "{e}");
+}

@@ -294,6 +294,8 @@ pub struct ColumnAttrs {
     pub unique: bool,
     pub sql_type: Option<String>,
     pub sqlite_type: Option<String>,
+    /// `sql_type(postgres = "jsonb", sqlite = "text", mysql = "json")`.
+    pub sql_types: std::collections::BTreeMap<String, String>,
     pub renamed_from: Option<String>,
     pub skip: bool,
 }
@@ -333,6 +335,25 @@ impl ColumnAttrs {
                     "on_update" => out.on_update = Some(action(&meta)?),
                     "index" => out.index = flag(&meta)?,
                     "unique" => out.unique = flag(&meta)?,
+                    "sql_type" if meta.input.peek(syn::token::Paren) => {
+                        meta.parse_nested_meta(|inner| {
+                            let dialect = inner
+                                .path
+                                .get_ident()
+                                .map(|i| i.to_string())
+                                .unwrap_or_default();
+                            let names = schema_core::Dialect::ALL.map(schema_core::Dialect::name);
+                            if !names.contains(&dialect.as_str()) {
+                                return Err(inner.error(format!(
+                                    "unknown dialect `{dialect}` in `sql_type(...)`; expected {}",
+                                    names.join(", ")
+                                )));
+                            }
+                            let spelling = checked(&inner, input::type_spelling)?;
+                            out.sql_types.insert(dialect, spelling);
+                            Ok(())
+                        })?;
+                    }
                     "sql_type" => out.sql_type = Some(checked(&meta, input::type_spelling)?),
                     "sqlite_type" => out.sqlite_type = Some(checked(&meta, input::type_spelling)?),
                     "renamed_from" => out.renamed_from = Some(string(&meta)?),

@@ -5,33 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use schema_core::manifest::{
-    dependency_crates, path_dependency, read_workspace, MemberCrate, RunCargo, WorkspaceManifest,
+    dependency_crates, path_dependency, read_workspace, MemberCrate, RunCargo,
 };
 use schema_core::NamingConvention;
 
-/// A naming convention from the `naming-convention` table of `[workspace.metadata.schema]`.
-pub fn naming_from_table(table: Option<&toml::Table>) -> Result<NamingConvention, String> {
-    let Some(table) = table else {
-        return Ok(NamingConvention::default());
-    };
-    let mut pairs = Vec::new();
-    for (k, v) in table {
-        let v = v
-            .as_str()
-            .ok_or_else(|| format!("naming-convention `{k}` must be a string"))?;
-        pairs.push((k.as_str(), v));
-    }
-    NamingConvention::with_overrides(pairs)
-}
-
-/// The naming convention of a workspace (`[workspace.metadata.schema] naming-convention`).
-pub fn workspace_naming(ws: &WorkspaceManifest) -> Result<NamingConvention, String> {
-    match ws.schema.as_ref().and_then(|s| s.get("naming-convention")) {
-        None => Ok(NamingConvention::default()),
-        Some(toml::Value::Table(t)) => naming_from_table(Some(t)),
-        Some(_) => Err("[workspace.metadata.schema] naming-convention must be a table".into()),
-    }
-}
+pub use schema_core::manifest::{crate_naming, naming_from_table, workspace_naming};
 
 /// What the derive needs to know about the crate it expands in.
 #[derive(Debug, Clone)]
@@ -39,23 +17,6 @@ pub struct CrateSettings {
     pub naming: NamingConvention,
     /// The crate's root file, then those of the model crates it `depends-on`.
     pub roots: Vec<PathBuf>,
-}
-
-/// The naming convention of one crate: its own `naming-convention` when it sets one,
-/// else its workspace's (never a consuming workspace's).
-pub fn crate_naming(
-    ws: &WorkspaceManifest,
-    own: Option<&MemberCrate>,
-) -> Result<NamingConvention, String> {
-    match own
-        .and_then(|m| m.schema.as_ref())
-        .filter(|c| !c.naming.is_empty())
-    {
-        Some(cfg) => NamingConvention::with_overrides(
-            cfg.naming.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        ),
-        None => workspace_naming(ws),
-    }
 }
 
 /// The settings of the crate at `manifest_dir`, found through its workspace. A crate it

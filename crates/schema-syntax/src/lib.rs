@@ -216,8 +216,19 @@ pub fn lower_struct(
         }
         let mapped = map_type(&field.ty);
         let nullable_wrapper = is_option(&field.ty);
-        let ty = match (&cattrs.sql_type, mapped.as_ref()) {
-            (Some(sql), _) => SqlType::parse(sql, cattrs.sqlite_type.as_deref()),
+        // `sql_type(postgres = ..., sqlite = ..., mysql = ...)`: the type's name is
+        // PostgreSQL's (else the first given), the rest its spellings per dialect.
+        let mut per_dialect = cattrs.sql_types.clone();
+        if let Some(s) = &cattrs.sqlite_type {
+            per_dialect.insert("sqlite".into(), s.clone());
+        }
+        let sql_name = cattrs.sql_type.clone().or_else(|| {
+            per_dialect
+                .remove("postgres")
+                .or_else(|| per_dialect.values().next().cloned())
+        });
+        let ty = match (&sql_name, mapped.as_ref()) {
+            (Some(sql), _) => SqlType::parse_per_dialect(sql, per_dialect),
             (None, Some((t, _))) => match (cattrs.max_length, t) {
                 (Some(n), SqlType::Text) => SqlType::Varchar(n),
                 (Some(_), _) => {

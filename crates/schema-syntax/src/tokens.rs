@@ -36,9 +36,17 @@ fn sql_type(core: &TokenStream, t: &SqlType) -> TokenStream {
             quote! { #ty::Decimal(::std::option::Option::Some((#p, #s))) }
         }
         SqlType::Json => quote! { #ty::Json },
-        SqlType::Custom { postgres, sqlite } => quote! {
-            #ty::Custom { postgres: ::std::string::String::from(#postgres), sqlite: ::std::string::String::from(#sqlite) }
-        },
+        SqlType::Custom { name, per_dialect } => {
+            let (keys, values): (Vec<&String>, Vec<&String>) = per_dialect.iter().unzip();
+            quote! {
+                #ty::Custom {
+                    name: ::std::string::String::from(#name),
+                    per_dialect: [#((::std::string::String::from(#keys), ::std::string::String::from(#values))),*]
+                        .into_iter()
+                        .collect(),
+                }
+            }
+        }
     }
 }
 

@@ -67,7 +67,10 @@ impl DialectRules for Mysql {
             SqlType::Decimal(None) => "decimal(65,30)".into(),
             SqlType::Decimal(Some((p, s))) => format!("decimal({p},{s})"),
             SqlType::Json => "json".into(),
-            SqlType::Custom { postgres, .. } => custom_spelling(postgres),
+            SqlType::Custom { name, .. } => match ty.spelling_for("mysql") {
+                Some(own) => own.to_string(),
+                None => custom_spelling(name),
+            },
         }
     }
 

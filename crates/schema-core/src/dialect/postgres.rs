@@ -15,7 +15,10 @@ impl DialectRules for Postgres {
     }
 
     fn type_sql(&self, ty: &SqlType) -> String {
-        ty.to_string()
+        match ty.spelling_for("postgres") {
+            Some(own) => own.to_string(),
+            None => ty.to_string(),
+        }
     }
 
     fn numbering_clause(&self) -> &'static str {

@@ -24,7 +24,7 @@ impl DialectRules for Sqlite {
     fn type_sql(&self, ty: &SqlType) -> String {
         match ty {
             SqlType::Bytes => "BLOB".into(),
-            SqlType::Custom { sqlite, .. } => sqlite.clone(),
+            SqlType::Custom { name, .. } => ty.spelling_for("sqlite").unwrap_or(name).to_string(),
             other => other.to_string().to_ascii_uppercase(),
         }
     }

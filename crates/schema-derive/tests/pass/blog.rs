@@ -33,6 +33,14 @@ pub struct BlogPost {
     pub author_id: Option<i64>,
 }
 
+#[derive(Table)]
+pub struct Document {
+    #[column(primary_key)]
+    pub id: i64,
+    #[column(sql_type(postgres = "jsonb", sqlite = "text", mysql = "json"))]
+    pub body: String,
+}
+
 schema::models!(fn models = [User, BlogPost]);
 
 fn main() {
@@ -42,7 +50,8 @@ fn main() {
     assert!(t.columns[0].auto_increment);
     assert_eq!(t.columns[1].ty, SqlType::Varchar(255));
     assert!(t.columns[3].nullable);
-    assert_eq!(t.columns[5].ty, SqlType::Custom { postgres: "jsonb".into(), sqlite: "text".into() });
+    assert_eq!(t.columns[5].ty, SqlType::parse("jsonb", Some("text")));
+    assert_eq!(t.columns[5].ty.spelling_for("sqlite"), Some("text"));
     assert_eq!(t.columns[6].renamed_from.as_deref(), Some("fullname"));
     assert_eq!(t.columns[7].name, "type");
     assert_eq!(t.columns[8].name, "ref");
@@ -52,6 +61,11 @@ fn main() {
     assert_eq!(p.name, "blog_post");
     assert_eq!(p.foreign_keys[0].name, "fk_blog_post_author_id_users");
     assert_eq!(p.foreign_keys[0].on_delete, ReferentialAction::SetNull);
+    let d = Document::table_def();
+    assert_eq!(d.columns[1].ty.to_string(), "jsonb");
+    assert_eq!(d.columns[1].ty.spelling_for("sqlite"), Some("text"));
+    assert_eq!(d.columns[1].ty.spelling_for("mysql"), Some("json"));
+    assert_eq!(schema::core::Dialect::Mysql.type_sql(&d.columns[1].ty), "json");
     let s = models();
     assert_eq!(s.tables.len(), 2);
     assert!(s.tables["users"].columns[6].renamed_from.is_none(), "models() is what a database has");
