@@ -20,6 +20,7 @@ use output::{ColorChoice, Format, Output};
 #[derive(Debug, Parser)]
 #[command(
     name = "cargo schema",
+    bin_name = "cargo schema",
     version,
     about = "Schema migrations for Rust workspaces"
 )]
@@ -41,13 +42,16 @@ pub struct Global {
     /// The model crate to work on, when there are several.
     #[arg(short = 'p', long, global = true, value_name = "CRATE")]
     package: Option<String>,
+    /// When to color messages.
     #[arg(long, global = true, value_enum, default_value = "auto")]
     color: ColorChoice,
     /// Output format of read commands.
     #[arg(long, global = true, value_enum, default_value = "human")]
     format: Format,
+    /// Print nothing but errors and what was asked for.
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// Say more (e.g. `history` shows each revision's path, checksum and operations).
     #[arg(short, long, global = true)]
     verbose: bool,
 }
@@ -120,6 +124,7 @@ enum Command {
     /// Print the SQL for [FROM:]TO without a database.
     Sql {
         range: String,
+        /// postgres, sqlite or mysql (MariaDB).
         #[arg(long, default_value = "sqlite")]
         dialect: String,
     },
@@ -137,6 +142,7 @@ enum Command {
     Renumber {
         /// The migration file to renumber (the one no shared database has applied).
         file: PathBuf,
+        /// The id to give it (default: the next free one).
         #[arg(long, value_parser = revision_id)]
         rev_id: Option<String>,
     },

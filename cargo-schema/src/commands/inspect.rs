@@ -104,19 +104,10 @@ pub fn history(ws: &Workspace, out: &Output) -> Result<ExitCode> {
             .ordered()
             .rev()
             .map(|r| {
-                json!({
-                    "revision": r.id(),
-                    "down_revision": r.file.down_revisions,
-                    "branch_labels": labels(&graph, r.id()),
-                    "depends_on": r.file.depends_on,
-                    "message": r.file.message,
-                    "created": r.file.created,
-                    "head": heads.iter().any(|h| h == r.id()),
-                    "tags": graph.tags_of(r.id()),
-                    "path": display_path(ws, &r.path),
-                    "checksum": r.checksum,
-                    "upgrade": r.file.upgrade.iter().map(|o| o.summary()).collect::<Vec<_>>(),
-                })
+                let mut v = revision_json(ws, &graph, r);
+                v.insert("head".into(), json!(heads.iter().any(|h| h == r.id())));
+                v.insert("tags".into(), json!(graph.tags_of(r.id())));
+                v
             })
             .collect();
         out.print_json(&json!(revs));
@@ -157,6 +148,29 @@ pub fn history(ws: &Workspace, out: &Output) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::Success)
+}
+
+/// What `history` and `show` both say about a revision in JSON.
+fn revision_json(
+    ws: &Workspace,
+    graph: &schema_core::MigrationGraph,
+    r: &schema_core::Revision,
+) -> serde_json::Map<String, serde_json::Value> {
+    let v = json!({
+        "revision": r.id(),
+        "down_revision": r.file.down_revisions,
+        "branch_labels": labels(graph, r.id()),
+        "depends_on": r.file.depends_on,
+        "message": r.file.message,
+        "created": r.file.created,
+        "path": display_path(ws, &r.path),
+        "checksum": r.checksum,
+        "upgrade": r.file.upgrade.iter().map(|o| o.summary()).collect::<Vec<_>>(),
+    });
+    match v {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
 }
 
 pub fn heads(ws: &Workspace, out: &Output) -> Result<ExitCode> {
@@ -248,18 +262,17 @@ pub fn show(ws: &Workspace, id: &str, out: &Output) -> Result<ExitCode> {
         .get(one)
         .ok_or_else(|| CliError::input(format!("no revision `{id}`")))?;
     if out.json() {
-        out.print_json(&json!({
-            "revision": r.id(),
-            "down_revision": r.file.down_revisions,
-            "branch_labels": labels(&graph, r.id()),
-            "depends_on": r.file.depends_on,
-            "message": r.file.message,
-            "created": r.file.created,
-            "path": display_path(ws, &r.path),
-            "checksum": r.checksum,
-            "upgrade": r.file.upgrade.iter().map(|o| o.summary()).collect::<Vec<_>>(),
-            "downgrade": r.file.downgrade.iter().map(|o| o.summary()).collect::<Vec<_>>(),
-        }));
+        let mut v = revision_json(ws, &graph, r);
+        v.insert(
+            "downgrade".into(),
+            json!(r
+                .file
+                .downgrade
+                .iter()
+                .map(|o| o.summary())
+                .collect::<Vec<_>>()),
+        );
+        out.print_json(&serde_json::Value::Object(v));
         return Ok(ExitCode::Success);
     }
     out.say(format!("Revision: {}", r.id()));

@@ -308,22 +308,13 @@ pub fn renumber(
     };
     let text = std::fs::read_to_string(&moving.path)
         .map_err(|e| CliError::input(format!("cannot read {}: {e}", moving.path.display())))?;
-    // Only the two header lines change; the rest of the file stays as its author wrote it.
-    let mut lines: Vec<String> = Vec::new();
-    let mut wrote_parent = false;
-    for line in text.lines() {
-        let key = line.split('=').next().unwrap_or("").trim();
-        if key == "revision" && !wrote_parent {
-            lines.push(format!("revision = \"{id}\""));
-            lines.push(format!("down_revision = \"{}\"", head.id()));
-            wrote_parent = true;
-        } else if key == "down_revision" {
-            continue;
-        } else {
-            lines.push(line.to_string());
-        }
-    }
-    let new_text = lines.join("\n") + "\n";
+    // Only the two header keys change; comments and layout stay as the author wrote them.
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e| CliError::input(format!("{}: {e}", moving.path.display())))?;
+    doc["revision"] = toml_edit::value(id.as_str());
+    doc["down_revision"] = toml_edit::value(head.id());
+    let new_text = doc.to_string();
     let old_name = moving
         .path
         .file_name()
