@@ -105,17 +105,30 @@ fn tables_in(path: &Path, naming: &NamingConvention) -> Vec<TableDef> {
     names
 }
 
+/// The tables of the file being expanded and of the crate roots in `settings` (this
+/// crate and those it `depends-on`), found the way the CLI finds them.
 fn known_tables(settings: &CrateSettings, file: Option<&Path>) -> Vec<TableDef> {
-    let mut files: Vec<PathBuf> = file.map(Path::to_path_buf).into_iter().collect();
+    let mut tables: Vec<TableDef> = file
+        .map(|f| tables_in(f, &settings.naming))
+        .unwrap_or_default();
     for root in &settings.roots {
-        files.extend(source_files(root));
+        tables.extend(crate_tables_cached(root, &settings.naming));
     }
-    files.sort();
-    files.dedup();
-    files
-        .iter()
-        .flat_map(|f| tables_in(f, &settings.naming))
-        .collect()
+    tables
+}
+
+/// [`source::crate_tables`], once per crate root and compiler process.
+fn crate_tables_cached(root: &Path, naming: &NamingConvention) -> Vec<TableDef> {
+    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Vec<TableDef>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(t) = cache.lock().ok().and_then(|m| m.get(root).cloned()) {
+        return t;
+    }
+    let t = source::crate_tables(root, naming);
+    if let Ok(mut m) = cache.lock() {
+        m.insert(root.to_path_buf(), t.clone());
+    }
+    t
 }
 
 /// The crate's settings, read once per crate by the compiler process.
@@ -130,25 +143,4 @@ fn settings_for(manifest_dir: &Path) -> Result<CrateSettings, String> {
         m.insert(manifest_dir.to_path_buf(), s.clone());
     }
     Ok(s)
-}
-
-/// The crate's `.rs` files under the root's directory: enough to find every model without
-/// resolving `mod` paths again here.
-fn source_files(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.parent().unwrap_or(Path::new(".")).to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                out.push(p);
-            }
-        }
-    }
-    out
 }

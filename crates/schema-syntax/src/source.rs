@@ -114,6 +114,24 @@ pub fn crate_models(
     }
 }
 
+/// The tables the crate whose root file is `root` defines, found exactly as
+/// [`crate_models`] finds them (from the root, following `mod` declarations), for the
+/// derive's reference checks. What does not parse or lower is left out: its own derive
+/// reports it.
+pub fn crate_tables(root: &Path, naming: &NamingConvention) -> Vec<schema_core::TableDef> {
+    let mut found = Vec::new();
+    walk(
+        root,
+        true,
+        naming,
+        &mut found,
+        &mut Vec::new(),
+        &mut Vec::new(),
+        &mut BTreeSet::new(),
+    );
+    found.into_iter().map(|f| f.model.table).collect()
+}
+
 /// How deep brackets and generic arguments may nest in a model source file.
 pub const MAX_NESTING: usize = 128;
 
