@@ -213,8 +213,8 @@ pub fn assert_snapshot(name: &str, actual: &str) {
 /// A fresh SQLite file path in a temporary directory.
 pub fn sqlite_path(name: &str) -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!("schema-e2e-db-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("mkdir");
+    // Removed when the test process exits, whatever happened.
+    let dir = schema::testing::sqlite_test_dir("schema-e2e-db").expect("temp dir");
     dir.join(format!("{name}-{}.db", N.fetch_add(1, Ordering::SeqCst)))
 }
 
@@ -260,6 +260,23 @@ pub enum TestDb {
     Sqlite(PathBuf),
     Postgres(String),
     Mysql(String),
+}
+
+/// A test's database is removed when the test is done with it (its file, or the
+/// database on the server).
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match self {
+            TestDb::Sqlite(p) => {
+                for suffix in ["", "-wal", "-shm", "-journal", ".schema-lock"] {
+                    let mut name = p.clone().into_os_string();
+                    name.push(suffix);
+                    let _ = std::fs::remove_file(PathBuf::from(name));
+                }
+            }
+            TestDb::Postgres(u) | TestDb::Mysql(u) => schema::testing::drop_test_database(u),
+        }
+    }
 }
 
 impl TestDb {

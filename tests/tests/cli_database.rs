@@ -255,10 +255,8 @@ fn bad_urls_and_unreachable_servers() {
     );
     assert!(!r.stderr().contains("s3cret"));
     // A wrong password for a real role.
-    let TestDb::Postgres(url) = TestDb::postgres("pw") else {
-        unreachable!()
-    };
-    let db = TestDb::Postgres(url.clone());
+    let db = TestDb::postgres("pw");
+    let url = db.url();
     db.execute("CREATE ROLE app LOGIN PASSWORD 'right-one'");
     let port = url
         .split("localhost:")
@@ -396,9 +394,8 @@ fn sql_renders_ranges_offline_for_both_dialects() {
 fn a_held_migration_lock_times_out_with_a_clear_message() {
     let f = Fixture::new("blog");
     // PostgreSQL: another session holds the advisory lock.
-    let TestDb::Postgres(url) = TestDb::postgres("locked") else {
-        unreachable!()
-    };
+    let locked = TestDb::postgres("locked");
+    let url = locked.url();
     let rt = schema_e2e::runtime();
     let holder = schema_e2e::pg_connect(&rt, &url);
     rt.block_on(holder.batch_execute(&format!(

@@ -156,9 +156,8 @@ fn sslmode_is_honoured_like_libpq() {
     drop(admin);
 
     // A server without TLS: require fails clearly, prefer falls back.
-    let TestDb::Postgres(plain) = TestDb::postgres("no-tls") else {
-        unreachable!()
-    };
+    let plain_db = TestDb::postgres("no-tls");
+    let plain = plain_db.url();
     let port = plain
         .split("localhost:")
         .nth(1)

@@ -18,10 +18,8 @@ type Case = (
 
 #[test]
 fn no_url_form_prints_its_password() {
-    let TestDb::Postgres(url) = TestDb::postgres("urls") else {
-        unreachable!()
-    };
-    let db = TestDb::Postgres(url.clone());
+    let db = TestDb::postgres("urls");
+    let url = db.url();
     // The test server's URL: postgres://postgres@localhost:PORT/DB[?host=...].
     let (port, dbname) = url
         .split("localhost:")

@@ -498,6 +498,92 @@ pub async fn fresh_mysql_database(prefix: &str) -> Result<String, String> {
     Ok(with_database(&server, &name))
 }
 
+/// Removes `dir` when process `pid` exits (tests have no teardown hook; a process that
+/// panics or is killed still gets its temporary files removed).
+pub fn remove_when_process_exits(dir: &Path, pid: u32) {
+    let d = dir.display().to_string().replace('\'', "'\\''");
+    let script = format!("while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; rm -rf '{d}'");
+    let _ = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+}
+
+/// This process's directory for SQLite test files, removed when the process exits.
+pub fn sqlite_test_dir(prefix: &str) -> Result<PathBuf, String> {
+    static DIRS: OnceLock<std::sync::Mutex<Vec<String>>> = OnceLock::new();
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let dirs = DIRS.get_or_init(Default::default);
+    if let Ok(mut known) = dirs.lock() {
+        if !known.iter().any(|p| p == prefix) {
+            known.push(prefix.to_string());
+            remove_when_process_exits(&dir, std::process::id());
+        }
+    }
+    Ok(dir)
+}
+
+/// The database name in a URL (the last path segment, before any query).
+fn database_name(url: &str) -> Option<String> {
+    let base = url.split('?').next()?;
+    let after_scheme = &base[base.find("://")? + 3..];
+    let (_, name) = after_scheme.split_once('/')?;
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+/// Drops a database this module made (`fresh_*_database`), on its own runtime; errors are
+/// ignored (the server may be gone already).
+pub fn drop_test_database(url: &str) {
+    let Some(name) = database_name(url) else {
+        return;
+    };
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+        #[cfg(feature = "mysql")]
+        rt.block_on(async {
+            use mysql_async::prelude::Queryable;
+            let Ok(server) = mysql_server() else { return };
+            if let Ok(mut c) = crate::mysql::connect(&server).await {
+                let _ = c
+                    .query_drop(format!(
+                        "DROP DATABASE IF EXISTS `{}`",
+                        name.replace('`', "``")
+                    ))
+                    .await;
+                let _ = c.disconnect().await;
+            }
+        });
+    } else {
+        #[cfg(feature = "postgres")]
+        rt.block_on(async {
+            let Ok(server) = postgres_server() else {
+                return;
+            };
+            if let Ok((client, conn)) =
+                tokio_postgres::connect(&server, tokio_postgres::NoTls).await
+            {
+                let task = tokio::spawn(conn);
+                let _ = client
+                    .batch_execute(&format!(
+                        "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                        name.replace('"', "\"\"")
+                    ))
+                    .await;
+                drop(client);
+                let _ = task.await;
+            }
+        });
+    }
+}
+
 /// A fresh, empty database on the test server; returns its URL.
 #[cfg(feature = "postgres")]
 pub async fn fresh_postgres_database(prefix: &str) -> Result<String, String> {
@@ -699,14 +785,30 @@ pub fn run_test_matrix(m: &TestMatrix) -> Result<bool, ClusterError> {
 }
 
 /// A database prepared for one test, as the environment says: SQLite (a file in a
-/// temporary directory) or PostgreSQL (a fresh database on the test server), with the
-/// tables made by `create_all` from the models or by replaying every migration.
-#[derive(Debug, Clone)]
+/// temporary directory), PostgreSQL or MariaDB (a fresh database on the test server),
+/// with the tables made by `create_all` from the models or by replaying every migration.
+/// Dropping it removes the file or drops the database.
+#[derive(Debug)]
 pub struct TestDatabase {
     pub url: String,
     pub backend: TestBackend,
     pub mode: Mode,
     pub sqlite_path: Option<PathBuf>,
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match &self.sqlite_path {
+            Some(p) => {
+                for suffix in ["", "-wal", "-shm", "-journal", ".schema-lock"] {
+                    let mut name = p.clone().into_os_string();
+                    name.push(suffix);
+                    let _ = std::fs::remove_file(PathBuf::from(name));
+                }
+            }
+            None => drop_test_database(&self.url),
+        }
+    }
 }
 
 impl TestDatabase {
@@ -733,8 +835,7 @@ impl TestDatabase {
         static N: AtomicU32 = AtomicU32::new(0);
         match backend {
             TestBackend::Sqlite => {
-                let dir = std::env::temp_dir().join(format!("schema-test-{}", std::process::id()));
-                std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+                let dir = sqlite_test_dir("schema-test")?;
                 let path = dir.join(format!("db{}.sqlite", N.fetch_add(1, Ordering::SeqCst)));
                 let _ = std::fs::remove_file(&path);
                 let mut conn = rusqlite::Connection::open(&path).map_err(|e| e.to_string())?;
