@@ -41,18 +41,30 @@ pub fn replay<'a>(
 
 /// Applies one operation. On error the schema is unchanged.
 pub fn apply(schema: &mut Schema, op: &Operation) -> Result<(), ReplayError> {
-    fn table<'s>(
-        schema: &'s mut Schema,
-        name: &str,
-    ) -> Result<&'s mut crate::model::TableDef, ReplayError> {
-        schema
-            .tables
-            .get_mut(name)
-            .ok_or_else(|| ReplayError::NoTable(name.to_string()))
+    match op {
+        Operation::CreateTable { .. }
+        | Operation::DropTable { .. }
+        | Operation::RenameTable { .. } => apply_to_tables(schema, op),
+        // A renamed column is renamed where other tables' foreign keys name it too.
+        Operation::RenameColumn {
+            table: tn,
+            from,
+            to,
+        } => rename_column(schema, tn, from, to),
+        Operation::Execute { .. } => Ok(()),
+        _ => {
+            let tn = op.table_name().unwrap_or_default();
+            let t = schema
+                .tables
+                .get_mut(tn)
+                .ok_or_else(|| ReplayError::NoTable(tn.to_string()))?;
+            apply_to_table(t, op)
+        }
     }
-    fn name_taken(t: &crate::model::TableDef, name: &str) -> bool {
-        t.constraint(name).is_some() || t.indexes.iter().any(|i| i.name == name)
-    }
+}
+
+/// Operations on the set of tables.
+fn apply_to_tables(schema: &mut Schema, op: &Operation) -> Result<(), ReplayError> {
     match op {
         Operation::CreateTable { table: def } => {
             if schema.tables.contains_key(&def.name) {
@@ -63,9 +75,10 @@ pub fn apply(schema: &mut Schema, op: &Operation) -> Result<(), ReplayError> {
             schema.tables.insert(def.name.clone(), def);
         }
         Operation::DropTable { table: def } => {
-            if schema.tables.remove(&def.name).is_none() {
-                return Err(ReplayError::NoTable(def.name.clone()));
-            }
+            schema
+                .tables
+                .remove(&def.name)
+                .ok_or_else(|| ReplayError::NoTable(def.name.clone()))?;
         }
         Operation::RenameTable { from, to } => {
             if schema.tables.contains_key(to) {
@@ -85,8 +98,59 @@ pub fn apply(schema: &mut Schema, op: &Operation) -> Result<(), ReplayError> {
                 }
             }
         }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn rename_column(schema: &mut Schema, tn: &str, from: &str, to: &str) -> Result<(), ReplayError> {
+    let t = schema
+        .tables
+        .get_mut(tn)
+        .ok_or_else(|| ReplayError::NoTable(tn.to_string()))?;
+    if t.column(to).is_some() {
+        return Err(ReplayError::ColumnExists {
+            table: tn.to_string(),
+            column: to.to_string(),
+        });
+    }
+    let c = t.column_mut(from).ok_or_else(|| ReplayError::NoColumn {
+        table: tn.to_string(),
+        column: from.to_string(),
+    })?;
+    c.name = to.to_string();
+    let rename = |cols: &mut Vec<String>| {
+        for c in cols.iter_mut() {
+            if c == from {
+                *c = to.to_string();
+            }
+        }
+    };
+    if let Some(pk) = &mut t.primary_key {
+        rename(&mut pk.columns);
+    }
+    t.uniques.iter_mut().for_each(|u| rename(&mut u.columns));
+    t.foreign_keys
+        .iter_mut()
+        .for_each(|f| rename(&mut f.columns));
+    t.indexes.iter_mut().for_each(|i| rename(&mut i.columns));
+    for other in schema.tables.values_mut() {
+        for fk in &mut other.foreign_keys {
+            if fk.ref_table == tn {
+                rename(&mut fk.ref_columns);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Operations inside one table.
+fn apply_to_table(t: &mut crate::model::TableDef, op: &Operation) -> Result<(), ReplayError> {
+    fn name_taken(t: &crate::model::TableDef, name: &str) -> bool {
+        t.constraint(name).is_some() || t.indexes.iter().any(|i| i.name == name)
+    }
+    match op {
         Operation::AddColumn { table: tn, column } => {
-            let t = table(schema, tn)?;
             if t.column(&column.name).is_some() {
                 return Err(ReplayError::ColumnExists {
                     table: tn.clone(),
@@ -98,7 +162,6 @@ pub fn apply(schema: &mut Schema, op: &Operation) -> Result<(), ReplayError> {
             t.columns.push(c);
         }
         Operation::DropColumn { table: tn, column } => {
-            let t = table(schema, tn)?;
             if t.column(&column.name).is_none() {
                 return Err(ReplayError::NoColumn {
                     table: tn.clone(),
@@ -118,7 +181,6 @@ pub fn apply(schema: &mut Schema, op: &Operation) -> Result<(), ReplayError> {
             from,
             to,
         } => {
-            let t = table(schema, tn)?;
             if name_taken(t, to) {
                 return Err(ReplayError::NameExists {
                     table: tn.clone(),
@@ -140,89 +202,19 @@ pub fn apply(schema: &mut Schema, op: &Operation) -> Result<(), ReplayError> {
             from,
             to,
         } => {
-            let t = table(schema, tn)?;
             if name_taken(t, to) {
                 return Err(ReplayError::NameExists {
                     table: tn.clone(),
                     name: to.clone(),
                 });
             }
-            let mut c = t
-                .constraint(from)
-                .ok_or_else(|| ReplayError::NoConstraint {
-                    table: tn.clone(),
-                    constraint: from.clone(),
-                })?;
-            // Same place in its list, new name.
-            match &mut c {
-                crate::model::Constraint::PrimaryKey(k) => {
-                    k.name = to.clone();
-                    t.primary_key = Some(k.clone());
-                }
-                crate::model::Constraint::Unique(_) => t
-                    .uniques
-                    .iter_mut()
-                    .filter(|u| u.name == *from)
-                    .for_each(|u| u.name = to.clone()),
-                crate::model::Constraint::ForeignKey(_) => t
-                    .foreign_keys
-                    .iter_mut()
-                    .filter(|f| f.name == *from)
-                    .for_each(|f| f.name = to.clone()),
-                crate::model::Constraint::Check(_) => t
-                    .checks
-                    .iter_mut()
-                    .filter(|k| k.name == *from)
-                    .for_each(|k| k.name = to.clone()),
-            }
-        }
-        Operation::RenameColumn {
-            table: tn,
-            from,
-            to,
-        } => {
-            let t = table(schema, tn)?;
-            if t.column(to).is_some() {
-                return Err(ReplayError::ColumnExists {
-                    table: tn.clone(),
-                    column: to.clone(),
-                });
-            }
-            let c = t.column_mut(from).ok_or_else(|| ReplayError::NoColumn {
-                table: tn.clone(),
-                column: from.clone(),
-            })?;
-            c.name = to.clone();
-            let rename = |cols: &mut Vec<String>| {
-                for c in cols.iter_mut() {
-                    if c == from {
-                        *c = to.clone();
-                    }
-                }
-            };
-            if let Some(pk) = &mut t.primary_key {
-                rename(&mut pk.columns);
-            }
-            t.uniques.iter_mut().for_each(|u| rename(&mut u.columns));
-            t.foreign_keys
-                .iter_mut()
-                .for_each(|f| rename(&mut f.columns));
-            t.indexes.iter_mut().for_each(|i| rename(&mut i.columns));
-            let table_name = tn.clone();
-            for other in schema.tables.values_mut() {
-                for fk in &mut other.foreign_keys {
-                    if fk.ref_table == table_name {
-                        rename(&mut fk.ref_columns);
-                    }
-                }
-            }
+            rename_constraint(t, tn, from, to)?;
         }
         Operation::AlterColumn {
             table: tn,
             column,
             change,
         } => {
-            let t = table(schema, tn)?;
             let c = t.column_mut(column).ok_or_else(|| ReplayError::NoColumn {
                 table: tn.clone(),
                 column: column.clone(),
@@ -238,7 +230,6 @@ pub fn apply(schema: &mut Schema, op: &Operation) -> Result<(), ReplayError> {
             }
         }
         Operation::CreateIndex { table: tn, index } => {
-            let t = table(schema, tn)?;
             if name_taken(t, &index.name) {
                 return Err(ReplayError::NameExists {
                     table: tn.clone(),
@@ -249,7 +240,6 @@ pub fn apply(schema: &mut Schema, op: &Operation) -> Result<(), ReplayError> {
             t.indexes.push(index.clone());
         }
         Operation::DropIndex { table: tn, index } => {
-            let t = table(schema, tn)?;
             let before = t.indexes.len();
             t.indexes.retain(|i| i.name != index.name);
             if before == t.indexes.len() {
@@ -263,7 +253,6 @@ pub fn apply(schema: &mut Schema, op: &Operation) -> Result<(), ReplayError> {
             table: tn,
             constraint,
         } => {
-            let t = table(schema, tn)?;
             if name_taken(t, constraint.name()) {
                 return Err(ReplayError::NameExists {
                     table: tn.clone(),
@@ -276,15 +265,52 @@ pub fn apply(schema: &mut Schema, op: &Operation) -> Result<(), ReplayError> {
             table: tn,
             constraint,
         } => {
-            let t = table(schema, tn)?;
-            if !t.remove_constraint(constraint.name()) {
-                return Err(ReplayError::NoConstraint {
+            t.remove_constraint(constraint.name())
+                .then_some(())
+                .ok_or_else(|| ReplayError::NoConstraint {
                     table: tn.clone(),
                     constraint: constraint.name().to_string(),
-                });
-            }
+                })?;
         }
-        Operation::Execute { .. } => {}
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Renames a constraint in place: same place in its list, new name.
+fn rename_constraint(
+    t: &mut crate::model::TableDef,
+    tn: &str,
+    from: &str,
+    to: &str,
+) -> Result<(), ReplayError> {
+    let mut c = t
+        .constraint(from)
+        .ok_or_else(|| ReplayError::NoConstraint {
+            table: tn.to_string(),
+            constraint: from.to_string(),
+        })?;
+    let to = to.to_string();
+    match &mut c {
+        crate::model::Constraint::PrimaryKey(k) => {
+            k.name = to;
+            t.primary_key = Some(k.clone());
+        }
+        crate::model::Constraint::Unique(_) => t
+            .uniques
+            .iter_mut()
+            .filter(|u| u.name == from)
+            .for_each(|u| u.name = to.clone()),
+        crate::model::Constraint::ForeignKey(_) => t
+            .foreign_keys
+            .iter_mut()
+            .filter(|f| f.name == from)
+            .for_each(|f| f.name = to.clone()),
+        crate::model::Constraint::Check(_) => t
+            .checks
+            .iter_mut()
+            .filter(|k| k.name == from)
+            .for_each(|k| k.name = to.clone()),
     }
     Ok(())
 }

@@ -216,42 +216,8 @@ pub fn lower_struct(
         }
         let mapped = map_type(&field.ty);
         let nullable_wrapper = is_option(&field.ty);
-        // `sql_type(postgres = ..., sqlite = ..., mysql = ...)`: the type's name is
-        // PostgreSQL's (else the first given), the rest its spellings per dialect.
-        let mut per_dialect = cattrs.sql_types.clone();
-        if let Some(s) = &cattrs.sqlite_type {
-            per_dialect.insert("sqlite".into(), s.clone());
-        }
-        let sql_name = cattrs.sql_type.clone().or_else(|| {
-            per_dialect
-                .remove("postgres")
-                .or_else(|| per_dialect.values().next().cloned())
-        });
-        let ty = match (&sql_name, mapped.as_ref()) {
-            (Some(sql), _) => SqlType::parse_per_dialect(sql, per_dialect),
-            (None, Some((t, _))) => match (cattrs.max_length, t) {
-                (Some(n), SqlType::Text) => SqlType::Varchar(n),
-                (Some(_), _) => {
-                    errors.push(ModelError::new(
-                        field.ty.span(),
-                        format!("field `{ident}`: `max_length` applies to String fields only"),
-                    ));
-                    t.clone()
-                }
-                (None, t) => t.clone(),
-            },
-            (None, None) => {
-                let ty = &field.ty;
-                errors.push(ModelError::new(
-                    field.ty.span(),
-                    format!(
-                        "field `{ident}` has type `{}`, which has no SQL type; give it \
-                         #[column(sql_type = \"...\")] or #[column(skip)]",
-                        quote::quote!(#ty).to_string().replace(' ', "")
-                    ),
-                ));
-                continue;
-            }
+        let Some(ty) = field_type(field, ident, &cattrs, mapped.as_ref(), &mut errors) else {
+            continue;
         };
         if t.columns.iter().any(|c| c.name == col_name) {
             errors.push(ModelError::new(
@@ -325,14 +291,47 @@ pub fn lower_struct(
         t.columns.push(col);
     }
 
-    // Table-level definitions; their columns must exist.
+    lower_table_attrs(
+        &mut t,
+        &tattrs,
+        pk_span.is_some(),
+        &name,
+        &mut reference_spans,
+        &mut errors,
+    );
+    check_names(&t, item.ident.span(), &mut errors);
+    if errors.is_empty() {
+        Ok(ModelTable {
+            struct_name: item.ident.to_string(),
+            table: t,
+            reference_spans,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+/// A name from the naming convention: kind, columns, referred table, check name.
+type NameOf<'a> = dyn Fn(&str, &[String], &str, &str) -> String + 'a;
+
+/// The table-level definitions of `#[table(...)]` (primary key, indexes, uniques, foreign
+/// keys, checks); their columns must exist.
+fn lower_table_attrs(
+    t: &mut TableDef,
+    tattrs: &TableAttrs,
+    pk_from_field: bool,
+    name: &NameOf<'_>,
+    reference_spans: &mut Vec<(String, Span)>,
+    errors: &mut Vec<ModelError>,
+) {
+    let t_name = t.name.clone();
     let known: BTreeSet<String> = t.columns.iter().map(|c| c.name.clone()).collect();
     let check_cols = |cols: &[String], span: Span, errors: &mut Vec<ModelError>| {
         for c in cols {
             if !known.contains(c) {
                 errors.push(ModelError::new(
                     span,
-                    format!("table `{table_name}` has no column `{c}`"),
+                    format!("table `{}` has no column `{c}`", t_name),
                 ));
             }
         }
@@ -344,8 +343,8 @@ pub fn lower_struct(
         }
     };
     if let Some((cols, n, span)) = &tattrs.primary_key {
-        check_cols(cols, *span, &mut errors);
-        if pk_span.is_some() {
+        check_cols(cols, *span, errors);
+        if pk_from_field {
             errors.push(ModelError::new(
                 *span,
                 "two primary keys: a field has #[column(primary_key)] already",
@@ -357,7 +356,7 @@ pub fn lower_struct(
         });
     }
     for ix in &tattrs.indexes {
-        check_cols(&ix.columns, ix.span, &mut errors);
+        check_cols(&ix.columns, ix.span, errors);
         t.indexes.push(IndexDef {
             name: ix
                 .name
@@ -368,7 +367,7 @@ pub fn lower_struct(
         });
     }
     for uq in &tattrs.uniques {
-        check_cols(&uq.columns, uq.span, &mut errors);
+        check_cols(&uq.columns, uq.span, errors);
         t.uniques.push(UniqueDef {
             name: uq
                 .name
@@ -378,7 +377,7 @@ pub fn lower_struct(
         });
     }
     for fk in &tattrs.foreign_keys {
-        check_cols(&fk.columns, fk.span, &mut errors);
+        check_cols(&fk.columns, fk.span, errors);
         if fk.columns.len() != fk.ref_columns.len() {
             errors.push(ModelError::new(
                 fk.span,
@@ -408,7 +407,60 @@ pub fn lower_struct(
             expr: ck.expr.clone(),
         });
     }
-    // Two definitions under one name would make the database refuse the table.
+}
+
+/// The SQL type of a field: `sql_type` (one name, or one per dialect) when given, else
+/// what its Rust type maps to (`max_length` making a `String` a `varchar`). `None` after
+/// an error.
+fn field_type(
+    field: &syn::Field,
+    ident: &syn::Ident,
+    cattrs: &ColumnAttrs,
+    mapped: Option<&(SqlType, bool)>,
+    errors: &mut Vec<ModelError>,
+) -> Option<SqlType> {
+    // `sql_type(postgres = ..., sqlite = ..., mysql = ...)`: the type's name is
+    // PostgreSQL's (else the first given), the rest its spellings per dialect.
+    let mut per_dialect = cattrs.sql_types.clone();
+    if let Some(s) = &cattrs.sqlite_type {
+        per_dialect.insert("sqlite".into(), s.clone());
+    }
+    let sql_name = cattrs.sql_type.clone().or_else(|| {
+        per_dialect
+            .remove("postgres")
+            .or_else(|| per_dialect.values().next().cloned())
+    });
+    Some(match (&sql_name, mapped) {
+        (Some(sql), _) => SqlType::parse_per_dialect(sql, per_dialect),
+        (None, Some((t, _))) => match (cattrs.max_length, t) {
+            (Some(n), SqlType::Text) => SqlType::Varchar(n),
+            (Some(_), _) => {
+                errors.push(ModelError::new(
+                    field.ty.span(),
+                    format!("field `{ident}`: `max_length` applies to String fields only"),
+                ));
+                t.clone()
+            }
+            (None, t) => t.clone(),
+        },
+        (None, None) => {
+            let ty = &field.ty;
+            errors.push(ModelError::new(
+                field.ty.span(),
+                format!(
+                    "field `{ident}` has type `{}`, which has no SQL type; give it \
+                     #[column(sql_type = \"...\")] or #[column(skip)]",
+                    quote::quote!(#ty).to_string().replace(' ', "")
+                ),
+            ));
+            return None;
+        }
+    })
+}
+
+/// Names the database would refuse: two definitions under one name, and names longer
+/// than PostgreSQL keeps (it cuts them silently, after which nothing compares equal).
+fn check_names(t: &TableDef, span: Span, errors: &mut Vec<ModelError>) {
     let mut names = BTreeSet::new();
     for n in t
         .constraints()
@@ -417,10 +469,15 @@ pub fn lower_struct(
         .chain(t.indexes.iter().map(|i| i.name.clone()))
     {
         if !names.insert(n.clone()) {
-            errors.push(ModelError::new(item.ident.span(), format!("table `{table_name}` defines the name `{n}` twice; give one a `name = \"...\"`")));
+            errors.push(ModelError::new(
+                span,
+                format!(
+                    "table `{}` defines the name `{n}` twice; give one a `name = \"...\"`",
+                    t.name
+                ),
+            ));
         }
     }
-    // PostgreSQL cuts longer names silently, after which nothing compares equal.
     let constraints = t.constraints();
     let too_long = std::iter::once(("table", t.name.clone()))
         .chain(t.columns.iter().map(|c| ("column", c.name.clone())))
@@ -432,17 +489,8 @@ pub fn lower_struct(
         .chain(t.indexes.iter().map(|i| ("index", i.name.clone())));
     for (kind, n) in too_long {
         if let Err(e) = input::identifier(&n) {
-            errors.push(ModelError::new(item.ident.span(), format!("{kind} {e}")));
+            errors.push(ModelError::new(span, format!("{kind} {e}")));
         }
-    }
-    if errors.is_empty() {
-        Ok(ModelTable {
-            struct_name: item.ident.to_string(),
-            table: t,
-            reference_spans,
-        })
-    } else {
-        Err(errors)
     }
 }
 
