@@ -22,12 +22,27 @@ pub struct EmbeddedRevision {
 /// The migrations of a workspace as `schema-build` embedded them (validated at build time).
 #[derive(Debug, Clone, Copy)]
 pub struct EmbeddedMigrations {
-    pub revisions: &'static [EmbeddedRevision],
+    revisions: &'static [EmbeddedRevision],
     /// [`schema_core::checksum::history_digest`] of the revisions, computed at build time.
-    pub digest: &'static str,
+    digest: &'static str,
 }
 
 impl EmbeddedMigrations {
+    /// What `schema-build` writes; applications get `MIGRATIONS` from
+    /// [`include_migrations!`](crate::include_migrations).
+    #[doc(hidden)]
+    pub const fn generated(
+        revisions: &'static [EmbeddedRevision],
+        digest: &'static str,
+    ) -> EmbeddedMigrations {
+        EmbeddedMigrations { revisions, digest }
+    }
+
+    /// The embedded revisions, in graph order.
+    pub fn revisions(&self) -> &'static [EmbeddedRevision] {
+        self.revisions
+    }
+
     /// The graph, parsed from the embedded texts (only needed when there is work to do).
     pub fn graph(&self) -> Result<MigrationGraph, RunError> {
         let mut revs = Vec::with_capacity(self.revisions.len());
@@ -52,8 +67,9 @@ impl EmbeddedMigrations {
         })
     }
 
-    /// Applies every pending revision. At head this is one read of the history table.
-    pub async fn upgrade_backend<B: Backend>(
+    /// Applies every pending revision through a backend, with options (the CLI and the
+    /// test helpers use this). At head this is one read of the history table.
+    pub async fn upgrade_with<B: Backend>(
         &self,
         db: &mut B,
         options: &RunOptions,
@@ -78,26 +94,16 @@ impl EmbeddedMigrations {
     }
 
     /// Applies every pending revision: `MIGRATIONS.upgrade(&mut conn).await?` with a
-    /// `rusqlite::Connection` or a `tokio_postgres::Client`.
+    /// `rusqlite::Connection`, a `tokio_postgres::Client` or a `mysql_async::Conn`.
     pub async fn upgrade<C: MigrationTarget>(&self, conn: &mut C) -> Result<RunReport, RunError> {
         conn.upgrade_embedded(self).await
     }
 
-    /// Applies every pending revision on a SQLite connection.
+    /// Applies every pending revision on a SQLite connection, without an async runtime.
     #[cfg(feature = "sqlite")]
     pub fn upgrade_sqlite(&self, conn: &mut rusqlite::Connection) -> Result<RunReport, RunError> {
         let mut db = crate::sqlite::SqliteBackend::new(conn);
-        block_on(self.upgrade_backend(&mut db, &RunOptions::default()))
-    }
-
-    /// Applies every pending revision on a PostgreSQL client.
-    #[cfg(feature = "postgres")]
-    pub async fn upgrade_postgres(
-        &self,
-        client: &tokio_postgres::Client,
-    ) -> Result<RunReport, RunError> {
-        let mut db = crate::postgres::PostgresBackend::new(client);
-        self.upgrade_backend(&mut db, &RunOptions::default()).await
+        block_on(self.upgrade_with(&mut db, &RunOptions::default()))
     }
 }
 
@@ -123,7 +129,7 @@ pub trait MigrationTarget {
 impl MigrationTarget for rusqlite::Connection {
     async fn upgrade_embedded(&mut self, m: &EmbeddedMigrations) -> Result<RunReport, RunError> {
         let mut db = crate::sqlite::SqliteBackend::new(self);
-        m.upgrade_backend(&mut db, &RunOptions::default()).await
+        m.upgrade_with(&mut db, &RunOptions::default()).await
     }
 }
 
@@ -131,7 +137,7 @@ impl MigrationTarget for rusqlite::Connection {
 impl MigrationTarget for tokio_postgres::Client {
     async fn upgrade_embedded(&mut self, m: &EmbeddedMigrations) -> Result<RunReport, RunError> {
         let mut db = crate::postgres::PostgresBackend::new(self);
-        m.upgrade_backend(&mut db, &RunOptions::default()).await
+        m.upgrade_with(&mut db, &RunOptions::default()).await
     }
 }
 
@@ -139,7 +145,7 @@ impl MigrationTarget for tokio_postgres::Client {
 impl MigrationTarget for mysql_async::Conn {
     async fn upgrade_embedded(&mut self, m: &EmbeddedMigrations) -> Result<RunReport, RunError> {
         let mut db = crate::mysql::MysqlBackend::new(self);
-        m.upgrade_backend(&mut db, &RunOptions::default()).await
+        m.upgrade_with(&mut db, &RunOptions::default()).await
     }
 }
 

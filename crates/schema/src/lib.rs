@@ -13,8 +13,11 @@ pub mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+/// The schema model and the rest of the core, for generated code and advanced uses;
+/// what applications need is re-exported below.
+#[doc(hidden)]
 pub use schema_core as core;
-pub use schema_core::{Schema, TableDef};
+pub use schema_core::{ColumnDef, Dialect, ReferentialAction, Schema, SqlType, TableDef};
 pub use schema_derive::Table;
 
 pub use embed::EmbeddedMigrations;

@@ -909,7 +909,7 @@ async fn prepare_backend<B: crate::Backend>(
             .await
             .map_err(|e| e.to_string()),
         Mode::Migrations => migrations
-            .upgrade_backend(db, &crate::RunOptions::default())
+            .upgrade_with(db, &crate::RunOptions::default())
             .await
             .map(|_| ())
             .map_err(|e| e.to_string()),
@@ -978,10 +978,7 @@ pub mod checks {
 
     fn with_db<T>(backend: TestBackend, f: impl AsyncCheck<T>) -> Result<T, String> {
         let empty = Schema::new();
-        let none = crate::EmbeddedMigrations {
-            revisions: &[],
-            digest: "",
-        };
+        let none = crate::EmbeddedMigrations::generated(&[], "");
         let db = TestDatabase::prepare_with(backend, Mode::CreateAll, &empty, &none)?;
         match backend {
             TestBackend::Sqlite => {
