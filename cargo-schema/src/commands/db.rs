@@ -193,13 +193,30 @@ pub fn current(cx: &DbContext<'_>) -> Result<ExitCode> {
     let graph = cx.ws.graph()?;
     let (mut conn, _, shown) = cx.connect()?;
     let m = Migrator::new(&graph, options(false));
-    let current = on_backend!(&mut conn, |db| m.current(&mut db)).map_err(run_err)?;
+    let (current, half_done) = on_backend!(&mut conn, |db| async {
+        Ok::<_, RunError>((m.current(&mut db).await?, m.half_done(&mut db).await?))
+    })
+    .map_err(run_err)?;
     let heads: BTreeSet<String> = graph.heads().iter().map(|h| h.id().to_string()).collect();
+    // Where DDL commits itself, a revision can be half done: say so beside where it is.
+    let half: Vec<String> = half_done
+        .iter()
+        .map(|(id, p)| format!("{id} ({})", p.to_column().unwrap_or_default()))
+        .collect();
     if cx.out.json() {
         cx.out.print_json(&json!({
             "current": current,
-            "at_head": current.iter().cloned().collect::<BTreeSet<_>>() == heads,
+            "at_head": current.iter().cloned().collect::<BTreeSet<_>>() == heads && half.is_empty(),
+            "stopped_halfway": half,
         }));
+        return Ok(ExitCode::Success);
+    }
+    for h in &half {
+        cx.out.warn(format!(
+            "{h} stopped halfway; `cargo schema upgrade` continues it, `cargo schema downgrade` reverts it"
+        ));
+    }
+    if cx.out.json() {
     } else if current.is_empty() {
         cx.out.say(format!("{shown}: <base> (no revision applied)"));
     } else {

@@ -401,6 +401,21 @@ impl<'g> Migrator<'g> {
         Ok((complete.into_iter().map(|a| a.revision).collect(), partial))
     }
 
+    /// The revisions a database whose DDL commits itself has stopped halfway, with how
+    /// far each got (empty elsewhere).
+    pub async fn half_done<B: Backend>(
+        &self,
+        db: &mut B,
+    ) -> Result<Vec<(String, Progress)>, RunError> {
+        Ok(self
+            .history(db)
+            .await?
+            .1
+            .into_iter()
+            .map(|a| (a.revision, a.progress))
+            .collect())
+    }
+
     /// The applied revisions nothing applied follows: where the database is.
     pub async fn current<B: Backend>(&self, db: &mut B) -> Result<Vec<String>, RunError> {
         let applied = self.applied(db).await?;
@@ -871,12 +886,16 @@ impl<'g> Migrator<'g> {
         target: &str,
     ) -> Result<RunReport, RunError> {
         db.ensure_history(&self.options).await?;
-        let applied: BTreeSet<String> = db
-            .read_history()
-            .await?
-            .into_iter()
-            .map(|a| a.revision)
-            .collect();
+        let rows = db.read_history().await?;
+        if let Some(half) = rows.iter().find(|a| a.progress != Progress::Complete) {
+            // Stamping over it would record a state that no revision describes.
+            return Err(RunError::Target(format!(
+                "revision {} stopped halfway ({}); finish it with `cargo schema upgrade` or revert it with `cargo schema downgrade` before stamping",
+                half.revision,
+                half.progress.to_column().unwrap_or_default()
+            )));
+        }
+        let applied: BTreeSet<String> = rows.into_iter().map(|a| a.revision).collect();
         let wanted = self.wanted(target, &applied)?;
         let unknown: Vec<String> = applied
             .iter()
