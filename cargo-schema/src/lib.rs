@@ -56,6 +56,21 @@ pub struct Global {
     verbose: bool,
 }
 
+/// `--sql`: print the script instead of running it.
+#[derive(Debug, clap::Args)]
+struct ScriptArgs {
+    /// Print the SQL the runner would send (transactions and history rows included) and
+    /// touch nothing.
+    #[arg(long)]
+    sql: bool,
+    /// With --sql: start from this revision instead of asking the database.
+    #[arg(long, value_name = "REV", requires = "sql", allow_hyphen_values = true)]
+    from: Option<String>,
+    /// With --sql: postgres, sqlite or mysql (default: the database URL's).
+    #[arg(long, value_name = "DIALECT", requires = "sql")]
+    dialect: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Add [package.metadata.schema] and a migrations directory to a crate.
@@ -98,6 +113,8 @@ enum Command {
         /// Seconds to wait for another process's migration lock.
         #[arg(long, default_value_t = 60, value_name = "SECS")]
         lock_timeout: u64,
+        #[command(flatten)]
+        script: ScriptArgs,
     },
     /// Revert revisions down to TARGET: an id, -N, base, or BRANCH@base.
     Downgrade {
@@ -108,6 +125,8 @@ enum Command {
         /// Print what would be reverted, and revert nothing.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        script: ScriptArgs,
         /// Seconds to wait for another process's migration lock.
         #[arg(long, default_value_t = 60, value_name = "SECS")]
         lock_timeout: u64,
@@ -124,9 +143,9 @@ enum Command {
     /// Print the SQL for [FROM:]TO without a database.
     Sql {
         range: String,
-        /// postgres, sqlite or mysql (MariaDB).
-        #[arg(long, default_value = "sqlite")]
-        dialect: String,
+        /// postgres, sqlite or mysql (MariaDB); default: the database URL's, else sqlite.
+        #[arg(long)]
+        dialect: Option<String>,
     },
     /// Drop what the migrations created and upgrade again (local databases only).
     Reset {
@@ -235,8 +254,18 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             allow_edited,
             single_transaction,
             lock_timeout,
+            script,
         } => {
             let ws = ws()?;
+            if script.sql {
+                return commands::db::script(
+                    &db_cx(&ws, g, out),
+                    target,
+                    true,
+                    script.from.as_deref(),
+                    script.dialect.as_deref(),
+                );
+            }
             let options = schema::RunOptions {
                 allow_edited: *allow_edited,
                 single_transaction: *single_transaction,
@@ -250,8 +279,18 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             allow_edited,
             dry_run,
             lock_timeout,
+            script,
         } => {
             let ws = ws()?;
+            if script.sql {
+                return commands::db::script(
+                    &db_cx(&ws, g, out),
+                    target,
+                    false,
+                    script.from.as_deref(),
+                    script.dialect.as_deref(),
+                );
+            }
             let options = schema::RunOptions {
                 allow_edited: *allow_edited,
                 lock_timeout_secs: *lock_timeout,
@@ -271,7 +310,9 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             let ws = ws()?;
             commands::db::reset(&db_cx(&ws, g, out), *force)
         }
-        Command::Sql { range, dialect } => commands::db::sql(&ws()?, range, dialect),
+        Command::Sql { range, dialect } => {
+            commands::db::sql(&ws()?, g.database_url.as_deref(), range, dialect.as_deref())
+        }
         Command::Tag { name } => commands::inspect::tag(&ws()?, name, out),
         Command::Renumber { file, rev_id } => {
             commands::revision::renumber(&ws()?, file, rev_id.as_deref(), out)

@@ -476,3 +476,107 @@ fn single_transaction_is_all_or_nothing_and_names_the_failing_revision() {
         f.schema(&["check", "--database", &url]).expect(0);
     }
 }
+
+/// Runs a script through the database's own client, as a DBA would.
+fn run_client(db: &TestDb, script: &str) {
+    use std::io::Write;
+    let mut cmd = match db {
+        TestDb::Sqlite(p) => {
+            let mut c = std::process::Command::new("sqlite3");
+            c.arg("-bail").arg(p);
+            c
+        }
+        TestDb::Postgres(u) => {
+            let mut c = std::process::Command::new("psql");
+            c.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", u, "-f", "-"]);
+            c
+        }
+        TestDb::Mysql(u) => {
+            // mysql://root@127.0.0.1:PORT/DB
+            let rest = u.split_once('@').map(|(_, r)| r).unwrap_or(u);
+            let (host_port, name) = rest.split_once('/').expect("a database");
+            let (host, port) = host_port.split_once(':').expect("a port");
+            let mut c = std::process::Command::new("mariadb");
+            c.args(["--no-defaults", "-u", "root", "-h", host, "-P", port, name]);
+            c
+        }
+    };
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the client runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("write the script");
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{:?} failed: {}",
+        db.dialect(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `upgrade --sql` and `downgrade --sql` print what the runner would run, transactions and
+/// history rows included. Run by each database's own client, they leave the database
+/// exactly where the runner would: at the target, in step with its history.
+#[test]
+fn sql_scripts_run_through_each_databases_own_client() {
+    for db in TestDb::all("script") {
+        let f = Fixture::new("blog");
+        let url = db.url();
+        let dialect = db.dialect().name();
+        // No database needed: from base, for the dialect given.
+        let r = f.schema(&["upgrade", "--sql", "--from", "base", "--dialect", dialect]);
+        r.expect(0);
+        let script = r.stdout();
+        assert!(script.contains("_schema_history"), "{script}");
+        assert!(script.contains("-- upgrade 0007: user karma"), "{script}");
+        run_client(&db, &script);
+        let r = f.schema(&["upgrade", "--database-url", &url]);
+        r.expect(0);
+        assert!(r.stdout().contains("up to date"), "{}", r.stdout());
+        f.schema(&["check", "--database", "--database-url", &url])
+            .expect(0);
+        // From what the database records.
+        let r = f.schema(&["downgrade", "--sql", "0005", "--database-url", &url]);
+        r.expect(0);
+        run_client(&db, &r.stdout());
+        let r = f.schema(&["current", "--database-url", &url]);
+        assert_eq!(r.stdout().trim(), "0005", "{:?}", db.dialect());
+        f.schema(&["check", "--database", "--database-url", &url])
+            .expect(0);
+        let r = f.schema(&["upgrade", "--sql", "--database-url", &url]);
+        r.expect(0);
+        let out = r.stdout();
+        let revisions: Vec<&str> = out
+            .lines()
+            .filter(|l| l.starts_with("-- upgrade "))
+            .map(|l| &l[11..15])
+            .collect();
+        assert_eq!(revisions, ["0006", "0007"], "{}", r.stdout());
+        // The other direction is refused and nothing is printed.
+        let r = f.schema(&["upgrade", "--sql", "0003", "--database-url", &url]);
+        r.expect(2);
+        assert!(
+            r.stderr().contains("use `downgrade --sql`"),
+            "{}",
+            r.stderr()
+        );
+        assert!(r.stdout().is_empty());
+        // `sql` takes its dialect from the URL.
+        let r = f.schema(&["sql", "0001", "--database-url", &url]);
+        r.expect(0);
+        assert_eq!(
+            r.stdout().contains("CREATE TABLE `users`"),
+            db.dialect() == schema_core::Dialect::Mysql,
+            "{}",
+            r.stdout()
+        );
+    }
+}

@@ -270,12 +270,40 @@ pub fn drift(cx: &DbContext<'_>, graph: &MigrationGraph) -> Result<Vec<String>> 
 }
 
 /// The SQL a range of revisions would run, without a database.
-pub fn sql(ws: &Workspace, range: &str, dialect: &str) -> Result<ExitCode> {
-    let dialect = Dialect::parse(dialect).ok_or_else(|| {
-        CliError::input(format!(
-            "unknown dialect `{dialect}`, expected postgres, sqlite or mysql"
-        ))
-    })?;
+/// The dialect a script is for: `--dialect`, else the configured URL's (no connection is
+/// made), else `fallback`.
+fn script_dialect(
+    ws: &Workspace,
+    url_flag: Option<&str>,
+    flag: Option<&str>,
+    fallback: Option<Dialect>,
+) -> Result<Dialect> {
+    if let Some(d) = flag {
+        return Dialect::parse(d).ok_or_else(|| {
+            CliError::input(format!(
+                "unknown dialect `{d}`, expected postgres, sqlite or mysql"
+            ))
+        });
+    }
+    if let Ok(url) = database::resolve_url(url_flag, Some(&ws.root)) {
+        if let Ok(t) = database::parse_url(&url) {
+            return Ok(t.dialect());
+        }
+    }
+    fallback.ok_or_else(|| {
+        CliError::input("give --dialect (postgres, sqlite or mysql) or a database URL")
+    })
+}
+
+/// The SQL a range of revisions would run, without a database; the dialect is
+/// `--dialect`, else the configured database's, else SQLite.
+pub fn sql(
+    ws: &Workspace,
+    url_flag: Option<&str>,
+    range: &str,
+    dialect: Option<&str>,
+) -> Result<ExitCode> {
+    let dialect = script_dialect(ws, url_flag, dialect, Some(Dialect::Sqlite))?;
     let graph = ws.graph()?;
     let (from, to) = match range.split_once(':') {
         Some((f, t)) => (f, t),
@@ -284,5 +312,67 @@ pub fn sql(ws: &Workspace, range: &str, dialect: &str) -> Result<ExitCode> {
     let range = graph.range(from, to).map_err(CliError::input)?;
     let script = render_range(&graph, dialect, &range).map_err(CliError::Input)?;
     crate::output::stdout(&script);
+    Ok(ExitCode::Success)
+}
+
+/// `upgrade --sql` / `downgrade --sql`: the script the runner would run, transactions and
+/// history rows included, from the database's recorded revisions or from `--from REV`
+/// (then no database is needed).
+pub fn script(
+    cx: &DbContext<'_>,
+    target: &str,
+    up: bool,
+    from: Option<&str>,
+    dialect: Option<&str>,
+) -> Result<ExitCode> {
+    let graph = cx.ws.graph()?;
+    let (range, dialect, start) = match from {
+        Some(rev) => {
+            let d = script_dialect(cx.ws, cx.url_flag, dialect, None)?;
+            let from_set = graph
+                .upgrade_set(rev, &BTreeSet::new())
+                .map_err(|e| CliError::input(e.to_string()))?;
+            let range = graph
+                .range_from(from_set, target)
+                .map_err(|e| CliError::input(e.to_string()))?;
+            (range, d, format!("from {rev}"))
+        }
+        None => {
+            let (mut conn, t, shown) = cx.connect()?;
+            if let Some(d) = dialect.and_then(Dialect::parse) {
+                if d != t.dialect() {
+                    return Err(CliError::input(format!(
+                        "--dialect {d} does not match {shown}, which is {}",
+                        t.dialect()
+                    )));
+                }
+            }
+            let m = Migrator::new(&graph, options(false));
+            let applied = on_backend!(&mut conn, |db| m.applied(&mut db)).map_err(run_err)?;
+            let range = graph
+                .range_from(applied, target)
+                .map_err(|e| CliError::input(e.to_string()))?;
+            (range, t.dialect(), format!("from what {shown} records"))
+        }
+    };
+    let verb = if up { "upgrade" } else { "downgrade" };
+    if (up && !range.downgrade.is_empty()) || (!up && !range.upgrade.is_empty()) {
+        return Err(CliError::input(format!(
+            "`{target}` is {} that point; use `{} --sql`",
+            if up { "behind" } else { "ahead of" },
+            if up { "downgrade" } else { "upgrade" }
+        )));
+    }
+    let run_with = match dialect {
+        Dialect::Postgres => "psql -v ON_ERROR_STOP=1 -f FILE (not psql -1: each revision has its own transaction)",
+        Dialect::Sqlite => "sqlite3 -bail DATABASE < FILE",
+        Dialect::Mysql => "mariadb DATABASE < FILE (each DDL statement commits itself; the runner's upgrade records progress, this script does not)",
+    };
+    let heading = format!(
+        "cargo schema {verb} --sql {target}, {start}, for {dialect}\nRun it with: {run_with}"
+    );
+    let text = schema_core::plan::render_script(&graph, dialect, &range, &heading)
+        .map_err(CliError::Input)?;
+    crate::output::stdout(&text);
     Ok(ExitCode::Success)
 }

@@ -87,6 +87,50 @@ pub fn render_range(
     Ok(text)
 }
 
+/// A [`Range`] as a script that does what the runner does: the history table, then each
+/// revision in its own transaction (none on MySQL, whose DDL commits itself) with its
+/// history row, for a DBA to run with `psql -v ON_ERROR_STOP=1 -f`, `sqlite3 -bail` or
+/// the `mariadb` client. `heading` opens it as comments.
+pub fn render_script(
+    graph: &MigrationGraph,
+    dialect: Dialect,
+    range: &Range,
+    heading: &str,
+) -> Result<String, String> {
+    let mut state = Schema::new();
+    replay_revisions(&mut state, graph.in_order(&range.from)).map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    for line in heading.lines() {
+        text.push_str(&format!("-- {}\n", comment_text(line)));
+    }
+    text.push_str(&format!("{};\n", dialect.history_table_sql()));
+    let (begin, commit) = dialect.script_transaction();
+    for (ids, up, verb) in [
+        (&range.upgrade, true, "upgrade"),
+        (&range.downgrade, false, "downgrade"),
+    ] {
+        let revisions = ids.iter().filter_map(|id| graph.get(id));
+        let rendered =
+            render_revisions(dialect, &mut state, revisions, up).map_err(|e| e.to_string())?;
+        for (rev, steps) in rendered {
+            text.push_str(&format!(
+                "\n-- {verb} {}: {}\n{begin}",
+                rev.id(),
+                comment_text(&rev.file.message)
+            ));
+            for s in steps {
+                text.push_str(&format!("{s};\n"));
+            }
+            let record = up.then_some(rev.checksum.as_str());
+            text.push_str(&format!(
+                "{};\n{commit}",
+                dialect.history_row_sql(rev.id(), record)
+            ));
+        }
+    }
+    Ok(text)
+}
+
 /// Where a revision does not cover the dialects its crate lists: `execute` steps with SQL
 /// per dialect but none for a listed one (there the step does nothing). One line each.
 pub fn dialect_gaps(rev: &Revision, dialects: &[Dialect]) -> Vec<String> {

@@ -318,6 +318,11 @@ impl MigrationGraph {
     /// [`Self::upgrade_set`] and [`Self::downgrade_plan`].
     pub fn range(&self, from: &str, to: &str) -> Result<Range, GraphError> {
         let from_set = self.upgrade_set(from, &BTreeSet::new())?;
+        self.range_from(from_set, to)
+    }
+
+    /// [`Self::range`] from a set of applied revisions (a database's history).
+    pub fn range_from(&self, from_set: BTreeSet<String>, to: &str) -> Result<Range, GraphError> {
         let wanted = self.upgrade_set(to, &from_set);
         let upgrade: Vec<String> = match &wanted {
             Ok(w) => self

@@ -129,13 +129,7 @@ impl Backend for MysqlBackend<'_> {
     }
 
     async fn ensure_history(&mut self, _options: &RunOptions) -> Result<(), RunError> {
-        let sql = format!(
-            "CREATE TABLE IF NOT EXISTS {} (revision varchar(255) NOT NULL PRIMARY KEY, \
-             checksum varchar(128) NOT NULL, applied_at datetime(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), \
-             execution_ms bigint NOT NULL DEFAULT 0, progress varchar(64) NULL) ENGINE=InnoDB",
-            history()
-        );
-        self.exec(&sql).await
+        self.exec(&Dialect::Mysql.history_table_sql()).await
     }
 
     async fn lock_run(&mut self, options: &RunOptions) -> Result<(), RunError> {

@@ -18,7 +18,7 @@ use crate::runner::{
 };
 
 /// The advisory lock key: "schema" in ASCII, so it is recognisable in pg_locks.
-pub const LOCK_KEY: i64 = 0x0000_7363_6865_6d61;
+pub const LOCK_KEY: i64 = schema_core::dialect::POSTGRES_LOCK_KEY;
 
 /// Opens a second connection (with the same TLS as the first), for the run lock.
 type LockConnector = Box<
@@ -216,11 +216,7 @@ impl Backend for PostgresBackend<'_> {
     async fn ensure_history(&mut self, options: &RunOptions) -> Result<(), RunError> {
         // Under the lock, so that concurrent first runs do not race on CREATE TABLE.
         self.begin_locked(options).await?;
-        let sql = format!(
-            "CREATE TABLE IF NOT EXISTS {} (revision text PRIMARY KEY, checksum text NOT NULL, \
-             applied_at timestamptz NOT NULL DEFAULT now(), execution_ms bigint NOT NULL)",
-            quote(HISTORY_TABLE)
-        );
+        let sql = Dialect::Postgres.history_table_sql();
         if let Err(e) = self.client.batch_execute(&sql).await {
             let _ = self.client.batch_execute("ROLLBACK").await;
             return Err(db_err(e));

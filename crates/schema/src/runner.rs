@@ -12,8 +12,7 @@ use schema_core::replay::replay_revisions;
 use schema_core::targets::DowngradePlan;
 use schema_core::Schema;
 
-/// The table that records applied revisions.
-pub const HISTORY_TABLE: &str = "_schema_history";
+pub use schema_core::dialect::HISTORY_TABLE;
 
 /// One row of the history table.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -203,11 +203,7 @@ impl Backend for SqliteBackend<'_> {
             .busy_timeout(Duration::from_secs(options.lock_timeout_secs))
             .map_err(db_err)?;
         self.conn
-            .execute_batch(&format!(
-                "CREATE TABLE IF NOT EXISTS {} (revision TEXT NOT NULL PRIMARY KEY, checksum TEXT NOT NULL, \
-                 applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, execution_ms INTEGER NOT NULL)",
-                quote(HISTORY_TABLE)
-            ))
+            .execute_batch(&Dialect::Sqlite.history_table_sql())
             .map_err(db_err)
     }
 

@@ -189,6 +189,71 @@ impl Dialect {
     }
 }
 
+/// The table that records applied revisions.
+pub const HISTORY_TABLE: &str = "_schema_history";
+
+/// PostgreSQL's migration lock: an advisory lock key, "schema" in ASCII, so it is
+/// recognisable in pg_locks.
+pub const POSTGRES_LOCK_KEY: i64 = 0x0000_7363_6865_6d61;
+
+impl Dialect {
+    /// The statement that creates the history table when it is missing.
+    pub fn history_table_sql(self) -> String {
+        let h = self.quote(HISTORY_TABLE);
+        match self {
+            Dialect::Postgres => format!(
+                "CREATE TABLE IF NOT EXISTS {h} (revision text PRIMARY KEY, checksum text NOT NULL, \
+                 applied_at timestamptz NOT NULL DEFAULT now(), execution_ms bigint NOT NULL)"
+            ),
+            Dialect::Sqlite => format!(
+                "CREATE TABLE IF NOT EXISTS {h} (revision TEXT NOT NULL PRIMARY KEY, checksum TEXT NOT NULL, \
+                 applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, execution_ms INTEGER NOT NULL)"
+            ),
+            Dialect::Mysql => format!(
+                "CREATE TABLE IF NOT EXISTS {h} (revision varchar(255) NOT NULL PRIMARY KEY, \
+                 checksum varchar(128) NOT NULL, applied_at datetime(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), \
+                 execution_ms bigint NOT NULL DEFAULT 0, progress varchar(64) NULL) ENGINE=InnoDB"
+            ),
+        }
+    }
+
+    /// The history change of a revision as one literal statement: record it (with its
+    /// checksum) or forget it. Ids and checksums are `[A-Za-z0-9_@]` and hex (checked
+    /// when files are read); quotes are doubled all the same.
+    pub fn history_row_sql(self, revision: &str, record: Option<&str>) -> String {
+        let h = self.quote(HISTORY_TABLE);
+        let lit = |s: &str| format!("'{}'", s.replace('\'', "''"));
+        match record {
+            Some(checksum) => format!(
+                "INSERT INTO {h} (revision, checksum, execution_ms) VALUES ({}, {}, 0)",
+                lit(revision),
+                lit(checksum)
+            ),
+            None => format!("DELETE FROM {h} WHERE revision = {}", lit(revision)),
+        }
+    }
+
+    /// How a script wraps one revision the way the runner does: what comes before its
+    /// statements and after its history row (MySQL commits DDL itself: nothing).
+    pub fn script_transaction(self) -> (String, &'static str) {
+        match self {
+            Dialect::Postgres => (
+                format!(
+                    "BEGIN;\nSET LOCAL lock_timeout = '60s';\nSELECT pg_advisory_xact_lock({POSTGRES_LOCK_KEY});\n"
+                ),
+                "COMMIT;\n",
+            ),
+            // Foreign keys can only be switched off outside a transaction; a rebuild
+            // needs them off and checks the table itself.
+            Dialect::Sqlite => (
+                "PRAGMA foreign_keys = OFF;\nBEGIN IMMEDIATE;\n".into(),
+                "COMMIT;\n",
+            ),
+            Dialect::Mysql => (String::new(), ""),
+        }
+    }
+}
+
 impl fmt::Display for Dialect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
