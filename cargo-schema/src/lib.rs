@@ -113,6 +113,10 @@ enum Command {
         /// Seconds to wait for another process's migration lock.
         #[arg(long, default_value_t = 60, value_name = "SECS")]
         lock_timeout: u64,
+        /// Back the database up to this new file first, when something is pending
+        /// (SQLite: a copy; PostgreSQL: `pg_dump -Fc`, restore with `pg_restore`).
+        #[arg(long, value_name = "PATH")]
+        backup: Option<PathBuf>,
         #[command(flatten)]
         script: ScriptArgs,
     },
@@ -254,6 +258,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             allow_edited,
             single_transaction,
             lock_timeout,
+            backup,
             script,
         } => {
             let ws = ws()?;
@@ -270,6 +275,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
                 allow_edited: *allow_edited,
                 single_transaction: *single_transaction,
                 lock_timeout_secs: *lock_timeout,
+                backup: backup.clone(),
                 ..Default::default()
             };
             commands::db::upgrade(&db_cx(&ws, g, out), target, options)

@@ -580,3 +580,78 @@ fn sql_scripts_run_through_each_databases_own_client() {
         );
     }
 }
+
+/// `upgrade --backup PATH`: taken under the lock before the first statement, and only when
+/// something is pending. Restored (a SQLite file as it is; `pg_restore` into a fresh
+/// database), it is the database before the upgrade: schema, rows and history. Without
+/// `pg_dump` it is refused and nothing runs.
+#[test]
+fn a_backup_before_the_upgrade_restores_the_database_as_it_was() {
+    for db in TestDb::both("backup") {
+        let f = Fixture::new("blog");
+        let url = db.url();
+        f.schema(&["upgrade", "0005", "--database-url", &url])
+            .expect(0);
+        db.execute("INSERT INTO users (email, display_name) VALUES ('ann@example.com', 'Ann')");
+        let before = db.introspect();
+        let path = f.path("before-upgrade.backup");
+        let path_arg = path.display().to_string();
+        if matches!(db, TestDb::Postgres(_)) {
+            let r = f.schema_env(
+                &["upgrade", "--backup", &path_arg, "--database-url", &url],
+                &[("PATH", "/nonexistent")],
+            );
+            r.expect(2);
+            assert!(
+                r.stderr().contains("pg_dump is not on PATH")
+                    && r.stderr().contains("nothing was run"),
+                "{}",
+                r.stderr()
+            );
+            assert!(!path.exists());
+            let r = f.schema(&["current", "--database-url", &url]);
+            assert_eq!(r.stdout().trim(), "0005");
+        }
+        let r = f.schema(&["upgrade", "--backup", &path_arg, "--database-url", &url]);
+        r.expect(0);
+        assert!(r.stdout().contains("Applied 0007"), "{}", r.stdout());
+        assert!(path.is_file(), "the backup was written");
+        let restored = match &db {
+            TestDb::Sqlite(_) => TestDb::Sqlite(path.clone()),
+            _ => {
+                let restored = TestDb::postgres("restored");
+                let out = std::process::Command::new("pg_restore")
+                    .args(["--no-owner", "-d", &restored.url()])
+                    .arg(&path)
+                    .output()
+                    .expect("pg_restore runs");
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                restored
+            }
+        };
+        schema_e2e::assert_schema(&restored, &before, "the restored backup");
+        assert_eq!(
+            restored.rows("SELECT email FROM users"),
+            [["ann@example.com"]]
+        );
+        assert_eq!(
+            restored.rows("SELECT count(*) FROM _schema_history")[0][0],
+            "5"
+        );
+        // At head nothing is pending, and no backup is taken.
+        let again = f.path("at-head.backup");
+        f.schema(&[
+            "upgrade",
+            "--backup",
+            &again.display().to_string(),
+            "--database-url",
+            &url,
+        ])
+        .expect(0);
+        assert!(!again.exists());
+    }
+}

@@ -47,7 +47,8 @@ fn run_err(e: RunError) -> CliError {
         RunError::Edited { .. }
         | RunError::Ahead(_)
         | RunError::Replay { .. }
-        | RunError::PartlyReverted { .. } => CliError::Input(e.to_string()),
+        | RunError::PartlyReverted { .. }
+        | RunError::Backup(_) => CliError::Input(e.to_string()),
         other => CliError::Database(other.to_string()),
     }
 }

@@ -225,6 +225,12 @@ impl Backend for MysqlBackend<'_> {
         Ok(())
     }
 
+    async fn backup(&mut self, _path: &std::path::Path) -> Result<(), RunError> {
+        Err(RunError::Backup(
+            "--backup is built in for SQLite and PostgreSQL; on MySQL/MariaDB run `mariadb-dump --single-transaction` before the upgrade".into(),
+        ))
+    }
+
     async fn run_steps(&mut self, steps: &[Step]) -> Result<(), StatementError> {
         for sql in steps.iter().filter_map(Step::as_sql) {
             self.conn

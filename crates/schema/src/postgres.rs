@@ -35,6 +35,8 @@ pub struct PostgresBackend<'c> {
     lock_connector: Option<LockConnector>,
     /// The second connection, holding the run lock in an open transaction.
     lock_client: Option<Client>,
+    /// The connection settings, for `pg_dump` (none: backups are refused).
+    config: Option<tokio_postgres::Config>,
 }
 
 impl<'c> PostgresBackend<'c> {
@@ -43,6 +45,7 @@ impl<'c> PostgresBackend<'c> {
             client,
             lock_connector: None,
             lock_client: None,
+            config: None,
         }
     }
 
@@ -60,8 +63,9 @@ impl<'c> PostgresBackend<'c> {
         T::TlsConnect: Send,
         <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
     {
+        let lock_config = config.clone();
         let connector: LockConnector = Box::new(move || {
-            let (config, tls) = (config.clone(), tls.clone());
+            let (config, tls) = (lock_config.clone(), tls.clone());
             Box::pin(async move {
                 let (client, connection) = config.connect(tls).await?;
                 tokio::spawn(async move {
@@ -72,6 +76,7 @@ impl<'c> PostgresBackend<'c> {
         });
         PostgresBackend {
             lock_connector: Some(connector),
+            config: Some(config),
             ..PostgresBackend::new(client)
         }
     }
@@ -397,6 +402,83 @@ impl Backend for PostgresBackend<'_> {
 
     async fn introspect(&mut self) -> Result<Schema, RunError> {
         introspect(self.client).await
+    }
+
+    async fn backup(&mut self, path: &std::path::Path) -> Result<(), RunError> {
+        let Some(config) = &self.config else {
+            return Err(RunError::Backup(
+                "pg_dump needs the connection settings: build the backend with PostgresBackend::with_run_lock".into(),
+            ));
+        };
+        if path.exists() {
+            return Err(RunError::Backup(format!(
+                "{} exists already; give a new file",
+                path.display()
+            )));
+        }
+        let server: u32 = self
+            .client
+            .simple_query("SHOW server_version_num")
+            .await
+            .map_err(db_err)?
+            .iter()
+            .find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).and_then(|v| v.parse().ok()),
+                _ => None,
+            })
+            .unwrap_or(0);
+        let server_major = server / 10000;
+        let version = std::process::Command::new("pg_dump")
+            .arg("--version")
+            .output()
+            .map_err(|e| {
+                RunError::Backup(format!(
+                    "pg_dump is not on PATH ({e}); install the PostgreSQL {server_major} client tools"
+                ))
+            })?;
+        let text = String::from_utf8_lossy(&version.stdout).to_string();
+        let dump_major: u32 = text
+            .split(')')
+            .nth(1)
+            .and_then(|v| v.trim().split(['.', ' ']).next())
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0);
+        if dump_major < server_major {
+            return Err(RunError::Backup(format!(
+                "pg_dump {dump_major} is older than the server ({server_major}) and cannot dump it; put pg_dump {server_major} or newer first on PATH"
+            )));
+        }
+        let mut cmd = std::process::Command::new("pg_dump");
+        cmd.args(["-Fc", "--no-password", "-f"]).arg(path);
+        if let Some(h) = config.get_hosts().first() {
+            match h {
+                tokio_postgres::config::Host::Tcp(name) => cmd.arg("-h").arg(name),
+                tokio_postgres::config::Host::Unix(dir) => cmd.arg("-h").arg(dir),
+            };
+        }
+        if let Some(port) = config.get_ports().first() {
+            cmd.arg("-p").arg(port.to_string());
+        }
+        if let Some(user) = config.get_user() {
+            cmd.arg("-U").arg(user);
+        }
+        if let Some(db) = config.get_dbname() {
+            cmd.arg("-d").arg(db);
+        }
+        if let Some(pw) = config.get_password() {
+            cmd.env("PGPASSWORD", String::from_utf8_lossy(pw).to_string());
+        }
+        let out = cmd
+            .output()
+            .map_err(|e| RunError::Backup(format!("pg_dump: {e}")))?;
+        if !out.status.success() {
+            let _ = std::fs::remove_file(path);
+            return Err(RunError::Backup(format!(
+                "pg_dump failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(())
     }
 
     async fn execute_all(&mut self, statements: &[String]) -> Result<(), RunError> {

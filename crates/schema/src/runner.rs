@@ -107,6 +107,8 @@ pub enum RunError {
     PartlyReverted { revision: String, done: usize },
     #[error("{0}")]
     Target(String),
+    #[error("backup refused, nothing was run: {0}")]
+    Backup(String),
 }
 
 /// A revision stopped halfway where DDL commits itself: what ran and stays, what failed,
@@ -154,6 +156,9 @@ pub struct RunOptions {
     pub single_transaction: bool,
     /// Let `stamp` delete history rows of revisions this code does not know.
     pub forget_unknown: bool,
+    /// Back the database up here before the first statement of an upgrade that has
+    /// something to do (SQLite: the online backup API; PostgreSQL: `pg_dump -Fc`).
+    pub backup: Option<std::path::PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -163,6 +168,7 @@ impl Default for RunOptions {
             lock_timeout_secs: 60,
             single_transaction: false,
             forget_unknown: false,
+            backup: None,
         }
     }
 }
@@ -273,6 +279,16 @@ pub trait Backend {
     }
     /// The live schema, read back from the catalog.
     async fn introspect(&mut self) -> Result<Schema, RunError>;
+
+    /// Writes a backup of the whole database to `path` (a new file), from which it can be
+    /// restored as it is now.
+    async fn backup(&mut self, path: &std::path::Path) -> Result<(), RunError> {
+        Err(RunError::Backup(format!(
+            "cannot back up a {} database to {} from here",
+            self.dialect(),
+            path.display()
+        )))
+    }
 
     /// Outside any transaction, where DDL commits itself: runs one operation's statements.
     async fn run_steps(&mut self, steps: &[Step]) -> Result<(), StatementError> {
@@ -465,6 +481,10 @@ impl<'g> Migrator<'g> {
             return Ok(RunReport::default());
         }
         let state = self.state_of(&applied)?;
+        if let Some(path) = &self.options.backup {
+            // Under the lock, after the plan is known to be non-empty, before anything runs.
+            db.backup(path).await?;
+        }
         if !db.dialect().transactional_ddl() {
             if self.options.single_transaction {
                 return Err(RunError::Target(format!(

@@ -287,6 +287,22 @@ impl Backend for SqliteBackend<'_> {
         self.restore_foreign_keys()
     }
 
+    async fn backup(&mut self, path: &std::path::Path) -> Result<(), RunError> {
+        if path.exists() {
+            return Err(RunError::Backup(format!(
+                "{} exists already; give a new file",
+                path.display()
+            )));
+        }
+        let mut target = Connection::open(path)
+            .map_err(|e| RunError::Backup(format!("{}: {e}", path.display())))?;
+        let backup = rusqlite::backup::Backup::new(&*self.conn, &mut target)
+            .map_err(|e| RunError::Backup(format!("{}: {e}", path.display())))?;
+        backup
+            .run_to_completion(1000, Duration::ZERO, None)
+            .map_err(|e| RunError::Backup(format!("{}: {e}", path.display())))
+    }
+
     async fn introspect(&mut self) -> Result<Schema, RunError> {
         introspect(self.conn)
     }
