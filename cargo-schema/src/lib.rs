@@ -160,6 +160,13 @@ enum Command {
     /// models that differ from the migrations). Tags are targets for upgrade, downgrade,
     /// stamp and sql.
     Tag { name: String },
+    /// Bring the history in step with the files: re-record revisions renumbered or changed
+    /// only in form, and, named with --accept, those whose operations changed.
+    Repair {
+        /// A revision whose operations changed, once the database has what its file says.
+        #[arg(long, value_name = "REV")]
+        accept: Vec<String>,
+    },
     /// Give a revision file the next free id and put it after the current head of its
     /// branch: the fix for two files that took the same number on two git branches.
     Renumber {
@@ -320,6 +327,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             commands::db::sql(&ws()?, g.database_url.as_deref(), range, dialect.as_deref())
         }
         Command::Tag { name } => commands::inspect::tag(&ws()?, name, out),
+        Command::Repair { accept } => commands::db::repair(&db_cx(&ws()?, g, out), accept),
         Command::Renumber { file, rev_id } => {
             commands::revision::renumber(&ws()?, file, rev_id.as_deref(), out)
         }

@@ -123,21 +123,52 @@ fn an_edited_applied_revision_is_refused_but_line_endings_are_not_an_edit() {
             );
         }
         f.schema(&["current", "--database-url", &url]).expect(0);
+        // A comment and a new message change the file, not what it does: no edit.
         f.edit(
             "models/migrations/20251108_0003_tags_and_post_tags.toml",
             "message = \"tags and post_tags\"",
-            "message = \"tags\"",
+            "# reviewed by Ann\nmessage = \"tags\"",
+        );
+        f.schema(&["current", "--database-url", &url]).expect(0);
+        f.schema(&["upgrade", "0005", "--database-url", &url])
+            .expect(0);
+        // A changed operation is an edit: refused until `repair --accept` records it.
+        f.edit(
+            "models/migrations/20251108_0003_tags_and_post_tags.toml",
+            "{ name = \"name\", type = \"varchar(64)\" },",
+            "{ name = \"name\", type = \"varchar(65)\" },",
         );
         let r = f.schema(&["upgrade", "--database-url", &url]);
         r.expect(2);
         assert!(
             r.stderr().contains("revision 0003")
-                && r.stderr().contains("was edited after it was applied"),
+                && r.stderr().contains("was edited after it was applied")
+                && r.stderr().contains("cargo schema repair --accept 0003"),
             "{}",
             r.stderr()
         );
-        f.schema(&["upgrade", "--allow-edited", "--database-url", &url])
+        let r = f.schema(&["repair", "--database-url", &url]);
+        r.expect(1);
+        assert!(
+            r.stderr().contains("0003: its operations differ")
+                && r.stderr().contains("+ create table tags"),
+            "{}",
+            r.stderr()
+        );
+        f.schema(&["upgrade", "--allow-edited", "0005", "--database-url", &url])
             .expect(0);
+        let r = f.schema(&["repair", "--accept", "0003", "--database-url", &url]);
+        r.expect(0);
+        assert!(
+            r.stdout()
+                .contains("0003: its operations changed: re-recorded"),
+            "{}",
+            r.stdout()
+        );
+        f.schema(&["upgrade", "--database-url", &url]).expect(0);
+        let r = f.schema(&["upgrade", "--database-url", &url]);
+        r.expect(0);
+        assert!(r.stdout().contains("up to date"), "{}", r.stdout());
     }
 }
 
@@ -653,5 +684,80 @@ fn a_backup_before_the_upgrade_restores_the_database_as_it_was() {
         ])
         .expect(0);
         assert!(!again.exists());
+    }
+}
+
+/// Two people each wrote 0008; ours was applied, then renumbered to 0009 after theirs.
+/// The database is told so (not "edited"), `repair` records ours as 0009, and the next
+/// upgrade applies theirs: no duplicate column, no hand-editing of the history.
+#[test]
+fn a_renumbered_revision_is_recognised_and_repaired() {
+    for db in TestDb::all("renumbered") {
+        let f = Fixture::new("blog");
+        let url = db.url();
+        let ours = "revision = \"0008\"\ndown_revision = \"0007\"\nmessage = \"ours\"\n\n[[upgrade]]\nop = \"add_column\"\ntable = \"users\"\ncolumn = { name = \"nickname\", type = \"text\", nullable = true }\n\n[[downgrade]]\nop = \"drop_column\"\ntable = \"users\"\ncolumn = { name = \"nickname\", type = \"text\", nullable = true }\n";
+        f.write("models/migrations/20251124_0008_ours.toml", ours);
+        f.schema(&["upgrade", "--database-url", &url]).expect(0);
+        let theirs = ours.replace("ours", "theirs").replace("nickname", "mood");
+        f.write("models/migrations/20251124_0008_theirs.toml", &theirs);
+        let path = f.path("models/migrations/20251124_0008_ours.toml");
+        f.schema(&["renumber", path.to_str().expect("utf-8")])
+            .expect(0);
+        let r = f.schema(&["upgrade", "--database-url", &url]);
+        r.expect(2);
+        assert!(
+            r.stderr()
+                .contains("recorded revision 0008, which is 0009 now")
+                && r.stderr().contains("cargo schema repair"),
+            "{}",
+            r.stderr()
+        );
+        let r = f.schema(&["repair", "--database-url", &url]);
+        r.expect(0);
+        assert!(r.stdout().contains("0008 is 0009 now"), "{}", r.stdout());
+        let r = f.schema(&["upgrade", "--database-url", &url]);
+        r.expect(0);
+        assert!(r.stdout().contains("Applied 0008"), "{}", r.stdout());
+        let users = &db.introspect().tables["users"];
+        assert!(users.column("nickname").is_some() && users.column("mood").is_some());
+        f.schema(&["check", "--database", "--database-url", &url])
+            .expect(1); // the models lack both columns; the database part matches
+        let r = f.schema(&["check", "--database", "--database-url", &url]);
+        assert!(
+            r.stdout()
+                .contains("database: matches the schema of its recorded revisions"),
+            "{}",
+            r.stdout()
+        );
+    }
+}
+
+/// A history table an earlier release made (no content checksums) works as it is: read,
+/// upgraded in place by the next run that writes, and filled in by `repair`.
+#[test]
+fn a_history_table_from_the_previous_release_works_unchanged() {
+    for db in TestDb::all("old_history") {
+        let f = Fixture::new("blog");
+        let url = db.url();
+        f.schema(&["upgrade", "0005", "--database-url", &url])
+            .expect(0);
+        db.execute("ALTER TABLE _schema_history DROP COLUMN content_checksum");
+        let r = f.schema(&["current", "--database-url", &url]);
+        r.expect(0);
+        assert_eq!(r.stdout().trim(), "0005");
+        f.schema(&["upgrade", "--database-url", &url]).expect(0);
+        let filled = db.rows(
+            "SELECT revision FROM _schema_history WHERE content_checksum IS NULL ORDER BY revision",
+        );
+        assert_eq!(
+            filled.len(),
+            5,
+            "rows the earlier release wrote: {filled:?}"
+        );
+        let r = f.schema(&["repair", "--database-url", &url]);
+        r.expect(0);
+        assert!(db
+            .rows("SELECT revision FROM _schema_history WHERE content_checksum IS NULL")
+            .is_empty());
     }
 }

@@ -48,7 +48,8 @@ fn run_err(e: RunError) -> CliError {
         | RunError::Ahead(_)
         | RunError::Replay { .. }
         | RunError::PartlyReverted { .. }
-        | RunError::Backup(_) => CliError::Input(e.to_string()),
+        | RunError::Backup(_)
+        | RunError::Renumbered { .. } => CliError::Input(e.to_string()),
         other => CliError::Database(other.to_string()),
     }
 }
@@ -252,6 +253,68 @@ pub fn reset(cx: &DbContext<'_>, force: bool) -> Result<ExitCode> {
         report.revisions.len()
     ));
     Ok(ExitCode::Success)
+}
+
+/// `repair`: bring the history in step with the files where that is safe (see
+/// [`Migrator::repair`]); exit 1 when revisions whose operations changed are left.
+pub fn repair(cx: &DbContext<'_>, accept: &[String]) -> Result<ExitCode> {
+    let graph = cx.ws.graph()?;
+    let (mut conn, _, shown) = cx.connect()?;
+    let m = Migrator::new(&graph, options(true));
+    let report = on_backend!(&mut conn, |db| m.repair(&mut db, accept)).map_err(run_err)?;
+    if cx.out.json() {
+        cx.out.print_json(&json!({
+            "renumbered": report.renumbered.iter().map(|(a, b)| json!({"recorded": a, "now": b})).collect::<Vec<_>>(),
+            "rerecorded": report.rerecorded,
+            "accepted": report.accepted,
+            "changed": report.changed,
+            "unknown": report.unknown,
+        }));
+    } else {
+        for (a, b) in &report.renumbered {
+            cx.out
+                .say(format!("{a} is {b} now (renumbered): recorded as {b}"));
+        }
+        for id in &report.rerecorded {
+            cx.out
+                .say(format!("{id}: only its file's form changed: re-recorded"));
+        }
+        for id in &report.accepted {
+            cx.out.say(format!(
+                "{id}: its operations changed: re-recorded, as --accept says"
+            ));
+        }
+        for id in &report.changed {
+            cx.out.warn(format!(
+                "{id}: its operations differ from what {shown} recorded; the file now says:"
+            ));
+            if let Some(r) = graph.get(id) {
+                for op in &r.file.upgrade {
+                    cx.out.warn(format!("  {}", op.summary()));
+                }
+            }
+            cx.out.warn(format!(
+                "  check that the database has this, then `cargo schema repair --accept {id}`"
+            ));
+        }
+        for id in &report.unknown {
+            cx.out
+                .warn(format!("{id}: recorded, but this code does not know it"));
+        }
+        if report.renumbered.is_empty()
+            && report.rerecorded.is_empty()
+            && report.accepted.is_empty()
+            && report.changed.is_empty()
+        {
+            cx.out
+                .say(format!("{shown}: the history matches the files"));
+        }
+    }
+    Ok(if report.changed.is_empty() {
+        ExitCode::Success
+    } else {
+        ExitCode::Difference
+    })
 }
 
 /// `check --database`: the live schema against the schema its recorded revisions produce.

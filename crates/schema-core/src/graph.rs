@@ -19,6 +19,24 @@ impl Revision {
         &self.file.revision
     }
 
+    /// The checksum of what the revision does (`v2:` + SHA-256 of its operations,
+    /// `depends_on` and branch labels in the file's canonical form): comments, layout, key
+    /// order, line endings, the message, and the id and parent (which `renumber`
+    /// changes) are not part of it.
+    pub fn content_checksum(&self) -> String {
+        let canonical = crate::file::RevisionFile {
+            revision: String::new(),
+            down_revisions: vec![],
+            message: String::new(),
+            created: String::new(),
+            ..self.file.clone()
+        };
+        format!(
+            "v2:{}",
+            crate::checksum::checksum(&crate::file::write(&canonical, &[]))
+        )
+    }
+
     /// Every revision this one must follow: its parents and its cross-branch dependencies.
     fn prerequisites(&self) -> impl Iterator<Item = &String> {
         self.file.down_revisions.iter().chain(&self.file.depends_on)

@@ -121,7 +121,8 @@ pub fn render_script(
             for s in steps {
                 text.push_str(&format!("{s};\n"));
             }
-            let record = up.then_some(rev.checksum.as_str());
+            let content = rev.content_checksum();
+            let record = up.then_some((rev.checksum.as_str(), content.as_str()));
             text.push_str(&format!(
                 "{};\n{commit}",
                 dialect.history_row_sql(rev.id(), record)

@@ -14,7 +14,8 @@ use schema_core::model::{
 use schema_core::{Schema, SqlType, TableDef};
 
 use crate::runner::{
-    AppliedRevision, Backend, Progress, RunError, RunOptions, StatementError, HISTORY_TABLE,
+    AppliedRevision, Backend, Progress, Recorded, RunError, RunOptions, StatementError,
+    HISTORY_TABLE,
 };
 
 /// The run lock's name: per database, since `GET_LOCK` names are server-wide (and at
@@ -77,17 +78,17 @@ impl MysqlBackend<'_> {
     async fn history_change(
         &mut self,
         revision: &str,
-        record: Option<&str>,
+        record: Option<Recorded<'_>>,
     ) -> Result<(), mysql_async::Error> {
         match record {
-            Some(checksum) => {
+            Some(rec) => {
                 self.conn
                     .exec_drop(
                         format!(
-                            "INSERT INTO {} (revision, checksum, execution_ms) VALUES (?, ?, 0)",
+                            "INSERT INTO {} (revision, checksum, execution_ms, content_checksum) VALUES (?, ?, 0, ?)",
                             history()
                         ),
-                        (revision, checksum),
+                        (revision, rec.checksum, rec.content),
                     )
                     .await
             }
@@ -109,27 +110,40 @@ impl Backend for MysqlBackend<'_> {
     }
 
     async fn read_history(&mut self) -> Result<Vec<AppliedRevision>, RunError> {
-        let sql = format!("SELECT revision, checksum, progress FROM {}", history());
-        match self
-            .conn
-            .query::<(String, String, Option<String>), _>(sql)
-            .await
-        {
-            Ok(rows) => Ok(rows
-                .into_iter()
-                .map(|(revision, checksum, progress)| AppliedRevision {
-                    revision,
-                    checksum,
-                    progress: Progress::from_column(progress.as_deref()),
-                })
-                .collect()),
-            Err(e) if is_missing_table(&e) => Ok(vec![]),
-            Err(e) => Err(db_err(e)),
-        }
+        let sql = format!(
+            "SELECT revision, checksum, progress, content_checksum FROM {}",
+            history()
+        );
+        type Row = (String, String, Option<String>, Option<String>);
+        let rows = match self.conn.query::<Row, _>(sql).await {
+            Ok(rows) => rows,
+            Err(e) if is_missing_table(&e) => return Ok(vec![]),
+            // ER_BAD_FIELD_ERROR: a table an earlier release made has no content checksums.
+            Err(mysql_async::Error::Server(s)) if s.code == 1054 => self
+                .conn
+                .query::<Row, _>(format!(
+                    "SELECT revision, checksum, progress, NULL FROM {}",
+                    history()
+                ))
+                .await
+                .map_err(db_err)?,
+            Err(e) => return Err(db_err(e)),
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(revision, checksum, progress, content)| AppliedRevision {
+                revision,
+                checksum,
+                content,
+                progress: Progress::from_column(progress.as_deref()),
+            })
+            .collect())
     }
 
     async fn ensure_history(&mut self, _options: &RunOptions) -> Result<(), RunError> {
-        self.exec(&Dialect::Mysql.history_table_sql()).await
+        self.exec(&Dialect::Mysql.history_table_sql()).await?;
+        self.exec(&Dialect::Mysql.history_upgrade_sql().unwrap_or_default())
+            .await
     }
 
     async fn lock_run(&mut self, options: &RunOptions) -> Result<(), RunError> {
@@ -193,7 +207,7 @@ impl Backend for MysqlBackend<'_> {
         &mut self,
         statements: &[Step],
         revision: &str,
-        record: Option<&str>,
+        record: Option<Recorded<'_>>,
     ) -> Result<(), StatementError> {
         self.run_steps(statements).await?;
         self.history_change(revision, record)
@@ -247,7 +261,7 @@ impl Backend for MysqlBackend<'_> {
     async fn record_progress(
         &mut self,
         revision: &str,
-        checksum: &str,
+        rec: Recorded<'_>,
         progress: Option<Progress>,
     ) -> Result<(), RunError> {
         let h = history();
@@ -269,11 +283,12 @@ impl Backend for MysqlBackend<'_> {
                 self.conn
                     .exec_drop(
                         format!(
-                            "INSERT INTO {h} (revision, checksum, applied_at, execution_ms, progress) \
-                             VALUES (?, ?, NOW(6), 0, ?) \
-                             ON DUPLICATE KEY UPDATE checksum = VALUES(checksum), progress = VALUES(progress)"
+                            "INSERT INTO {h} (revision, checksum, applied_at, execution_ms, progress, content_checksum) \
+                             VALUES (?, ?, NOW(6), 0, ?, ?) \
+                             ON DUPLICATE KEY UPDATE checksum = VALUES(checksum), progress = VALUES(progress), \
+                             content_checksum = VALUES(content_checksum)"
                         ),
-                        (revision, checksum, p.to_column()),
+                        (revision, rec.checksum, p.to_column(), rec.content),
                     )
                     .await
             }

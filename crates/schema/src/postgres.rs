@@ -14,7 +14,8 @@ use tokio_postgres::types::Type;
 use tokio_postgres::{Client, Socket};
 
 use crate::runner::{
-    AppliedRevision, Backend, PlannedRevision, RunError, RunOptions, StatementError, HISTORY_TABLE,
+    AppliedRevision, Backend, PlannedRevision, Recorded, RunError, RunOptions, StatementError,
+    HISTORY_TABLE,
 };
 
 /// The advisory lock key: "schema" in ASCII, so it is recognisable in pg_locks.
@@ -201,19 +202,32 @@ impl Backend for PostgresBackend<'_> {
     }
 
     async fn read_history(&mut self) -> Result<Vec<AppliedRevision>, RunError> {
-        let sql = format!("SELECT revision, checksum FROM {}", quote(HISTORY_TABLE));
-        match self.client.simple_query(&sql).await {
-            Ok(msgs) => Ok(msgs
-                .into_iter()
+        let h = quote(HISTORY_TABLE);
+        let rows = |msgs: Vec<tokio_postgres::SimpleQueryMessage>| -> Vec<AppliedRevision> {
+            msgs.into_iter()
                 .filter_map(|m| match m {
                     tokio_postgres::SimpleQueryMessage::Row(r) => Some(AppliedRevision::complete(
                         r.get(0).unwrap_or_default().to_string(),
                         r.get(1).unwrap_or_default().to_string(),
+                        r.get(2).map(str::to_string),
                     )),
                     _ => None,
                 })
-                .collect()),
+                .collect()
+        };
+        let sql = format!("SELECT revision, checksum, content_checksum FROM {h}");
+        match self.client.simple_query(&sql).await {
+            Ok(msgs) => Ok(rows(msgs)),
             Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(vec![]),
+            // A table an earlier release made has no content checksums yet.
+            Err(e) if e.code() == Some(&SqlState::UNDEFINED_COLUMN) => {
+                let old = format!("SELECT revision, checksum, NULL FROM {h}");
+                self.client
+                    .simple_query(&old)
+                    .await
+                    .map(rows)
+                    .map_err(db_err)
+            }
             Err(e) => Err(db_err(e)),
         }
     }
@@ -221,7 +235,11 @@ impl Backend for PostgresBackend<'_> {
     async fn ensure_history(&mut self, options: &RunOptions) -> Result<(), RunError> {
         // Under the lock, so that concurrent first runs do not race on CREATE TABLE.
         self.begin_locked(options).await?;
-        let sql = Dialect::Postgres.history_table_sql();
+        let sql = format!(
+            "{}; {}",
+            Dialect::Postgres.history_table_sql(),
+            Dialect::Postgres.history_upgrade_sql().unwrap_or_default()
+        );
         if let Err(e) = self.client.batch_execute(&sql).await {
             let _ = self.client.batch_execute("ROLLBACK").await;
             return Err(db_err(e));
@@ -255,7 +273,7 @@ impl Backend for PostgresBackend<'_> {
         &mut self,
         statements: &[Step],
         revision: &str,
-        record: Option<&str>,
+        record: Option<Recorded<'_>>,
     ) -> Result<(), StatementError> {
         self.send(&[(statements, history_sql(revision, record))], false)
             .await
@@ -268,7 +286,7 @@ impl Backend for PostgresBackend<'_> {
     ) -> Result<(), (usize, StatementError)> {
         let groups: Vec<(&[Step], String)> = revisions
             .iter()
-            .map(|r| (r.statements, history_sql(r.id, Some(r.checksum))))
+            .map(|r| (r.statements, history_sql(r.id, Some(r.record))))
             .collect();
         self.send(&groups, false).await
     }
@@ -364,7 +382,7 @@ impl Backend for PostgresBackend<'_> {
         &mut self,
         statements: &[Step],
         revision: &str,
-        record: Option<&str>,
+        record: Option<Recorded<'_>>,
     ) -> Result<(), StatementError> {
         let history = history_sql(revision, record);
         let Err((_, first)) = self.send(&[(statements, history.clone())], true).await else {
@@ -498,14 +516,15 @@ impl Backend for PostgresBackend<'_> {
 
 /// The history change of a revision: record it (with its checksum) or forget it.
 /// Execution time is measured by the server, from the transaction's start.
-fn history_sql(revision: &str, record: Option<&str>) -> String {
+fn history_sql(revision: &str, record: Option<Recorded<'_>>) -> String {
     match record {
-        Some(checksum) => format!(
-            "INSERT INTO {} (revision, checksum, execution_ms) VALUES ({}, {}, \
-             (extract(epoch from clock_timestamp() - now()) * 1000)::bigint)",
+        Some(rec) => format!(
+            "INSERT INTO {} (revision, checksum, execution_ms, content_checksum) VALUES ({}, {}, \
+             (extract(epoch from clock_timestamp() - now()) * 1000)::bigint, {})",
             quote(HISTORY_TABLE),
             literal(revision),
-            literal(checksum)
+            literal(rec.checksum),
+            literal(rec.content)
         ),
         None => format!(
             "DELETE FROM {} WHERE revision = {}",

@@ -18,19 +18,36 @@ pub use schema_core::dialect::HISTORY_TABLE;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppliedRevision {
     pub revision: String,
+    /// The checksum of the file's text.
     pub checksum: String,
+    /// [`Revision::content_checksum`] (none in a row an earlier release wrote).
+    pub content: Option<String>,
     /// Where a revision stopped on a database whose DDL commits itself (MySQL).
     pub progress: Progress,
 }
 
 impl AppliedRevision {
-    pub fn complete(revision: String, checksum: String) -> AppliedRevision {
+    pub fn complete(
+        revision: String,
+        checksum: String,
+        content: Option<String>,
+    ) -> AppliedRevision {
         AppliedRevision {
             revision,
             checksum,
+            content,
             progress: Progress::Complete,
         }
     }
+}
+
+/// What a history row records of a revision: the checksum of its file's text (compared
+/// at head without parsing anything) and that of its content (which formatting and
+/// `renumber` leave alone).
+#[derive(Debug, Clone, Copy)]
+pub struct Recorded<'a> {
+    pub checksum: &'a str,
+    pub content: &'a str,
 }
 
 /// How much of a revision a database has, where DDL commits itself statement by
@@ -80,7 +97,7 @@ pub enum RunError {
         statement: String,
         message: String,
     },
-    #[error("revision {revision} ({path}) was edited after it was applied (checksum {recorded} in the database, {current} now); restore the file, or allow it explicitly (--allow-edited)")]
+    #[error("revision {revision} ({path}) was edited after it was applied: its operations differ from what the database recorded (checksum {recorded} in the database, {current} now); restore the file, or, once the database has what the file now says, record it with `cargo schema repair --accept {revision}` (or allow it for one run: --allow-edited)")]
     Edited {
         revision: String,
         path: String,
@@ -105,6 +122,8 @@ pub enum RunError {
     PartlyApplied(Box<Halfway>),
     #[error("revision {revision} is partly reverted ({done} of its downgrade operations ran); run `cargo schema downgrade` to finish reverting it before upgrading")]
     PartlyReverted { revision: String, done: usize },
+    #[error("the database recorded revision {recorded}, which is {now} now (renumbered: the same operations under a new id); run `cargo schema repair` to record it as {now}")]
+    Renumbered { recorded: String, now: String },
     #[error("{0}")]
     Target(String),
     #[error("backup refused, nothing was run: {0}")]
@@ -210,7 +229,7 @@ pub trait Backend {
         &mut self,
         statements: &[Step],
         revision: &str,
-        record: Option<&str>,
+        record: Option<Recorded<'_>>,
     ) -> Result<(), StatementError>;
     async fn commit(&mut self) -> Result<(), RunError>;
     async fn rollback(&mut self) -> Result<(), RunError>;
@@ -234,7 +253,7 @@ pub trait Backend {
         revisions: &[PlannedRevision<'_>],
     ) -> Result<(), (usize, StatementError)> {
         for (i, r) in revisions.iter().enumerate() {
-            self.run(r.statements, r.id, Some(r.checksum))
+            self.run(r.statements, r.id, Some(r.record))
                 .await
                 .map_err(|e| (i, e))?;
         }
@@ -264,7 +283,7 @@ pub trait Backend {
         &mut self,
         statements: &[Step],
         revision: &str,
-        record: Option<&str>,
+        record: Option<Recorded<'_>>,
     ) -> Result<(), StatementError> {
         match self.run(statements, revision, record).await {
             Ok(()) => self.commit().await.map_err(|e| StatementError {
@@ -303,10 +322,10 @@ pub trait Backend {
     async fn record_progress(
         &mut self,
         revision: &str,
-        checksum: &str,
+        record: Recorded<'_>,
         progress: Option<Progress>,
     ) -> Result<(), RunError> {
-        let _ = (revision, checksum, progress);
+        let _ = (revision, record, progress);
         Err(RunError::Database(
             "this database runs revisions in transactions".into(),
         ))
@@ -321,7 +340,7 @@ const REVISIONS_PER_BATCH: usize = 100;
 /// A revision ready to run: its statements and the checksum to record.
 pub struct PlannedRevision<'a> {
     pub id: &'a str,
-    pub checksum: &'a str,
+    pub record: Recorded<'a>,
     pub statements: &'a [Step],
 }
 
@@ -330,6 +349,22 @@ pub struct PlannedRevision<'a> {
 pub struct StatementError {
     pub statement: Option<String>,
     pub message: String,
+}
+
+/// What `repair` did and what it left.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepairReport {
+    /// (recorded id, new id) of renumbered revisions, re-recorded under the new id.
+    pub renumbered: Vec<(String, String)>,
+    /// Rows re-recorded because only the form of their file changed (or, for a row an
+    /// earlier release wrote, to add the content checksum).
+    pub rerecorded: Vec<String>,
+    /// Rows whose operations changed, re-recorded because `--accept` named them.
+    pub accepted: Vec<String>,
+    /// Rows whose operations changed, left as they are.
+    pub changed: Vec<String>,
+    /// Rows of revisions this code does not know.
+    pub unknown: Vec<String>,
 }
 
 /// What a run did.
@@ -350,8 +385,13 @@ impl<'g> Migrator<'g> {
         Migrator { graph, options }
     }
 
-    /// Checks the history against the code: unknown revisions and edited files.
+    /// Checks the history against the code: renumbered revisions, unknown revisions and
+    /// edited files. A file whose text changed but whose content did not (a comment, the
+    /// layout, the message) is no edit.
     fn verify(&self, applied: &[AppliedRevision]) -> Result<(), RunError> {
+        if let Some((recorded, now)) = self.renumbered(applied).into_iter().next() {
+            return Err(RunError::Renumbered { recorded, now });
+        }
         let unknown: Vec<String> = applied
             .iter()
             .filter(|a| self.graph.get(&a.revision).is_none())
@@ -363,7 +403,9 @@ impl<'g> Migrator<'g> {
         if !self.options.allow_edited {
             for a in applied {
                 if let Some(r) = self.graph.get(&a.revision) {
-                    if r.checksum != a.checksum {
+                    if r.checksum != a.checksum
+                        && a.content.as_deref() != Some(r.content_checksum().as_str())
+                    {
                         return Err(RunError::Edited {
                             revision: a.revision.clone(),
                             path: r.path.display().to_string(),
@@ -375,6 +417,122 @@ impl<'g> Migrator<'g> {
             }
         }
         Ok(())
+    }
+
+    /// Rows recorded under an id that now names other content (or nothing), whose content
+    /// is a revision the history does not record: `renumber` moved it. (recorded, now).
+    fn renumbered(&self, applied: &[AppliedRevision]) -> Vec<(String, String)> {
+        let suspects: Vec<&AppliedRevision> = applied
+            .iter()
+            .filter(|a| {
+                a.content.is_some()
+                    && !self.graph.get(&a.revision).is_some_and(|r| {
+                        r.checksum == a.checksum
+                            || a.content.as_deref() == Some(r.content_checksum().as_str())
+                    })
+            })
+            .collect();
+        if suspects.is_empty() {
+            return vec![];
+        }
+        let recorded: BTreeSet<&str> = applied.iter().map(|a| a.revision.as_str()).collect();
+        let by_content: std::collections::HashMap<String, &str> = self
+            .graph
+            .ordered()
+            .filter(|r| !recorded.contains(r.id()))
+            .map(|r| (r.content_checksum(), r.id()))
+            .collect();
+        suspects
+            .into_iter()
+            .filter_map(|a| {
+                let now = by_content.get(a.content.as_deref()?)?;
+                Some((a.revision.clone(), now.to_string()))
+            })
+            .collect()
+    }
+
+    /// `cargo schema repair`: brings the history in step with the files where that is
+    /// safe. A row whose revision was renumbered moves to the new id; a row whose file
+    /// changed only in form gets the new checksums; a row an earlier release wrote gets
+    /// its content checksum. A row whose revision's operations changed is re-recorded only
+    /// when `accept` names it (the database does not have the new operations: accepting
+    /// says it does, or that it does not matter); otherwise it is reported.
+    pub async fn repair<B: Backend>(
+        &self,
+        db: &mut B,
+        accept: &[String],
+    ) -> Result<RepairReport, RunError> {
+        db.lock_run(&self.options).await?;
+        let result = self.repair_locked(db, accept).await;
+        let unlocked = db.unlock_run().await;
+        let report = result?;
+        unlocked?;
+        Ok(report)
+    }
+
+    async fn repair_locked<B: Backend>(
+        &self,
+        db: &mut B,
+        accept: &[String],
+    ) -> Result<RepairReport, RunError> {
+        db.ensure_history(&self.options).await?;
+        let applied = db.read_history().await?;
+        let mut report = RepairReport::default();
+        let mut changes: Vec<(String, Option<String>)> = Vec::new();
+        for (old, new) in self.renumbered(&applied) {
+            changes.push((old.clone(), Some(new.clone())));
+            report.renumbered.push((old, new));
+        }
+        for a in &applied {
+            if report.renumbered.iter().any(|(old, _)| *old == a.revision) {
+                continue;
+            }
+            let Some(r) = self.graph.get(&a.revision) else {
+                report.unknown.push(a.revision.clone());
+                continue;
+            };
+            let content = r.content_checksum();
+            if r.checksum == a.checksum && a.content.as_deref() == Some(content.as_str()) {
+                continue;
+            }
+            let same = r.checksum == a.checksum || a.content.as_deref() == Some(content.as_str());
+            if same || accept.iter().any(|x| x == r.id()) {
+                changes.push((a.revision.clone(), None));
+                if same {
+                    report.rerecorded.push(a.revision.clone());
+                } else {
+                    report.accepted.push(a.revision.clone());
+                }
+            } else {
+                report.changed.push(a.revision.clone());
+            }
+        }
+        if changes.is_empty() {
+            return Ok(report);
+        }
+        db.begin_locked(&self.options).await?;
+        for (id, new_id) in &changes {
+            let target = new_id.as_deref().unwrap_or(id);
+            let Some(r) = self.graph.get(target) else {
+                continue;
+            };
+            let content = r.content_checksum();
+            let record = Recorded {
+                checksum: &r.checksum,
+                content: &content,
+            };
+            // Forget the old row and record the revision as the files have it now.
+            let result = match db.run(&[], id, None).await {
+                Ok(()) => db.run(&[], target, Some(record)).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                db.rollback().await?;
+                return Err(RunError::Database(e.message));
+            }
+        }
+        db.commit().await?;
+        Ok(report)
     }
 
     fn wanted(
@@ -530,7 +688,12 @@ impl<'g> Migrator<'g> {
                     rev.id()
                 )));
             }
-            if let Err(e) = self.run_one(db, rev, steps, Some(&rev.checksum)).await {
+            let content = rev.content_checksum();
+            let record = Recorded {
+                checksum: &rev.checksum,
+                content: &content,
+            };
+            if let Err(e) = self.run_one(db, rev, steps, Some(record)).await {
                 return Err(lost_or(db, e, rev.id(), report.revisions.last()));
             }
             flushed = durable(rev.id());
@@ -565,11 +728,16 @@ impl<'g> Migrator<'g> {
         };
         planned.retain(|(rev, _)| !recorded.contains(rev.id()));
         for chunk in planned.chunks(REVISIONS_PER_BATCH) {
+            let contents: Vec<String> = chunk.iter().map(|(r, _)| r.content_checksum()).collect();
             let batch: Vec<PlannedRevision<'_>> = chunk
                 .iter()
-                .map(|(rev, statements)| PlannedRevision {
+                .zip(&contents)
+                .map(|((rev, statements), content)| PlannedRevision {
                     id: rev.id(),
-                    checksum: &rev.checksum,
+                    record: Recorded {
+                        checksum: &rev.checksum,
+                        content,
+                    },
                     statements,
                 })
                 .collect();
@@ -597,7 +765,7 @@ impl<'g> Migrator<'g> {
         db: &mut B,
         rev: &Revision,
         statements: &[Step],
-        record: Option<&str>,
+        record: Option<Recorded<'_>>,
     ) -> Result<(), RunError> {
         db.apply_revision(statements, rev.id(), record)
             .await
@@ -710,6 +878,11 @@ impl<'g> Migrator<'g> {
         let planned = render_by_operation(db.dialect(), &mut state, self.graph.in_order(pending))?;
         let mut report = RunReport::default();
         for (rev, ops) in &planned {
+            let content = rev.content_checksum();
+            let rec = Recorded {
+                checksum: &rev.checksum,
+                content: &content,
+            };
             let start = partial
                 .iter()
                 .find(|p| p.revision == rev.id())
@@ -718,14 +891,14 @@ impl<'g> Migrator<'g> {
                     _ => 0,
                 })
                 .unwrap_or(0);
-            db.record_progress(rev.id(), &rev.checksum, Some(Progress::Upgrading(start)))
+            db.record_progress(rev.id(), rec, Some(Progress::Upgrading(start)))
                 .await?;
             let mut ran: Vec<String> = Vec::new();
             for (j, steps) in ops.iter().enumerate().skip(start) {
                 if let Err(e) = db.run_steps(steps).await {
                     ran.extend(ran_before(steps, &e));
                     if ran.is_empty() && start == 0 {
-                        db.record_progress(rev.id(), &rev.checksum, None).await?;
+                        db.record_progress(rev.id(), rec, None).await?;
                         return Err(self.statement_error(rev, e));
                     }
                     return Err(RunError::PartlyApplied(Box::new(Halfway {
@@ -742,10 +915,10 @@ impl<'g> Migrator<'g> {
                     })));
                 }
                 ran.extend(steps.iter().filter_map(Step::as_sql).map(str::to_string));
-                db.record_progress(rev.id(), &rev.checksum, Some(Progress::Upgrading(j + 1)))
+                db.record_progress(rev.id(), rec, Some(Progress::Upgrading(j + 1)))
                     .await?;
             }
-            db.record_progress(rev.id(), &rev.checksum, Some(Progress::Complete))
+            db.record_progress(rev.id(), rec, Some(Progress::Complete))
                 .await?;
             report.revisions.push(rev.id().to_string());
         }
@@ -771,6 +944,11 @@ impl<'g> Migrator<'g> {
         for p in partial {
             let Some(rev) = self.graph.get(&p.revision) else {
                 continue;
+            };
+            let content = rev.content_checksum();
+            let rec = Recorded {
+                checksum: &rev.checksum,
+                content: &content,
             };
             let mut state = self.state_of(applied)?;
             let (ops, progress): (Vec<Operation>, Box<dyn Fn(usize) -> Progress>) = match p.progress
@@ -824,10 +1002,10 @@ impl<'g> Migrator<'g> {
                         where_: "stopped halfway, as before this run".into(),
                     })));
                 }
-                db.record_progress(rev.id(), &rev.checksum, Some(progress(i + 1)))
+                db.record_progress(rev.id(), rec, Some(progress(i + 1)))
                     .await?;
             }
-            db.record_progress(rev.id(), &rev.checksum, None).await?;
+            db.record_progress(rev.id(), rec, None).await?;
             report.revisions.push(rev.id().to_string());
         }
         let mut state = self.state_of(applied)?;
@@ -835,9 +1013,14 @@ impl<'g> Migrator<'g> {
             let Some(rev) = self.graph.get(id) else {
                 continue;
             };
+            let content = rev.content_checksum();
+            let rec = Recorded {
+                checksum: &rev.checksum,
+                content: &content,
+            };
             let ops = &rev.file.downgrade;
             let mut ran: Vec<String> = Vec::new();
-            db.record_progress(id, &rev.checksum, Some(Progress::Downgrading(0)))
+            db.record_progress(id, rec, Some(Progress::Downgrading(0)))
                 .await?;
             for (j, op) in ops.iter().enumerate() {
                 let steps = dialect
@@ -847,7 +1030,7 @@ impl<'g> Migrator<'g> {
                 if let Err(e) = db.run_steps(&steps).await {
                     ran.extend(ran_before(&steps, &e));
                     if ran.is_empty() {
-                        db.record_progress(id, &rev.checksum, Some(Progress::Complete))
+                        db.record_progress(id, rec, Some(Progress::Complete))
                             .await?;
                         return Err(self.statement_error(rev, e));
                     }
@@ -864,10 +1047,10 @@ impl<'g> Migrator<'g> {
                     })));
                 }
                 ran.extend(steps.iter().filter_map(Step::as_sql).map(str::to_string));
-                db.record_progress(id, &rev.checksum, Some(Progress::Downgrading(j + 1)))
+                db.record_progress(id, rec, Some(Progress::Downgrading(j + 1)))
                     .await?;
             }
-            db.record_progress(id, &rev.checksum, None).await?;
+            db.record_progress(id, rec, None).await?;
             report.revisions.push(id.clone());
         }
         Ok(report)
@@ -935,7 +1118,12 @@ impl<'g> Migrator<'g> {
         }
         for rev in self.graph.in_order(&wanted) {
             if !applied.contains(rev.id()) {
-                if let Err(e) = db.run(&[], rev.id(), Some(&rev.checksum)).await {
+                let content = rev.content_checksum();
+                let record = Recorded {
+                    checksum: &rev.checksum,
+                    content: &content,
+                };
+                if let Err(e) = db.run(&[], rev.id(), Some(record)).await {
                     db.rollback().await?;
                     return Err(RunError::Database(e.message));
                 }

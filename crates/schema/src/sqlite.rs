@@ -12,7 +12,7 @@ use schema_core::model::{
 use schema_core::{Schema, SqlType, TableDef};
 
 use crate::runner::{
-    AppliedRevision, Backend, RunError, RunOptions, StatementError, HISTORY_TABLE,
+    AppliedRevision, Backend, Recorded, RunError, RunOptions, StatementError, HISTORY_TABLE,
 };
 
 pub struct SqliteBackend<'c> {
@@ -184,16 +184,24 @@ impl Backend for SqliteBackend<'_> {
     }
 
     async fn read_history(&mut self) -> Result<Vec<AppliedRevision>, RunError> {
-        let sql = format!("SELECT revision, checksum FROM {}", quote(HISTORY_TABLE));
+        let h = quote(HISTORY_TABLE);
+        let sql = format!("SELECT revision, checksum, content_checksum FROM {h}");
+        // A table an earlier release made has no content checksums (until `ensure_history`).
+        let old = format!("SELECT revision, checksum, NULL FROM {h}");
         let mut stmt = match self.conn.prepare(&sql) {
             Ok(s) => s,
             Err(_) if !self.history_exists()? => return Ok(vec![]),
             // Another process created the table since this connection read the schema:
             // the look at sqlite_master above reloaded it, so a second try sees it.
-            Err(_) => self.conn.prepare(&sql).map_err(db_err)?,
+            Err(_) => match self.conn.prepare(&sql) {
+                Ok(s) => s,
+                Err(_) => self.conn.prepare(&old).map_err(db_err)?,
+            },
         };
         let rows = stmt
-            .query_map([], |r| Ok(AppliedRevision::complete(r.get(0)?, r.get(1)?)))
+            .query_map([], |r| {
+                Ok(AppliedRevision::complete(r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .map_err(db_err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
     }
@@ -204,7 +212,28 @@ impl Backend for SqliteBackend<'_> {
             .map_err(db_err)?;
         self.conn
             .execute_batch(&Dialect::Sqlite.history_table_sql())
-            .map_err(db_err)
+            .map_err(db_err)?;
+        // A table an earlier release made gains the content checksum column.
+        let has_content: bool = self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT count(*) FROM pragma_table_info('{HISTORY_TABLE}') WHERE name = 'content_checksum'"
+                ),
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(db_err)?
+            > 0;
+        if !has_content {
+            self.conn
+                .execute_batch(&format!(
+                    "ALTER TABLE {} ADD COLUMN content_checksum TEXT",
+                    quote(HISTORY_TABLE)
+                ))
+                .map_err(db_err)?;
+        }
+        Ok(())
     }
 
     async fn begin_locked(&mut self, options: &RunOptions) -> Result<(), RunError> {
@@ -244,7 +273,7 @@ impl Backend for SqliteBackend<'_> {
         &mut self,
         statements: &[Step],
         revision: &str,
-        record: Option<&str>,
+        record: Option<Recorded<'_>>,
     ) -> Result<(), StatementError> {
         let started = Instant::now();
         self.run_steps(statements)?;
@@ -253,15 +282,15 @@ impl Backend for SqliteBackend<'_> {
             message: e.to_string(),
         };
         match record {
-            Some(checksum) => {
+            Some(rec) => {
                 let ms = started.elapsed().as_millis() as i64;
                 self.conn
                     .prepare_cached(&format!(
-                        "INSERT INTO {} (revision, checksum, execution_ms) VALUES (?1, ?2, ?3)",
+                        "INSERT INTO {} (revision, checksum, execution_ms, content_checksum) VALUES (?1, ?2, ?3, ?4)",
                         quote(HISTORY_TABLE)
                     ))
                     .and_then(|mut insert| {
-                        insert.execute(rusqlite::params![revision, checksum, ms])
+                        insert.execute(rusqlite::params![revision, rec.checksum, ms, rec.content])
                     })
                     .map_err(history)?;
             }

@@ -203,31 +203,51 @@ impl Dialect {
         match self {
             Dialect::Postgres => format!(
                 "CREATE TABLE IF NOT EXISTS {h} (revision text PRIMARY KEY, checksum text NOT NULL, \
-                 applied_at timestamptz NOT NULL DEFAULT now(), execution_ms bigint NOT NULL)"
+                 applied_at timestamptz NOT NULL DEFAULT now(), execution_ms bigint NOT NULL, \
+                 content_checksum text)"
             ),
             Dialect::Sqlite => format!(
                 "CREATE TABLE IF NOT EXISTS {h} (revision TEXT NOT NULL PRIMARY KEY, checksum TEXT NOT NULL, \
-                 applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, execution_ms INTEGER NOT NULL)"
+                 applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, execution_ms INTEGER NOT NULL, \
+                 content_checksum TEXT)"
             ),
             Dialect::Mysql => format!(
                 "CREATE TABLE IF NOT EXISTS {h} (revision varchar(255) NOT NULL PRIMARY KEY, \
                  checksum varchar(128) NOT NULL, applied_at datetime(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), \
-                 execution_ms bigint NOT NULL DEFAULT 0, progress varchar(64) NULL) ENGINE=InnoDB"
+                 execution_ms bigint NOT NULL DEFAULT 0, progress varchar(64) NULL, \
+                 content_checksum varchar(80) NULL) ENGINE=InnoDB"
             ),
         }
     }
 
+    /// What a history table made by an earlier release lacks, added in place (PostgreSQL
+    /// and MySQL say `IF NOT EXISTS`; SQLite's backend looks first). Nothing is removed,
+    /// so that release still works on it.
+    pub fn history_upgrade_sql(self) -> Option<String> {
+        let h = self.quote(HISTORY_TABLE);
+        match self {
+            Dialect::Postgres => Some(format!(
+                "ALTER TABLE {h} ADD COLUMN IF NOT EXISTS content_checksum text"
+            )),
+            Dialect::Mysql => Some(format!(
+                "ALTER TABLE {h} ADD COLUMN IF NOT EXISTS content_checksum varchar(80) NULL"
+            )),
+            Dialect::Sqlite => None,
+        }
+    }
+
     /// The history change of a revision as one literal statement: record it (with its
-    /// checksum) or forget it. Ids and checksums are `[A-Za-z0-9_@]` and hex (checked
-    /// when files are read); quotes are doubled all the same.
-    pub fn history_row_sql(self, revision: &str, record: Option<&str>) -> String {
+    /// text and content checksums) or forget it. Ids and checksums are `[A-Za-z0-9_@:]`
+    /// and hex (checked when files are read); quotes are doubled all the same.
+    pub fn history_row_sql(self, revision: &str, record: Option<(&str, &str)>) -> String {
         let h = self.quote(HISTORY_TABLE);
         let lit = |s: &str| format!("'{}'", s.replace('\'', "''"));
         match record {
-            Some(checksum) => format!(
-                "INSERT INTO {h} (revision, checksum, execution_ms) VALUES ({}, {}, 0)",
+            Some((checksum, content)) => format!(
+                "INSERT INTO {h} (revision, checksum, execution_ms, content_checksum) VALUES ({}, {}, 0, {})",
                 lit(revision),
-                lit(checksum)
+                lit(checksum),
+                lit(content)
             ),
             None => format!("DELETE FROM {h} WHERE revision = {}", lit(revision)),
         }
