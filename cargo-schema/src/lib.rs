@@ -283,6 +283,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
                 single_transaction: *single_transaction,
                 lock_timeout_secs: *lock_timeout,
                 backup: backup.clone(),
+                ahead: schema::runner::AheadPolicy::Refuse,
                 ..Default::default()
             };
             commands::db::upgrade(&db_cx(&ws, g, out), target, options)
@@ -307,6 +308,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             let options = schema::RunOptions {
                 allow_edited: *allow_edited,
                 lock_timeout_secs: *lock_timeout,
+                ahead: schema::runner::AheadPolicy::Refuse,
                 ..Default::default()
             };
             commands::db::downgrade(&db_cx(&ws, g, out), target, options, *dry_run)

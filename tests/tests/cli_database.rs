@@ -761,3 +761,66 @@ fn a_history_table_from_the_previous_release_works_unchanged() {
             .is_empty());
     }
 }
+
+/// A change that mixes compatible and breaking operations is called out, and `--split`
+/// writes it as two revisions: the compatible one (a NOT NULL column added nullable)
+/// ships first and the database works with rows written in between; the breaking one
+/// (the column made NOT NULL, a column dropped) follows once a backfill is added.
+#[test]
+fn split_writes_the_compatible_part_first_and_the_breaking_part_after() {
+    for db in TestDb::both("split") {
+        let f = Fixture::new("blog");
+        let url = db.url();
+        f.schema(&["upgrade", "--database-url", &url]).expect(0);
+        f.edit(
+            "models/src/users.rs",
+            "    pub bio: Option<String>,\n",
+            "    pub nickname: String,\n",
+        );
+        let r = f.schema(&["revision", "-m", "nicknames", "--dry-run"]);
+        r.expect(0);
+        assert!(
+            r.stderr().contains("mixes compatible and breaking changes")
+                && r.stderr().contains("--split"),
+            "{}",
+            r.stderr()
+        );
+        let r = f.schema(&["revision", "-m", "nicknames", "--split"]);
+        r.expect(0);
+        let first = f.read("models/migrations/20251124_0008_nicknames_compatible.toml");
+        let second = f.read("models/migrations/20251124_0009_nicknames_breaking.toml");
+        assert!(
+            first.contains("breaking = false") && first.contains("nullable = true"),
+            "{first}"
+        );
+        assert!(
+            !first.contains("\"bio\""),
+            "bio is dropped in the second part: {first}"
+        );
+        assert!(
+            second.contains("breaking = true")
+                && second.contains("down_revision = \"0008\"")
+                && second.contains("nullable = { from = true, to = false }")
+                && second.contains("op = \"drop_column\""),
+            "{second}"
+        );
+        // The first part ships before the code: rows written meanwhile have no nickname.
+        f.schema(&["upgrade", "0008", "--database-url", &url])
+            .expect(0);
+        db.execute("INSERT INTO users (email, display_name) VALUES ('ann@example.com', 'Ann')");
+        // The second part, with the backfill its author adds, ships after it.
+        f.edit(
+            "models/migrations/20251124_0009_nicknames_breaking.toml",
+            "[[upgrade]]\nop = \"alter_column\"",
+            "[[upgrade]]\nop = \"execute\"\nsql = \"UPDATE users SET nickname = email WHERE nickname IS NULL\"\n\n[[upgrade]]\nop = \"alter_column\"",
+        );
+        f.schema(&["upgrade", "--database-url", &url]).expect(0);
+        let users = &db.introspect().tables["users"];
+        let nickname = users.column("nickname").expect("nickname");
+        assert!(!nickname.nullable);
+        assert!(users.column("bio").is_none());
+        assert_eq!(db.rows("SELECT nickname FROM users"), [["ann@example.com"]]);
+        f.schema(&["check", "--database", "--database-url", &url])
+            .expect(0);
+    }
+}

@@ -234,3 +234,70 @@ fn release_tags_are_guarded_recorded_and_usable_as_targets() {
         sql.stdout()
     );
 }
+
+/// Schema first, code later: the app built at 0007 starts on a database one compatible
+/// revision ahead (0008 adds a nullable column) and works on it; once a breaking
+/// revision is applied (0009 drops a column), it refuses to start and names it.
+#[test]
+fn an_old_binary_starts_on_a_compatible_schema_and_refuses_a_breaking_one() {
+    let _turn = APP_BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+    let f = Fixture::new("blog");
+    let (ok, err) = cargo(&f, &["build", "-p", "blog-app"]);
+    assert!(ok, "{err}");
+    // Keep this build: the binary of the release at 0007.
+    let old = f.path("blog-app-0007");
+    std::fs::copy(target_dir().join("debug/blog-app"), &old).expect("copy the binary");
+    let compatible = "revision = \"0008\"\ndown_revision = \"0007\"\nmessage = \"nicknames\"\n\n[[upgrade]]\nop = \"add_column\"\ntable = \"users\"\ncolumn = { name = \"nickname\", type = \"text\", nullable = true }\n\n[[downgrade]]\nop = \"drop_column\"\ntable = \"users\"\ncolumn = { name = \"nickname\", type = \"text\", nullable = true }\n";
+    let breaking = "revision = \"0009\"\ndown_revision = \"0008\"\nmessage = \"no bios\"\n\n[[upgrade]]\nop = \"drop_column\"\ntable = \"users\"\ncolumn = { name = \"bio\", type = \"text\", nullable = true }\n\n[[downgrade]]\nop = \"add_column\"\ntable = \"users\"\ncolumn = { name = \"bio\", type = \"text\", nullable = true }\n";
+    for db in TestDb::both("schema_first") {
+        let url = db.url();
+        let run = |args: &[&str]| {
+            Command::new(&old)
+                .args(args)
+                .env("DATABASE_URL", &url)
+                .output()
+                .expect("run the old binary")
+        };
+        let out = run(&["add-user", "ann@example.com", "Ann"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        f.write("models/migrations/20251124_0008_nicknames.toml", compatible);
+        f.schema(&["upgrade", "--database-url", &url]).expect(0);
+        let recorded = db.rows("SELECT breaking FROM _schema_history WHERE revision = '0008'");
+        assert!(
+            matches!(recorded[0][0].as_str(), "f" | "0"),
+            "0008 is recorded as compatible: {recorded:?}"
+        );
+        let out = run(&["posts"]);
+        assert!(
+            out.status.success(),
+            "the old binary starts on a compatible schema: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = run(&["add-user", "bob@example.com", "Bob"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        f.write("models/migrations/20251124_0009_no_bios.toml", breaking);
+        f.schema(&["upgrade", "--database-url", &url]).expect(0);
+        let out = run(&["posts"]);
+        assert!(!out.status.success(), "the old binary must refuse");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("0009 is breaking"), "{err}");
+        // The CLI of the old files refuses as before and says which is which.
+        std::fs::remove_file(f.path("models/migrations/20251124_0009_no_bios.toml")).expect("rm");
+        std::fs::remove_file(f.path("models/migrations/20251124_0008_nicknames.toml")).expect("rm");
+        let r = f.schema(&["upgrade", "--database-url", &url]);
+        r.expect(2);
+        assert!(
+            r.stderr().contains("0008 (compatible)") && r.stderr().contains("0009 (breaking)"),
+            "{}",
+            r.stderr()
+        );
+    }
+}

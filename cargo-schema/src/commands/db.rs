@@ -49,7 +49,8 @@ fn run_err(e: RunError) -> CliError {
         | RunError::Replay { .. }
         | RunError::PartlyReverted { .. }
         | RunError::Backup(_)
-        | RunError::Renumbered { .. } => CliError::Input(e.to_string()),
+        | RunError::Renumbered { .. }
+        | RunError::AheadBreaking(_) => CliError::Input(e.to_string()),
         other => CliError::Database(other.to_string()),
     }
 }
@@ -71,6 +72,8 @@ impl DbContext<'_> {
 
 fn options(allow_edited: bool) -> RunOptions {
     RunOptions {
+        // The CLI never works on a database ahead of its files; it says which revisions.
+        ahead: schema::runner::AheadPolicy::Refuse,
         allow_edited,
         ..RunOptions::default()
     }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use schema_core::dialect::sqlite_rebuild_reason;
 use schema_core::file::{self, RevisionFile};
 use schema_core::replay::apply;
+use schema_core::Operation;
 
 use super::{crate_heads, next_id, plan, WorkspaceState};
 use crate::error::{CliError, ExitCode, Result};
@@ -35,6 +36,10 @@ pub struct RevisionArgs {
     /// Print the file instead of writing it.
     #[arg(long)]
     dry_run: bool,
+    /// Write the compatible changes as one revision (to ship before the code) and the
+    /// breaking ones as the next (to ship after it).
+    #[arg(long, conflicts_with = "empty")]
+    split: bool,
 }
 
 pub fn revision(
@@ -147,55 +152,127 @@ pub fn revision(
         (plan.diff.upgrade.clone(), plan.diff.downgrade.clone())
     };
     let created = now_utc();
-    let rev = RevisionFile {
-        revision: id.clone(),
-        down_revisions: parents,
-        branch_labels,
-        depends_on,
-        message: args.message.clone(),
-        created: created.clone(),
-        upgrade,
-        downgrade,
-    };
-    // Which upgrade steps rebuild a table on SQLite, for the reviewer.
-    let mut state = state.schema.clone();
-    let mut rebuilds = Vec::new();
-    let on_sqlite = krate.dialects.contains(&schema_core::Dialect::Sqlite);
-    for (i, op) in rev.upgrade.iter().enumerate() {
-        if let Some(why) = sqlite_rebuild_reason(&state, op).filter(|_| on_sqlite) {
-            rebuilds.push((
-                i,
-                format!("{why}; it copies the table into a new one (every row kept)"),
-            ));
+    let breaking: Vec<&Operation> = upgrade.iter().filter(|o| o.is_breaking()).collect();
+    // Whether part of it can ship before the code (a NOT NULL column can, added nullable).
+    let split = schema_core::plan::split_breaking(&state.schema, &upgrade);
+    let mixed = !args.empty
+        && split
+            .as_ref()
+            .is_ok_and(|[(first, _), (second, _)]| !first.is_empty() && !second.is_empty());
+    // One revision, or with --split the compatible part and then the breaking part.
+    let mut parts: Vec<(String, String, Vec<Operation>, Vec<Operation>, Option<bool>)> = if args
+        .split
+    {
+        if !mixed {
+            return Err(CliError::input(format!(
+                "--split: nothing to split, every change is {}",
+                if breaking.is_empty() {
+                    "compatible"
+                } else {
+                    "breaking"
+                }
+            )));
         }
-        let _ = apply(&mut state, op);
+        let [(up1, down1), (up2, down2)] =
+            split.map_err(|e| CliError::input(format!("--split: {e}")))?;
+        let second = next_id(&graph, [id.clone()]);
+        vec![
+            (
+                id.clone(),
+                format!("{} (compatible)", args.message),
+                up1,
+                down1,
+                Some(false),
+            ),
+            (
+                second,
+                format!("{} (breaking)", args.message),
+                up2,
+                down2,
+                Some(true),
+            ),
+        ]
+    } else {
+        if mixed {
+            out.warn(format!(
+                    "this revision mixes compatible and breaking changes ({}); `--split` writes the compatible ones first, to ship before the code",
+                    breaking.iter().map(|o| o.summary()).collect::<Vec<_>>().join("; ")
+                ));
+        }
+        // Written for what autogenerate wrote; an empty revision's data steps decide.
+        let flag = (!args.empty).then(|| !breaking.is_empty());
+        vec![(
+            id.clone(),
+            args.message.clone(),
+            upgrade.clone(),
+            downgrade,
+            flag,
+        )]
+    };
+    let mut state = state.schema.clone();
+    let on_sqlite = krate.dialects.contains(&schema_core::Dialect::Sqlite);
+    let mut parent = parents;
+    let mut rebuild_warnings = Vec::new();
+    for (i, (rev_id, message, up, down, flag)) in parts.drain(..).enumerate() {
+        let rev = RevisionFile {
+            revision: rev_id.clone(),
+            down_revisions: parent.clone(),
+            // The first part starts the branch and carries the cross-branch needs.
+            branch_labels: if i == 0 {
+                branch_labels.clone()
+            } else {
+                vec![]
+            },
+            depends_on: if i == 0 { depends_on.clone() } else { vec![] },
+            message: message.clone(),
+            created: created.clone(),
+            breaking: flag,
+            upgrade: up,
+            downgrade: down,
+        };
+        parent = vec![rev_id.clone()];
+        // Which upgrade steps rebuild a table on SQLite, for the reviewer.
+        let mut rebuilds = Vec::new();
+        for (i, op) in rev.upgrade.iter().enumerate() {
+            if let Some(why) = sqlite_rebuild_reason(&state, op).filter(|_| on_sqlite) {
+                rebuilds.push((
+                    i,
+                    format!("{why}; it copies the table into a new one (every row kept)"),
+                ));
+            }
+            let _ = apply(&mut state, op);
+        }
+        let text = file::write(&rev, &rebuilds);
+        if args.dry_run {
+            crate::output::stdout(&text);
+            continue;
+        }
+        let path = krate
+            .migrations_dir
+            .join(file::file_name(&created, &rev_id, &message));
+        std::fs::create_dir_all(&krate.migrations_dir).map_err(|e| {
+            CliError::input(format!(
+                "cannot create {}: {e}",
+                krate.migrations_dir.display()
+            ))
+        })?;
+        std::fs::write(&path, &text)
+            .map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))?;
+        out.say(format!("Wrote {}", display_path(ws, &path)));
+        for op in &rev.upgrade {
+            out.say(format!("  {}", op.summary()));
+        }
+        for op in &rev.upgrade {
+            if let Some(why) = op.destructive() {
+                out.warn(format!("destructive: {why}"));
+            }
+        }
+        rebuild_warnings.extend(rebuilds.into_iter().map(|(_, why)| why));
     }
-    let text = file::write(&rev, &rebuilds);
     if args.dry_run {
-        crate::output::stdout(&text);
         return Ok(ExitCode::Success);
     }
-    let path = krate
-        .migrations_dir
-        .join(file::file_name(&created, &id, &args.message));
-    std::fs::create_dir_all(&krate.migrations_dir).map_err(|e| {
-        CliError::input(format!(
-            "cannot create {}: {e}",
-            krate.migrations_dir.display()
-        ))
-    })?;
-    std::fs::write(&path, &text)
-        .map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))?;
-    out.say(format!("Wrote {}", display_path(ws, &path)));
-    for op in &rev.upgrade {
-        out.say(format!("  {}", op.summary()));
-    }
-    for op in &rev.upgrade {
-        if let Some(why) = op.destructive() {
-            out.warn(format!("destructive: {why}"));
-        }
-    }
-    for (_, why) in &rebuilds {
+    for why in &rebuild_warnings {
         out.warn(format!("SQLite rebuild: {why}"));
     }
     for h in &plan.diff.hints {

@@ -26,8 +26,19 @@ pub struct RevisionFile {
     pub depends_on: Vec<String>,
     pub message: String,
     pub created: String,
+    /// Whether code written for the revision before may fail on the schema after it
+    /// (none: not written; decided from the operations, see [`RevisionFile::is_breaking`]).
+    pub breaking: Option<bool>,
     pub upgrade: Vec<Operation>,
     pub downgrade: Vec<Operation>,
+}
+
+impl RevisionFile {
+    /// `breaking` as written, else whether any upgrade operation breaks running code.
+    pub fn is_breaking(&self) -> bool {
+        self.breaking
+            .unwrap_or_else(|| self.upgrade.iter().any(Operation::is_breaking))
+    }
 }
 
 /// A problem in a migration file, with where it is.
@@ -90,6 +101,8 @@ struct RawFile {
     message: String,
     #[serde(default)]
     created: String,
+    #[serde(default)]
+    breaking: Option<bool>,
     #[serde(default)]
     upgrade: Vec<Spanned<toml::Table>>,
     #[serde(default)]
@@ -349,6 +362,7 @@ pub fn parse(text: &str, path: &Path) -> Result<RevisionFile, FileError> {
         depends_on: raw.depends_on,
         message: raw.message,
         created: raw.created,
+        breaking: raw.breaking,
         upgrade: ops(raw.upgrade, "upgrade")?,
         downgrade: ops(raw.downgrade, "downgrade")?,
     })
@@ -941,6 +955,9 @@ pub fn write(file: &RevisionFile, rebuild_notes: &[(usize, String)]) -> String {
     }
     let _ = writeln!(out, "message = {}", string(&file.message));
     let _ = writeln!(out, "created = {}", string(&file.created));
+    if let Some(b) = file.breaking {
+        let _ = writeln!(out, "breaking = {b}");
+    }
     for (i, op) in file.upgrade.iter().enumerate() {
         out.push('\n');
         for (_, note) in rebuild_notes.iter().filter(|(at, _)| *at == i) {

@@ -29,6 +29,7 @@ impl Revision {
             down_revisions: vec![],
             message: String::new(),
             created: String::new(),
+            breaking: None,
             ..self.file.clone()
         };
         format!(

@@ -140,6 +140,37 @@ impl Operation {
         "execute",
     ];
 
+    /// Whether code written for the schema before this operation may fail on the schema
+    /// after it (DESIGN's list): drops, renames, type changes, a column made NOT NULL, a
+    /// NOT NULL column added without a default, a default dropped (unless the column
+    /// becomes nullable in the same change), a unique, foreign key or check added, a
+    /// unique index, and any data step.
+    pub fn is_breaking(&self) -> bool {
+        match self {
+            Operation::DropTable { .. }
+            | Operation::DropColumn { .. }
+            | Operation::RenameTable { .. }
+            | Operation::RenameColumn { .. }
+            | Operation::Execute { .. } => true,
+            Operation::AddColumn { column, .. } => !column.nullable && column.default.is_none(),
+            Operation::AlterColumn { change, .. } => {
+                change.ty.is_some()
+                    || change.nullable == Some((true, false))
+                    || (matches!(&change.default, Some((Some(_), None)))
+                        && change.nullable != Some((false, true)))
+            }
+            Operation::AddConstraint { constraint, .. } => {
+                !matches!(constraint, crate::model::Constraint::PrimaryKey(_))
+            }
+            Operation::CreateIndex { index, .. } => index.unique,
+            Operation::CreateTable { .. }
+            | Operation::RenameIndex { .. }
+            | Operation::RenameConstraint { .. }
+            | Operation::DropIndex { .. }
+            | Operation::DropConstraint { .. } => false,
+        }
+    }
+
     /// The operation that undoes this one; `None` for a data step, which only its author
     /// can invert.
     pub fn inverse(&self) -> Option<Operation> {

@@ -122,7 +122,11 @@ pub fn render_script(
                 text.push_str(&format!("{s};\n"));
             }
             let content = rev.content_checksum();
-            let record = up.then_some((rev.checksum.as_str(), content.as_str()));
+            let record = up.then_some((
+                rev.checksum.as_str(),
+                content.as_str(),
+                rev.file.is_breaking(),
+            ));
             text.push_str(&format!(
                 "{};\n{commit}",
                 dialect.history_row_sql(rev.id(), record)
@@ -157,4 +161,56 @@ pub fn dialect_gaps(rev: &Revision, dialects: &[Dialect]) -> Vec<String> {
         }
     }
     out
+}
+
+/// `revision --split`: the compatible changes, to ship before the code, and the breaking
+/// ones, to ship after it. A NOT NULL column without a default is added nullable in the
+/// first and made NOT NULL in the second. Each part's downgrade is its upgrade's exact
+/// inverse. Refused when the parts do not replay in that order from `state`.
+pub fn split_breaking(
+    state: &Schema,
+    upgrade: &[Operation],
+) -> Result<[(Vec<Operation>, Vec<Operation>); 2], String> {
+    let (mut first, mut second) = (Vec::new(), Vec::new());
+    for op in upgrade {
+        match op {
+            Operation::AddColumn { table, column }
+                if !column.nullable && column.default.is_none() =>
+            {
+                let mut nullable = column.clone();
+                nullable.nullable = true;
+                first.push(Operation::AddColumn {
+                    table: table.clone(),
+                    column: nullable,
+                });
+                second.push(Operation::AlterColumn {
+                    table: table.clone(),
+                    column: column.name.clone(),
+                    change: crate::ops::AlterColumn {
+                        nullable: Some((true, false)),
+                        ..Default::default()
+                    },
+                });
+            }
+            op if op.is_breaking() => second.push(op.clone()),
+            op => first.push(op.clone()),
+        }
+    }
+    let mut replayed = state.clone();
+    for op in first.iter().chain(&second) {
+        apply(&mut replayed, op).map_err(|e| {
+            format!("the compatible changes cannot go first ({e}); write them as one revision")
+        })?;
+    }
+    let inverse = |ops: &[Operation]| -> Result<Vec<Operation>, String> {
+        ops.iter()
+            .rev()
+            .map(|o| {
+                o.inverse()
+                    .ok_or_else(|| format!("`{}` has no automatic inverse", o.kind()))
+            })
+            .collect()
+    };
+    let (down1, down2) = (inverse(&first)?, inverse(&second)?);
+    Ok([(first, down1), (second, down2)])
 }

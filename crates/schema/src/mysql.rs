@@ -85,10 +85,10 @@ impl MysqlBackend<'_> {
                 self.conn
                     .exec_drop(
                         format!(
-                            "INSERT INTO {} (revision, checksum, execution_ms, content_checksum) VALUES (?, ?, 0, ?)",
+                            "INSERT INTO {} (revision, checksum, execution_ms, content_checksum, breaking) VALUES (?, ?, 0, ?, ?)",
                             history()
                         ),
-                        (revision, rec.checksum, rec.content),
+                        (revision, rec.checksum, rec.content, rec.breaking),
                     )
                     .await
             }
@@ -111,10 +111,10 @@ impl Backend for MysqlBackend<'_> {
 
     async fn read_history(&mut self) -> Result<Vec<AppliedRevision>, RunError> {
         let sql = format!(
-            "SELECT revision, checksum, progress, content_checksum FROM {}",
+            "SELECT revision, checksum, progress, content_checksum, breaking FROM {}",
             history()
         );
-        type Row = (String, String, Option<String>, Option<String>);
+        type Row = (String, String, Option<String>, Option<String>, Option<bool>);
         let rows = match self.conn.query::<Row, _>(sql).await {
             Ok(rows) => rows,
             Err(e) if is_missing_table(&e) => return Ok(vec![]),
@@ -122,7 +122,7 @@ impl Backend for MysqlBackend<'_> {
             Err(mysql_async::Error::Server(s)) if s.code == 1054 => self
                 .conn
                 .query::<Row, _>(format!(
-                    "SELECT revision, checksum, progress, NULL FROM {}",
+                    "SELECT revision, checksum, progress, NULL, NULL FROM {}",
                     history()
                 ))
                 .await
@@ -131,12 +131,15 @@ impl Backend for MysqlBackend<'_> {
         };
         Ok(rows
             .into_iter()
-            .map(|(revision, checksum, progress, content)| AppliedRevision {
-                revision,
-                checksum,
-                content,
-                progress: Progress::from_column(progress.as_deref()),
-            })
+            .map(
+                |(revision, checksum, progress, content, breaking)| AppliedRevision {
+                    revision,
+                    checksum,
+                    content,
+                    breaking,
+                    progress: Progress::from_column(progress.as_deref()),
+                },
+            )
             .collect())
     }
 
@@ -283,12 +286,12 @@ impl Backend for MysqlBackend<'_> {
                 self.conn
                     .exec_drop(
                         format!(
-                            "INSERT INTO {h} (revision, checksum, applied_at, execution_ms, progress, content_checksum) \
-                             VALUES (?, ?, NOW(6), 0, ?, ?) \
+                            "INSERT INTO {h} (revision, checksum, applied_at, execution_ms, progress, content_checksum, breaking) \
+                             VALUES (?, ?, NOW(6), 0, ?, ?, ?) \
                              ON DUPLICATE KEY UPDATE checksum = VALUES(checksum), progress = VALUES(progress), \
-                             content_checksum = VALUES(content_checksum)"
+                             content_checksum = VALUES(content_checksum), breaking = VALUES(breaking)"
                         ),
-                        (revision, rec.checksum, p.to_column(), rec.content),
+                        (revision, rec.checksum, p.to_column(), rec.content, rec.breaking),
                     )
                     .await
             }

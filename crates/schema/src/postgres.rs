@@ -210,18 +210,19 @@ impl Backend for PostgresBackend<'_> {
                         r.get(0).unwrap_or_default().to_string(),
                         r.get(1).unwrap_or_default().to_string(),
                         r.get(2).map(str::to_string),
+                        r.get(3).map(|b| b == "t"),
                     )),
                     _ => None,
                 })
                 .collect()
         };
-        let sql = format!("SELECT revision, checksum, content_checksum FROM {h}");
+        let sql = format!("SELECT revision, checksum, content_checksum, breaking FROM {h}");
         match self.client.simple_query(&sql).await {
             Ok(msgs) => Ok(rows(msgs)),
             Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(vec![]),
             // A table an earlier release made has no content checksums yet.
             Err(e) if e.code() == Some(&SqlState::UNDEFINED_COLUMN) => {
-                let old = format!("SELECT revision, checksum, NULL FROM {h}");
+                let old = format!("SELECT revision, checksum, NULL, NULL FROM {h}");
                 self.client
                     .simple_query(&old)
                     .await
@@ -519,12 +520,13 @@ impl Backend for PostgresBackend<'_> {
 fn history_sql(revision: &str, record: Option<Recorded<'_>>) -> String {
     match record {
         Some(rec) => format!(
-            "INSERT INTO {} (revision, checksum, execution_ms, content_checksum) VALUES ({}, {}, \
-             (extract(epoch from clock_timestamp() - now()) * 1000)::bigint, {})",
+            "INSERT INTO {} (revision, checksum, execution_ms, content_checksum, breaking) VALUES ({}, {}, \
+             (extract(epoch from clock_timestamp() - now()) * 1000)::bigint, {}, {})",
             quote(HISTORY_TABLE),
             literal(revision),
             literal(rec.checksum),
-            literal(rec.content)
+            literal(rec.content),
+            rec.breaking
         ),
         None => format!(
             "DELETE FROM {} WHERE revision = {}",

@@ -22,6 +22,8 @@ pub struct AppliedRevision {
     pub checksum: String,
     /// [`Revision::content_checksum`] (none in a row an earlier release wrote).
     pub content: Option<String>,
+    /// Whether it was recorded as breaking (none in a row an earlier release wrote).
+    pub breaking: Option<bool>,
     /// Where a revision stopped on a database whose DDL commits itself (MySQL).
     pub progress: Progress,
 }
@@ -31,11 +33,13 @@ impl AppliedRevision {
         revision: String,
         checksum: String,
         content: Option<String>,
+        breaking: Option<bool>,
     ) -> AppliedRevision {
         AppliedRevision {
             revision,
             checksum,
             content,
+            breaking,
             progress: Progress::Complete,
         }
     }
@@ -48,6 +52,20 @@ impl AppliedRevision {
 pub struct Recorded<'a> {
     pub checksum: &'a str,
     pub content: &'a str,
+    /// Whether code written before it may fail after it (an old binary on a database
+    /// ahead of it decides from this whether to start).
+    pub breaking: bool,
+}
+
+impl<'a> Recorded<'a> {
+    /// What the history records of `rev`, given its content checksum.
+    pub fn of(rev: &'a Revision, content: &'a str) -> Recorded<'a> {
+        Recorded {
+            checksum: &rev.checksum,
+            content,
+            breaking: rev.file.is_breaking(),
+        }
+    }
 }
 
 /// How much of a revision a database has, where DDL commits itself statement by
@@ -106,6 +124,8 @@ pub enum RunError {
     },
     #[error("the database records revision(s) {} that this code does not know: it is ahead of the code; deploy the newer code or downgrade with it", .0.join(", "))]
     Ahead(Vec<String>),
+    #[error("the database is ahead of this code, and {} breaking: code written before it may fail on this schema; deploy the newer code", breaking_list(.0))]
+    AheadBreaking(Vec<String>),
     #[error("the connection was lost during revision {revision} ({message}); {whereabouts}; run `cargo schema current` to see where it is")]
     ConnectionLost {
         revision: String,
@@ -178,6 +198,19 @@ pub struct RunOptions {
     /// Back the database up here before the first statement of an upgrade that has
     /// something to do (SQLite: the online backup API; PostgreSQL: `pg_dump -Fc`).
     pub backup: Option<std::path::PathBuf>,
+    /// What an upgrade does on a database that records revisions this code does not know.
+    pub ahead: AheadPolicy,
+}
+
+/// What an upgrade does when the database is ahead of the code (schema first, code
+/// later): refuse, start when every unknown revision was recorded as compatible (the
+/// application's default), or start whatever they are. It applies nothing then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AheadPolicy {
+    Refuse,
+    #[default]
+    Compatible,
+    Any,
 }
 
 impl Default for RunOptions {
@@ -188,6 +221,7 @@ impl Default for RunOptions {
             single_transaction: false,
             forget_unknown: false,
             backup: None,
+            ahead: AheadPolicy::Compatible,
         }
     }
 }
@@ -392,14 +426,7 @@ impl<'g> Migrator<'g> {
         if let Some((recorded, now)) = self.renumbered(applied).into_iter().next() {
             return Err(RunError::Renumbered { recorded, now });
         }
-        let unknown: Vec<String> = applied
-            .iter()
-            .filter(|a| self.graph.get(&a.revision).is_none())
-            .map(|a| a.revision.clone())
-            .collect();
-        if !unknown.is_empty() {
-            return Err(RunError::Ahead(unknown));
-        }
+        self.ahead_of_code(applied)?;
         if !self.options.allow_edited {
             for a in applied {
                 if let Some(r) = self.graph.get(&a.revision) {
@@ -417,6 +444,44 @@ impl<'g> Migrator<'g> {
             }
         }
         Ok(())
+    }
+
+    /// The unknown revisions a database records, as the policy sees them: refused, or
+    /// tolerated (then an upgrade applies nothing). A row an earlier release wrote does
+    /// not say whether it is breaking, so it counts as breaking.
+    fn ahead_of_code(&self, applied: &[AppliedRevision]) -> Result<bool, RunError> {
+        let unknown: Vec<&AppliedRevision> = applied
+            .iter()
+            .filter(|a| self.graph.get(&a.revision).is_none())
+            .collect();
+        if unknown.is_empty() {
+            return Ok(false);
+        }
+        match self.options.ahead {
+            AheadPolicy::Any => Ok(true),
+            AheadPolicy::Compatible => {
+                let breaking: Vec<String> = unknown
+                    .iter()
+                    .filter(|a| a.breaking != Some(false))
+                    .map(|a| a.revision.clone())
+                    .collect();
+                if breaking.is_empty() {
+                    Ok(true)
+                } else {
+                    Err(RunError::AheadBreaking(breaking))
+                }
+            }
+            AheadPolicy::Refuse => {
+                let ids: Vec<String> = unknown
+                    .iter()
+                    .map(|a| match a.breaking {
+                        Some(true) | None => format!("{} (breaking)", a.revision),
+                        Some(false) => format!("{} (compatible)", a.revision),
+                    })
+                    .collect();
+                Err(RunError::Ahead(ids))
+            }
+        }
     }
 
     /// Rows recorded under an id that now names other content (or nothing), whose content
@@ -517,10 +582,7 @@ impl<'g> Migrator<'g> {
                 continue;
             };
             let content = r.content_checksum();
-            let record = Recorded {
-                checksum: &r.checksum,
-                content: &content,
-            };
+            let record = Recorded::of(r, &content);
             // Forget the old row and record the revision as the files have it now.
             let result = match db.run(&[], id, None).await {
                 Ok(()) => db.run(&[], target, Some(record)).await,
@@ -602,7 +664,17 @@ impl<'g> Migrator<'g> {
         db: &mut B,
         target: &str,
     ) -> Result<RunReport, RunError> {
-        let applied = self.applied(db).await?;
+        let rows = db.read_history().await?;
+        if self.ahead_of_code(&rows)? {
+            // Schema first, code later: this code starts on the newer schema as it is.
+            return Ok(RunReport::default());
+        }
+        self.verify(&rows)?;
+        let applied: BTreeSet<String> = rows
+            .into_iter()
+            .filter(|a| a.progress == Progress::Complete)
+            .map(|a| a.revision)
+            .collect();
         let wanted = self.wanted(target, &applied)?;
         if wanted.is_subset(&applied) {
             return Ok(RunReport::default());
@@ -689,10 +761,7 @@ impl<'g> Migrator<'g> {
                 )));
             }
             let content = rev.content_checksum();
-            let record = Recorded {
-                checksum: &rev.checksum,
-                content: &content,
-            };
+            let record = Recorded::of(rev, &content);
             if let Err(e) = self.run_one(db, rev, steps, Some(record)).await {
                 return Err(lost_or(db, e, rev.id(), report.revisions.last()));
             }
@@ -734,10 +803,7 @@ impl<'g> Migrator<'g> {
                 .zip(&contents)
                 .map(|((rev, statements), content)| PlannedRevision {
                     id: rev.id(),
-                    record: Recorded {
-                        checksum: &rev.checksum,
-                        content,
-                    },
+                    record: Recorded::of(rev, content),
                     statements,
                 })
                 .collect();
@@ -879,10 +945,7 @@ impl<'g> Migrator<'g> {
         let mut report = RunReport::default();
         for (rev, ops) in &planned {
             let content = rev.content_checksum();
-            let rec = Recorded {
-                checksum: &rev.checksum,
-                content: &content,
-            };
+            let rec = Recorded::of(rev, &content);
             let start = partial
                 .iter()
                 .find(|p| p.revision == rev.id())
@@ -946,10 +1009,7 @@ impl<'g> Migrator<'g> {
                 continue;
             };
             let content = rev.content_checksum();
-            let rec = Recorded {
-                checksum: &rev.checksum,
-                content: &content,
-            };
+            let rec = Recorded::of(rev, &content);
             let mut state = self.state_of(applied)?;
             let (ops, progress): (Vec<Operation>, Box<dyn Fn(usize) -> Progress>) = match p.progress
             {
@@ -1014,10 +1074,7 @@ impl<'g> Migrator<'g> {
                 continue;
             };
             let content = rev.content_checksum();
-            let rec = Recorded {
-                checksum: &rev.checksum,
-                content: &content,
-            };
+            let rec = Recorded::of(rev, &content);
             let ops = &rev.file.downgrade;
             let mut ran: Vec<String> = Vec::new();
             db.record_progress(id, rec, Some(Progress::Downgrading(0)))
@@ -1119,10 +1176,7 @@ impl<'g> Migrator<'g> {
         for rev in self.graph.in_order(&wanted) {
             if !applied.contains(rev.id()) {
                 let content = rev.content_checksum();
-                let record = Recorded {
-                    checksum: &rev.checksum,
-                    content: &content,
-                };
+                let record = Recorded::of(rev, &content);
                 if let Err(e) = db.run(&[], rev.id(), Some(record)).await {
                     db.rollback().await?;
                     return Err(RunError::Database(e.message));
@@ -1186,6 +1240,13 @@ async fn finish<B: Backend>(
     let report = result?;
     unlocked?;
     Ok(report)
+}
+
+fn breaking_list(ids: &[String]) -> String {
+    match ids {
+        [one] => format!("{one} is"),
+        many => format!("{} are", many.join(", ")),
+    }
 }
 
 /// Whether the history records exactly the `expected` revisions (id, checksum), each

@@ -185,9 +185,9 @@ impl Backend for SqliteBackend<'_> {
 
     async fn read_history(&mut self) -> Result<Vec<AppliedRevision>, RunError> {
         let h = quote(HISTORY_TABLE);
-        let sql = format!("SELECT revision, checksum, content_checksum FROM {h}");
-        // A table an earlier release made has no content checksums (until `ensure_history`).
-        let old = format!("SELECT revision, checksum, NULL FROM {h}");
+        let sql = format!("SELECT revision, checksum, content_checksum, breaking FROM {h}");
+        // A table an earlier release made has neither (until `ensure_history`).
+        let old = format!("SELECT revision, checksum, NULL, NULL FROM {h}");
         let mut stmt = match self.conn.prepare(&sql) {
             Ok(s) => s,
             Err(_) if !self.history_exists()? => return Ok(vec![]),
@@ -200,7 +200,12 @@ impl Backend for SqliteBackend<'_> {
         };
         let rows = stmt
             .query_map([], |r| {
-                Ok(AppliedRevision::complete(r.get(0)?, r.get(1)?, r.get(2)?))
+                Ok(AppliedRevision::complete(
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get::<_, Option<i64>>(3)?.map(|b| b != 0),
+                ))
             })
             .map_err(db_err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
@@ -213,25 +218,27 @@ impl Backend for SqliteBackend<'_> {
         self.conn
             .execute_batch(&Dialect::Sqlite.history_table_sql())
             .map_err(db_err)?;
-        // A table an earlier release made gains the content checksum column.
-        let has_content: bool = self
-            .conn
-            .query_row(
-                &format!(
-                    "SELECT count(*) FROM pragma_table_info('{HISTORY_TABLE}') WHERE name = 'content_checksum'"
-                ),
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(db_err)?
-            > 0;
-        if !has_content {
-            self.conn
-                .execute_batch(&format!(
-                    "ALTER TABLE {} ADD COLUMN content_checksum TEXT",
-                    quote(HISTORY_TABLE)
-                ))
-                .map_err(db_err)?;
+        // A table an earlier release made gains the columns it lacks.
+        for (column, ty) in [("content_checksum", "TEXT"), ("breaking", "INTEGER")] {
+            let has: bool = self
+                .conn
+                .query_row(
+                    &format!(
+                        "SELECT count(*) FROM pragma_table_info('{HISTORY_TABLE}') WHERE name = '{column}'"
+                    ),
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map_err(db_err)?
+                > 0;
+            if !has {
+                self.conn
+                    .execute_batch(&format!(
+                        "ALTER TABLE {} ADD COLUMN {column} {ty}",
+                        quote(HISTORY_TABLE)
+                    ))
+                    .map_err(db_err)?;
+            }
         }
         Ok(())
     }
@@ -286,11 +293,17 @@ impl Backend for SqliteBackend<'_> {
                 let ms = started.elapsed().as_millis() as i64;
                 self.conn
                     .prepare_cached(&format!(
-                        "INSERT INTO {} (revision, checksum, execution_ms, content_checksum) VALUES (?1, ?2, ?3, ?4)",
+                        "INSERT INTO {} (revision, checksum, execution_ms, content_checksum, breaking) VALUES (?1, ?2, ?3, ?4, ?5)",
                         quote(HISTORY_TABLE)
                     ))
                     .and_then(|mut insert| {
-                        insert.execute(rusqlite::params![revision, rec.checksum, ms, rec.content])
+                        insert.execute(rusqlite::params![
+                            revision,
+                            rec.checksum,
+                            ms,
+                            rec.content,
+                            i64::from(rec.breaking)
+                        ])
                     })
                     .map_err(history)?;
             }

@@ -204,18 +204,18 @@ impl Dialect {
             Dialect::Postgres => format!(
                 "CREATE TABLE IF NOT EXISTS {h} (revision text PRIMARY KEY, checksum text NOT NULL, \
                  applied_at timestamptz NOT NULL DEFAULT now(), execution_ms bigint NOT NULL, \
-                 content_checksum text)"
+                 content_checksum text, breaking boolean)"
             ),
             Dialect::Sqlite => format!(
                 "CREATE TABLE IF NOT EXISTS {h} (revision TEXT NOT NULL PRIMARY KEY, checksum TEXT NOT NULL, \
                  applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, execution_ms INTEGER NOT NULL, \
-                 content_checksum TEXT)"
+                 content_checksum TEXT, breaking INTEGER)"
             ),
             Dialect::Mysql => format!(
                 "CREATE TABLE IF NOT EXISTS {h} (revision varchar(255) NOT NULL PRIMARY KEY, \
                  checksum varchar(128) NOT NULL, applied_at datetime(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), \
                  execution_ms bigint NOT NULL DEFAULT 0, progress varchar(64) NULL, \
-                 content_checksum varchar(80) NULL) ENGINE=InnoDB"
+                 content_checksum varchar(80) NULL, breaking tinyint(1) NULL) ENGINE=InnoDB"
             ),
         }
     }
@@ -227,10 +227,12 @@ impl Dialect {
         let h = self.quote(HISTORY_TABLE);
         match self {
             Dialect::Postgres => Some(format!(
-                "ALTER TABLE {h} ADD COLUMN IF NOT EXISTS content_checksum text"
+                "ALTER TABLE {h} ADD COLUMN IF NOT EXISTS content_checksum text, \
+                 ADD COLUMN IF NOT EXISTS breaking boolean"
             )),
             Dialect::Mysql => Some(format!(
-                "ALTER TABLE {h} ADD COLUMN IF NOT EXISTS content_checksum varchar(80) NULL"
+                "ALTER TABLE {h} ADD COLUMN IF NOT EXISTS content_checksum varchar(80) NULL, \
+                 ADD COLUMN IF NOT EXISTS breaking tinyint(1) NULL"
             )),
             Dialect::Sqlite => None,
         }
@@ -239,17 +241,28 @@ impl Dialect {
     /// The history change of a revision as one literal statement: record it (with its
     /// text and content checksums) or forget it. Ids and checksums are `[A-Za-z0-9_@:]`
     /// and hex (checked when files are read); quotes are doubled all the same.
-    pub fn history_row_sql(self, revision: &str, record: Option<(&str, &str)>) -> String {
+    pub fn history_row_sql(self, revision: &str, record: Option<(&str, &str, bool)>) -> String {
         let h = self.quote(HISTORY_TABLE);
         let lit = |s: &str| format!("'{}'", s.replace('\'', "''"));
         match record {
-            Some((checksum, content)) => format!(
-                "INSERT INTO {h} (revision, checksum, execution_ms, content_checksum) VALUES ({}, {}, 0, {})",
+            Some((checksum, content, breaking)) => format!(
+                "INSERT INTO {h} (revision, checksum, execution_ms, content_checksum, breaking) VALUES ({}, {}, 0, {}, {})",
                 lit(revision),
                 lit(checksum),
-                lit(content)
+                lit(content),
+                self.boolean(breaking)
             ),
             None => format!("DELETE FROM {h} WHERE revision = {}", lit(revision)),
+        }
+    }
+
+    /// A boolean literal (MySQL and SQLite keep them as 1 and 0).
+    pub fn boolean(self, b: bool) -> &'static str {
+        match (self, b) {
+            (Dialect::Postgres, true) => "true",
+            (Dialect::Postgres, false) => "false",
+            (_, true) => "1",
+            (_, false) => "0",
         }
     }
 
