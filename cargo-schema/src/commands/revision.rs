@@ -160,9 +160,7 @@ pub fn revision(
             .as_ref()
             .is_ok_and(|[(first, _), (second, _)]| !first.is_empty() && !second.is_empty());
     // One revision, or with --split the compatible part and then the breaking part.
-    let mut parts: Vec<(String, String, Vec<Operation>, Vec<Operation>, Option<bool>)> = if args
-        .split
-    {
+    let mut parts: Vec<Part> = if args.split {
         if !mixed {
             return Err(CliError::input(format!(
                 "--split: nothing to split, every change is {}",
@@ -200,7 +198,7 @@ pub fn revision(
                 ));
         }
         // Written for what autogenerate wrote; an empty revision's data steps decide.
-        let flag = (!args.empty).then(|| !breaking.is_empty());
+        let flag = (!args.empty).then_some(!breaking.is_empty());
         vec![(
             id.clone(),
             args.message.clone(),
@@ -213,7 +211,7 @@ pub fn revision(
     let on_sqlite = krate.dialects.contains(&schema_core::Dialect::Sqlite);
     let mut parent = parents;
     let mut rebuild_warnings = Vec::new();
-    for (i, (rev_id, message, up, down, flag)) in parts.drain(..).enumerate() {
+    for (i, Part(rev_id, message, up, down, flag)) in parts.drain(..).enumerate() {
         let rev = RevisionFile {
             revision: rev_id.clone(),
             down_revisions: parent.clone(),
@@ -280,6 +278,9 @@ pub fn revision(
     }
     Ok(ExitCode::Success)
 }
+
+/// One revision `revision` writes: id, message, upgrade, downgrade, `breaking`.
+struct Part(String, String, Vec<Operation>, Vec<Operation>, Option<bool>);
 
 pub fn display_path(ws: &Workspace, path: &Path) -> String {
     path.strip_prefix(&ws.root)

@@ -163,14 +163,14 @@ pub fn dialect_gaps(rev: &Revision, dialects: &[Dialect]) -> Vec<String> {
     out
 }
 
+/// One revision of a split: its upgrade and its downgrade.
+pub type SplitPart = (Vec<Operation>, Vec<Operation>);
+
 /// `revision --split`: the compatible changes, to ship before the code, and the breaking
 /// ones, to ship after it. A NOT NULL column without a default is added nullable in the
 /// first and made NOT NULL in the second. Each part's downgrade is its upgrade's exact
 /// inverse. Refused when the parts do not replay in that order from `state`.
-pub fn split_breaking(
-    state: &Schema,
-    upgrade: &[Operation],
-) -> Result<[(Vec<Operation>, Vec<Operation>); 2], String> {
+pub fn split_breaking(state: &Schema, upgrade: &[Operation]) -> Result<[SplitPart; 2], String> {
     let (mut first, mut second) = (Vec::new(), Vec::new());
     for op in upgrade {
         match op {
