@@ -175,14 +175,14 @@ pub fn revision(
             split.map_err(|e| CliError::input(format!("--split: {e}")))?;
         let second = next_id(&graph, [id.clone()]);
         vec![
-            (
+            Part(
                 id.clone(),
                 format!("{} (compatible)", args.message),
                 up1,
                 down1,
                 Some(false),
             ),
-            (
+            Part(
                 second,
                 format!("{} (breaking)", args.message),
                 up2,
@@ -199,7 +199,7 @@ pub fn revision(
         }
         // Written for what autogenerate wrote; an empty revision's data steps decide.
         let flag = (!args.empty).then_some(!breaking.is_empty());
-        vec![(
+        vec![Part(
             id.clone(),
             args.message.clone(),
             upgrade.clone(),
