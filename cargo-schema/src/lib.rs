@@ -113,6 +113,10 @@ enum Command {
         /// Seconds to wait for another process's migration lock.
         #[arg(long, default_value_t = 60, value_name = "SECS")]
         lock_timeout: u64,
+        /// Run the pending revisions in a transaction that is rolled back, and report each
+        /// step's time, rows and (PostgreSQL) locks; nothing is recorded.
+        #[arg(long, conflicts_with_all = ["backup", "single_transaction"])]
+        rehearse: bool,
         /// Back the database up to this new file first, when something is pending
         /// (SQLite: a copy; PostgreSQL: `pg_dump -Fc`, restore with `pg_restore`).
         #[arg(long, value_name = "PATH")]
@@ -266,9 +270,22 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             single_transaction,
             lock_timeout,
             backup,
+            rehearse,
             script,
         } => {
             let ws = ws()?;
+            if *rehearse {
+                return commands::db::rehearse(
+                    &db_cx(&ws, g, out),
+                    target,
+                    schema::RunOptions {
+                        allow_edited: *allow_edited,
+                        lock_timeout_secs: *lock_timeout,
+                        ahead: schema::runner::AheadPolicy::Refuse,
+                        ..Default::default()
+                    },
+                );
+            }
             if script.sql {
                 return commands::db::script(
                     &db_cx(&ws, g, out),

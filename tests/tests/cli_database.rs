@@ -824,3 +824,57 @@ fn split_writes_the_compatible_part_first_and_the_breaking_part_after() {
             .expect(0);
     }
 }
+
+/// `upgrade --rehearse` runs the pending revisions in a transaction that is rolled back:
+/// it reports each step (on PostgreSQL with the locks it took: a type change takes an
+/// AccessExclusiveLock), and history and schema stay as they were. MariaDB commits DDL
+/// itself, so there it is refused.
+#[test]
+fn a_rehearsal_reports_steps_and_locks_and_changes_nothing() {
+    for db in TestDb::all("rehearse") {
+        let f = Fixture::new("blog");
+        let url = db.url();
+        f.schema(&["upgrade", "--database-url", &url]).expect(0);
+        f.write(
+            "models/migrations/20251124_0008_wider_karma.toml",
+            "revision = \"0008\"\ndown_revision = \"0007\"\nmessage = \"wider karma\"\n\n[[upgrade]]\nop = \"alter_column\"\ntable = \"users\"\ncolumn = \"karma\"\ntype = { from = \"integer\", to = \"bigint\" }\n\n[[downgrade]]\nop = \"alter_column\"\ntable = \"users\"\ncolumn = \"karma\"\ntype = { from = \"bigint\", to = \"integer\" }\n",
+        );
+        let before = db.introspect();
+        let r = f.schema(&[
+            "upgrade",
+            "--rehearse",
+            "--format",
+            "json",
+            "--database-url",
+            &url,
+        ]);
+        if db.dialect() == schema_core::Dialect::Mysql {
+            r.expect(2);
+            assert!(
+                r.stderr()
+                    .contains("--rehearse needs DDL inside a transaction"),
+                "{}",
+                r.stderr()
+            );
+            continue;
+        }
+        r.expect(0);
+        let report: serde_json::Value = serde_json::from_str(&r.stdout()).expect("json");
+        assert_eq!(report["rolled_back"], true);
+        assert_eq!(report["revisions"][0]["revision"], "0008");
+        let steps = report["revisions"][0]["steps"].as_array().expect("steps");
+        assert!(!steps.is_empty());
+        if db.dialect() == schema_core::Dialect::Postgres {
+            let locks = steps[0]["locks"].as_array().expect("locks");
+            assert!(
+                locks
+                    .iter()
+                    .any(|l| l["relation"] == "users" && l["mode"] == "AccessExclusiveLock"),
+                "{locks:?}"
+            );
+        }
+        let r = f.schema(&["current", "--database-url", &url]);
+        assert_eq!(r.stdout().trim(), "0007");
+        schema_e2e::assert_schema(&db, &before, "after the rehearsal");
+    }
+}

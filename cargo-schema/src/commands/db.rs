@@ -258,6 +258,58 @@ pub fn reset(cx: &DbContext<'_>, force: bool) -> Result<ExitCode> {
     Ok(ExitCode::Success)
 }
 
+/// `upgrade --rehearse`: the pending revisions run and rolled back, with what each step
+/// cost.
+pub fn rehearse(cx: &DbContext<'_>, target: &str, options: RunOptions) -> Result<ExitCode> {
+    let graph = cx.ws.graph()?;
+    let (mut conn, _, shown) = cx.connect()?;
+    let m = Migrator::new(&graph, options);
+    let report = on_backend!(&mut conn, |db| m.rehearse(&mut db, target)).map_err(run_err)?;
+    if cx.out.json() {
+        cx.out.print_json(&json!({
+            "database": shown,
+            "rolled_back": true,
+            "revisions": report.iter().map(|r| json!({
+                "revision": r.revision,
+                "steps": r.steps.iter().map(|s| json!({
+                    "statements": s.statements,
+                    "ms": s.elapsed.as_secs_f64() * 1000.0,
+                    "rows": s.rows,
+                    "locks": s.locks.iter().map(|(rel, mode)| json!({"relation": rel, "mode": mode})).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        }));
+        return Ok(ExitCode::Success);
+    }
+    if report.is_empty() {
+        cx.out.say(format!("{shown}: nothing to rehearse"));
+        return Ok(ExitCode::Success);
+    }
+    for r in &report {
+        cx.out.say(format!("Rehearsed {}", r.revision));
+        for s in &r.steps {
+            let first = s.statements.first().map(String::as_str).unwrap_or("");
+            let first = first.lines().next().unwrap_or("");
+            let mut line = format!("  {:>9.1} ms", s.elapsed.as_secs_f64() * 1000.0);
+            if let Some(n) = s.rows {
+                line.push_str(&format!("  {n} row(s)"));
+            }
+            line.push_str(&format!("  {first}"));
+            if s.statements.len() > 1 {
+                line.push_str(&format!(" (+{} more)", s.statements.len() - 1));
+            }
+            cx.out.say(line);
+            for (rel, mode) in &s.locks {
+                cx.out.say(format!("               lock {mode} on {rel}"));
+            }
+        }
+    }
+    cx.out.say(format!(
+        "Rolled back: {shown} is as it was; nothing was recorded"
+    ));
+    Ok(ExitCode::Success)
+}
+
 /// `repair`: bring the history in step with the files where that is safe (see
 /// [`Migrator::repair`]); exit 1 when revisions whose operations changed are left.
 pub fn repair(cx: &DbContext<'_>, accept: &[String]) -> Result<ExitCode> {

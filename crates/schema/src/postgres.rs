@@ -423,6 +423,69 @@ impl Backend for PostgresBackend<'_> {
         introspect(self.client).await
     }
 
+    async fn rehearse_steps(
+        &mut self,
+        steps: &[Step],
+    ) -> Result<crate::runner::RehearsedStep, StatementError> {
+        let locks_sql = "SELECT c.relname::text || ' ' || l.mode FROM pg_locks l \
+                         JOIN pg_class c ON c.oid = l.relation \
+                         WHERE l.pid = pg_backend_pid() AND l.granted \
+                         AND c.relnamespace = current_schema()::regnamespace";
+        let held = |msgs: Vec<tokio_postgres::SimpleQueryMessage>| -> BTreeSet<String> {
+            msgs.into_iter()
+                .filter_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                    _ => None,
+                })
+                .collect()
+        };
+        let fail = |sql: &str, e: tokio_postgres::Error| StatementError {
+            statement: Some(sql.to_string()),
+            message: pg_message(&e),
+        };
+        let before = held(
+            self.client
+                .simple_query(locks_sql)
+                .await
+                .map_err(|e| fail(locks_sql, e))?,
+        );
+        let started = std::time::Instant::now();
+        let mut rows = 0;
+        let mut statements = Vec::new();
+        for sql in steps.iter().filter_map(Step::as_sql) {
+            let msgs = self
+                .client
+                .simple_query(sql)
+                .await
+                .map_err(|e| fail(sql, e))?;
+            rows += msgs
+                .iter()
+                .map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::CommandComplete(n) => *n,
+                    _ => 0,
+                })
+                .sum::<u64>();
+            statements.push(sql.to_string());
+        }
+        let elapsed = started.elapsed();
+        let after = held(
+            self.client
+                .simple_query(locks_sql)
+                .await
+                .map_err(|e| fail(locks_sql, e))?,
+        );
+        Ok(crate::runner::RehearsedStep {
+            statements,
+            elapsed,
+            rows: Some(rows),
+            locks: after
+                .difference(&before)
+                .filter_map(|l| l.rsplit_once(' '))
+                .map(|(rel, mode)| (rel.to_string(), mode.to_string()))
+                .collect(),
+        })
+    }
+
     async fn backup(&mut self, path: &std::path::Path) -> Result<(), RunError> {
         let Some(config) = &self.config else {
             return Err(RunError::Backup(

@@ -343,6 +343,16 @@ pub trait Backend {
         )))
     }
 
+    /// Inside the transaction of a rehearsal: runs one operation's statements and says what
+    /// they cost (time, rows the database reports, locks they took where it tells).
+    async fn rehearse_steps(&mut self, steps: &[Step]) -> Result<RehearsedStep, StatementError> {
+        let _ = steps;
+        Err(StatementError {
+            statement: None,
+            message: format!("{} cannot rehearse", self.dialect()),
+        })
+    }
+
     /// Outside any transaction, where DDL commits itself: runs one operation's statements.
     async fn run_steps(&mut self, steps: &[Step]) -> Result<(), StatementError> {
         let _ = steps;
@@ -383,6 +393,23 @@ pub struct PlannedRevision<'a> {
 pub struct StatementError {
     pub statement: Option<String>,
     pub message: String,
+}
+
+/// One operation of a rehearsal: its statements, how long they took, the rows the
+/// database said they touched, and the locks they took (PostgreSQL: relation, mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RehearsedStep {
+    pub statements: Vec<String>,
+    pub elapsed: std::time::Duration,
+    pub rows: Option<u64>,
+    pub locks: Vec<(String, String)>,
+}
+
+/// A rehearsed revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rehearsed {
+    pub revision: String,
+    pub steps: Vec<RehearsedStep>,
 }
 
 /// What `repair` did and what it left.
@@ -840,6 +867,63 @@ impl<'g> Migrator<'g> {
                 statement: e.statement.unwrap_or_else(|| "(unknown)".into()),
                 message: e.message,
             })
+    }
+
+    /// `upgrade --rehearse`: runs the pending revisions in one transaction under the lock,
+    /// measuring each operation, then rolls everything back; nothing is recorded. Refused
+    /// where DDL commits itself (it would change the database).
+    pub async fn rehearse<B: Backend>(
+        &self,
+        db: &mut B,
+        target: &str,
+    ) -> Result<Vec<Rehearsed>, RunError> {
+        if !db.dialect().transactional_ddl() {
+            return Err(RunError::Target(format!(
+                "--rehearse needs DDL inside a transaction; {} commits each DDL statement, so rehearse on a copy of the database",
+                db.dialect()
+            )));
+        }
+        db.lock_run(&self.options).await?;
+        let result = self.rehearse_locked(db, target).await;
+        let unlocked = db.unlock_run().await;
+        let report = result?;
+        unlocked?;
+        Ok(report)
+    }
+
+    async fn rehearse_locked<B: Backend>(
+        &self,
+        db: &mut B,
+        target: &str,
+    ) -> Result<Vec<Rehearsed>, RunError> {
+        let applied = self.applied(db).await?;
+        let wanted = self.wanted(target, &applied)?;
+        let pending: BTreeSet<String> = wanted.difference(&applied).cloned().collect();
+        let mut state = self.state_of(&applied)?;
+        let planned = render_by_operation(db.dialect(), &mut state, self.graph.in_order(&pending))?;
+        let mut report = Vec::new();
+        if planned.is_empty() {
+            return Ok(report);
+        }
+        db.begin_locked(&self.options).await?;
+        for (rev, ops) in &planned {
+            let mut steps = Vec::new();
+            for op in ops {
+                match db.rehearse_steps(op).await {
+                    Ok(r) => steps.push(r),
+                    Err(e) => {
+                        let _ = db.rollback().await;
+                        return Err(self.statement_error(rev, e));
+                    }
+                }
+            }
+            report.push(Rehearsed {
+                revision: rev.id().to_string(),
+                steps,
+            });
+        }
+        db.rollback().await?;
+        Ok(report)
     }
 
     /// What a downgrade to `target` reverts, newest first (see

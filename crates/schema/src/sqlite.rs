@@ -329,6 +329,22 @@ impl Backend for SqliteBackend<'_> {
         self.restore_foreign_keys()
     }
 
+    async fn rehearse_steps(
+        &mut self,
+        steps: &[Step],
+    ) -> Result<crate::runner::RehearsedStep, StatementError> {
+        let started = Instant::now();
+        let before = self.conn.total_changes();
+        self.run_steps(steps)?;
+        Ok(crate::runner::RehearsedStep {
+            statements: steps.iter().map(|s| s.to_string()).collect(),
+            elapsed: started.elapsed(),
+            rows: Some(self.conn.total_changes().saturating_sub(before)),
+            // SQLite locks the whole database for the write transaction.
+            locks: vec![],
+        })
+    }
+
     async fn backup(&mut self, path: &std::path::Path) -> Result<(), RunError> {
         if path.exists() {
             return Err(RunError::Backup(format!(
