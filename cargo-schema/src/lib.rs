@@ -113,6 +113,11 @@ enum Command {
         /// Seconds to wait for another process's migration lock.
         #[arg(long, default_value_t = 60, value_name = "SECS")]
         lock_timeout: u64,
+        /// How long a DDL statement waits for another session's lock (PostgreSQL
+        /// `lock_timeout`, e.g. `200ms`, `5s`) before its revision is rolled back and
+        /// retried, 3 times with backoff.
+        #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = duration)]
+        ddl_lock_timeout: std::time::Duration,
         /// Run the pending revisions in a transaction that is rolled back, and report each
         /// step's time, rows and (PostgreSQL) locks; nothing is recorded.
         #[arg(long, conflicts_with_all = ["backup", "single_transaction"])]
@@ -180,6 +185,19 @@ enum Command {
         #[arg(long, value_parser = revision_id)]
         rev_id: Option<String>,
     },
+}
+
+/// `200ms`, `5s`, or a number of seconds.
+fn duration(s: &str) -> std::result::Result<std::time::Duration, String> {
+    let bad = || format!("`{s}` is not a duration: write e.g. 200ms or 5s");
+    let (n, scale) = match s.strip_suffix("ms") {
+        Some(n) => (n, 1),
+        None => (s.strip_suffix('s').unwrap_or(s), 1000),
+    };
+    let n: u64 = n.trim().parse().map_err(|_| bad())?;
+    n.checked_mul(scale)
+        .map(std::time::Duration::from_millis)
+        .ok_or_else(bad)
 }
 
 /// `--rev-id`: checked before anything is written, since it becomes a file name.
@@ -269,6 +287,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             allow_edited,
             single_transaction,
             lock_timeout,
+            ddl_lock_timeout,
             backup,
             rehearse,
             script,
@@ -300,6 +319,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
                 single_transaction: *single_transaction,
                 lock_timeout_secs: *lock_timeout,
                 backup: backup.clone(),
+                ddl_lock_timeout: *ddl_lock_timeout,
                 ahead: schema::runner::AheadPolicy::Refuse,
                 ..Default::default()
             };

@@ -878,3 +878,71 @@ fn a_rehearsal_reports_steps_and_locks_and_changes_nothing() {
         schema_e2e::assert_schema(&db, &before, "after the rehearsal");
     }
 }
+
+/// DDL waits for another session's lock only `--ddl-lock-timeout` long: the revision is
+/// rolled back and retried with backoff, then fails cleanly, leaving the database at the
+/// revision before it; once the lock is gone the upgrade goes through.
+#[test]
+fn a_ddl_lock_timeout_retries_then_fails_cleanly() {
+    let db = TestDb::postgres("ddl_lock");
+    let f = Fixture::new("blog");
+    let url = db.url();
+    f.schema(&["upgrade", "--database-url", &url]).expect(0);
+    f.write(
+        "models/migrations/20251124_0008_wider_karma.toml",
+        "revision = \"0008\"\ndown_revision = \"0007\"\nmessage = \"wider karma\"\n\n[[upgrade]]\nop = \"alter_column\"\ntable = \"users\"\ncolumn = \"karma\"\ntype = { from = \"integer\", to = \"bigint\" }\n\n[[downgrade]]\nop = \"alter_column\"\ntable = \"users\"\ncolumn = \"karma\"\ntype = { from = \"bigint\", to = \"integer\" }\n",
+    );
+    // Another session reads users in an open transaction (an AccessShareLock).
+    let rt = schema_e2e::runtime();
+    let holder = schema_e2e::pg_connect(&rt, &url);
+    rt.block_on(holder.batch_execute("BEGIN; SELECT count(*) FROM users"))
+        .expect("hold");
+    let started = std::time::Instant::now();
+    let r = f.schema(&[
+        "upgrade",
+        "--ddl-lock-timeout",
+        "200ms",
+        "--database-url",
+        &url,
+    ]);
+    r.expect(3);
+    assert!(
+        r.stderr().contains("revision 0008")
+            && r.stderr().contains("lock timeout")
+            && r.stderr().contains("gave up after 3 retries"),
+        "{}",
+        r.stderr()
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(
+        f.schema(&["current", "--database-url", &url])
+            .stdout()
+            .trim(),
+        "0007"
+    );
+    rt.block_on(holder.batch_execute("ROLLBACK"))
+        .expect("release");
+    f.schema(&[
+        "upgrade",
+        "--ddl-lock-timeout",
+        "200ms",
+        "--database-url",
+        &url,
+    ])
+    .expect(0);
+    assert_eq!(
+        f.schema(&["current", "--database-url", &url])
+            .stdout()
+            .trim(),
+        "0008 (head)"
+    );
+    // A bad duration is a usage error.
+    f.schema(&[
+        "upgrade",
+        "--ddl-lock-timeout",
+        "soon",
+        "--database-url",
+        &url,
+    ])
+    .expect(2);
+}

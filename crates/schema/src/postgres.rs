@@ -250,9 +250,10 @@ impl Backend for PostgresBackend<'_> {
 
     async fn begin_locked(&mut self, options: &RunOptions) -> Result<(), RunError> {
         let sql = format!(
-            "BEGIN; SET LOCAL lock_timeout = '{}s';{}",
+            "BEGIN; SET LOCAL lock_timeout = '{}s';{} SET LOCAL lock_timeout = '{}ms';",
             options.lock_timeout_secs,
-            self.revision_lock()
+            self.revision_lock(),
+            options.ddl_lock_timeout.as_millis().max(1)
         );
         if let Err(e) = self.client.batch_execute(&sql).await {
             let _ = self.client.batch_execute("ROLLBACK").await;
@@ -360,7 +361,7 @@ impl Backend for PostgresBackend<'_> {
     ) -> Result<BTreeSet<String>, RunError> {
         // One round trip: begin, lock, and ask which of `ids` are recorded.
         let sql = format!(
-            "BEGIN; SET LOCAL lock_timeout = '{}s';{}{} {}",
+            "BEGIN; SET LOCAL lock_timeout = '{}s';{}{} SET LOCAL lock_timeout = '{}ms'; {}",
             options.lock_timeout_secs,
             if durable {
                 ""
@@ -368,6 +369,7 @@ impl Backend for PostgresBackend<'_> {
                 " SET LOCAL synchronous_commit = off;"
             },
             self.revision_lock(),
+            options.ddl_lock_timeout.as_millis().max(1),
             recorded_sql(ids)
         );
         match self.client.simple_query(&sql).await {
@@ -390,7 +392,8 @@ impl Backend for PostgresBackend<'_> {
             return Ok(());
         };
         let _ = self.client.batch_execute("ROLLBACK").await;
-        if first.statement.is_some() {
+        // A lock timeout is retried as a whole; replaying without the timeout would wait.
+        if first.statement.is_some() || first.is_lock_timeout() {
             return Err(first);
         }
         // Find the statement that failed: replay one at a time in a transaction that is

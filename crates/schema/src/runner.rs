@@ -200,6 +200,12 @@ pub struct RunOptions {
     pub backup: Option<std::path::PathBuf>,
     /// What an upgrade does on a database that records revisions this code does not know.
     pub ahead: AheadPolicy,
+    /// How long a DDL statement waits for another session's lock before its revision is
+    /// rolled back and retried (PostgreSQL's `lock_timeout`; separate from the wait for
+    /// the migration lock).
+    pub ddl_lock_timeout: std::time::Duration,
+    /// How many times a revision is retried after a DDL lock timeout.
+    pub ddl_retries: u32,
 }
 
 /// What an upgrade does when the database is ahead of the code (schema first, code
@@ -222,6 +228,8 @@ impl Default for RunOptions {
             forget_unknown: false,
             backup: None,
             ahead: AheadPolicy::Compatible,
+            ddl_lock_timeout: std::time::Duration::from_secs(5),
+            ddl_retries: 3,
         }
     }
 }
@@ -393,6 +401,14 @@ pub struct PlannedRevision<'a> {
 pub struct StatementError {
     pub statement: Option<String>,
     pub message: String,
+}
+
+impl StatementError {
+    /// Whether it waited longer than the DDL lock timeout for another session's lock
+    /// (PostgreSQL's SQLSTATE 55P03, which the backend puts in the message).
+    pub fn is_lock_timeout(&self) -> bool {
+        self.message.contains("SQLSTATE 55P03")
+    }
 }
 
 /// One operation of a rehearsal: its statements, how long they took, the rows the
@@ -766,31 +782,53 @@ impl<'g> Migrator<'g> {
         let durable = |id: &str| id == last;
         // Whether everything this run committed is on disk.
         let mut flushed = true;
-        for (rev, steps) in &planned {
+        'revisions: for (rev, steps) in &planned {
             // Without a run lock, another process may have applied it meanwhile, or
             // reverted what it needs: the history read under this revision's lock decides.
             let needs = parents(rev);
             let ids: Vec<&str> = std::iter::once(rev.id())
                 .chain(needs.iter().copied())
                 .collect();
-            let recorded = db
-                .begin_revision(&ids, durable(rev.id()), &self.options)
-                .await?;
-            if recorded.contains(rev.id()) {
-                db.commit().await?;
-                continue;
-            }
-            if let Some(gone) = needs.iter().find(|p| !recorded.contains(**p)) {
-                let _ = db.rollback().await;
-                return Err(RunError::HistoryMoved(format!(
-                    "{} needs {gone}, which is no longer applied",
-                    rev.id()
-                )));
-            }
             let content = rev.content_checksum();
             let record = Recorded::of(rev, &content);
-            if let Err(e) = self.run_one(db, rev, steps, Some(record)).await {
-                return Err(lost_or(db, e, rev.id(), report.revisions.last()));
+            let mut retries = 0;
+            loop {
+                let recorded = db
+                    .begin_revision(&ids, durable(rev.id()), &self.options)
+                    .await?;
+                if recorded.contains(rev.id()) {
+                    db.commit().await?;
+                    continue 'revisions;
+                }
+                if let Some(gone) = needs.iter().find(|p| !recorded.contains(**p)) {
+                    let _ = db.rollback().await;
+                    return Err(RunError::HistoryMoved(format!(
+                        "{} needs {gone}, which is no longer applied",
+                        rev.id()
+                    )));
+                }
+                match db.apply_revision(steps, rev.id(), Some(record)).await {
+                    Ok(()) => break,
+                    // Another session holds a lock a statement needs: the revision was
+                    // rolled back; wait a little and try again rather than queue behind
+                    // it (which would block every query after ours).
+                    Err(e) if e.is_lock_timeout() && retries < self.options.ddl_retries => {
+                        retries += 1;
+                        std::thread::sleep(std::time::Duration::from_millis(
+                            (100u64 << retries).min(2000),
+                        ));
+                    }
+                    Err(mut e) => {
+                        if e.is_lock_timeout() {
+                            e.message = format!(
+                                "{} (gave up after {retries} retries: another session holds a lock this statement needs; the revision was rolled back each time)",
+                                e.message
+                            );
+                        }
+                        let e = self.statement_error(rev, e);
+                        return Err(lost_or(db, e, rev.id(), report.revisions.last()));
+                    }
+                }
             }
             flushed = durable(rev.id());
             report.revisions.push(rev.id().to_string());
