@@ -320,6 +320,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
                 lock_timeout_secs: *lock_timeout,
                 backup: backup.clone(),
                 ddl_lock_timeout: *ddl_lock_timeout,
+                observer: output::RunProgress::for_output(out),
                 ahead: schema::runner::AheadPolicy::Refuse,
                 ..Default::default()
             };

@@ -946,3 +946,33 @@ fn a_ddl_lock_timeout_retries_then_fails_cleanly() {
     ])
     .expect(2);
 }
+
+/// `-v` prints each revision and each step with its time; on a pipe without `-v`, and
+/// with `--format json`, an upgrade prints no progress.
+#[test]
+fn verbose_upgrades_print_each_step_with_its_time() {
+    for db in TestDb::both("verbose") {
+        let f = Fixture::new("blog");
+        let url = db.url();
+        let r = f.schema(&["upgrade", "0002", "--database-url", &url]);
+        r.expect(0);
+        assert!(!r.stderr().contains("revision 0001"), "{}", r.stderr());
+        let r = f.schema(&["upgrade", "-v", "--database-url", &url]);
+        r.expect(0);
+        let err = r.stderr();
+        assert!(err.contains("revision 0003 (1 of 5)"), "{err}");
+        assert!(err.contains("revision 0007 (5 of 5)"), "{err}");
+        assert!(
+            err.lines()
+                .any(|l| l.contains(" ms  ALTER TABLE") && l.contains("karma")),
+            "{err}"
+        );
+        assert_eq!(
+            db.rows("SELECT count(*) FROM _schema_history")[0][0],
+            "7",
+            "every revision recorded as usual"
+        );
+        f.schema(&["check", "--database", "--database-url", &url])
+            .expect(0);
+    }
+}

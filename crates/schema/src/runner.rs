@@ -206,6 +206,35 @@ pub struct RunOptions {
     pub ddl_lock_timeout: std::time::Duration,
     /// How many times a revision is retried after a DDL lock timeout.
     pub ddl_retries: u32,
+    /// Told of each revision as it starts and, when it asks for them, of each step with
+    /// its time (a progress bar, `-v`).
+    pub observer: Option<Observer>,
+}
+
+/// What a run tells whoever watches it.
+pub trait RunObserver: Send + Sync {
+    /// Revision `n` of `total` starts.
+    fn revision_started(&self, n: usize, total: usize, id: &str);
+    /// Whether to time each operation's statements (runs them one operation at a time).
+    fn wants_steps(&self) -> bool {
+        false
+    }
+    /// One operation's statements ran in `elapsed`.
+    fn step_done(&self, statements: &[String], elapsed: std::time::Duration) {
+        let _ = (statements, elapsed);
+    }
+    /// The run is over (whatever its outcome).
+    fn finished(&self) {}
+}
+
+/// A shared [`RunObserver`].
+#[derive(Clone)]
+pub struct Observer(pub std::sync::Arc<dyn RunObserver>);
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Observer")
+    }
 }
 
 /// What an upgrade does when the database is ahead of the code (schema first, code
@@ -230,6 +259,7 @@ impl Default for RunOptions {
             ahead: AheadPolicy::Compatible,
             ddl_lock_timeout: std::time::Duration::from_secs(5),
             ddl_retries: 3,
+            observer: None,
         }
     }
 }
@@ -736,6 +766,9 @@ impl<'g> Migrator<'g> {
         }
         db.lock_run(&self.options).await?;
         let result = self.upgrade_locked(db, target).await;
+        if let Some(o) = &self.options.observer {
+            o.0.finished();
+        }
         finish(db, result).await
     }
 
@@ -771,7 +804,8 @@ impl<'g> Migrator<'g> {
             return self.upgrade_in_one_transaction(db, &pending, state).await;
         }
         // Every pending revision is replayed and rendered before the first statement.
-        let planned = render_plan(db.dialect(), state, self.graph.in_order(&pending), true)?;
+        let mut state = state;
+        let planned = render_by_operation(db.dialect(), &mut state, self.graph.in_order(&pending))?;
         let mut report = RunReport::default();
         // Only the last commit of a run waits for the disk (it makes the earlier ones
         // durable too).
@@ -782,7 +816,13 @@ impl<'g> Migrator<'g> {
         let durable = |id: &str| id == last;
         // Whether everything this run committed is on disk.
         let mut flushed = true;
-        'revisions: for (rev, steps) in &planned {
+        let total = planned.len();
+        let observer = self.options.observer.as_ref().map(|o| &o.0);
+        'revisions: for (n, (rev, ops)) in planned.iter().enumerate() {
+            let steps: Vec<Step> = ops.concat();
+            if let Some(o) = observer {
+                o.revision_started(n + 1, total, rev.id());
+            }
             // Without a run lock, another process may have applied it meanwhile, or
             // reverted what it needs: the history read under this revision's lock decides.
             let needs = parents(rev);
@@ -807,7 +847,11 @@ impl<'g> Migrator<'g> {
                         rev.id()
                     )));
                 }
-                match db.apply_revision(steps, rev.id(), Some(record)).await {
+                let applied = match observer.filter(|o| o.wants_steps()) {
+                    Some(o) => Self::apply_timed(db, ops, rev.id(), Some(record), o.as_ref()).await,
+                    None => db.apply_revision(&steps, rev.id(), Some(record)).await,
+                };
+                match applied {
                     Ok(()) => break,
                     // Another session holds a lock a statement needs: the revision was
                     // rolled back; wait a little and try again rather than queue behind
@@ -838,6 +882,27 @@ impl<'g> Migrator<'g> {
             db.flush().await?;
         }
         Ok(report)
+    }
+
+    /// [`Backend::apply_revision`] one operation at a time, each timed and told to the
+    /// observer (what `-v` prints); the history row and the commit as usual.
+    async fn apply_timed<B: Backend>(
+        db: &mut B,
+        ops: &[Vec<Step>],
+        id: &str,
+        record: Option<Recorded<'_>>,
+        observer: &dyn RunObserver,
+    ) -> Result<(), StatementError> {
+        for op in ops {
+            match db.rehearse_steps(op).await {
+                Ok(r) => observer.step_done(&r.statements, r.elapsed),
+                Err(e) => {
+                    let _ = db.rollback().await;
+                    return Err(e);
+                }
+            }
+        }
+        db.apply_revision(&[], id, record).await
     }
 
     async fn upgrade_in_one_transaction<B: Backend>(
@@ -1065,7 +1130,11 @@ impl<'g> Migrator<'g> {
         let mut state = state;
         let planned = render_by_operation(db.dialect(), &mut state, self.graph.in_order(pending))?;
         let mut report = RunReport::default();
-        for (rev, ops) in &planned {
+        let total = planned.len();
+        for (n, (rev, ops)) in planned.iter().enumerate() {
+            if let Some(o) = &self.options.observer {
+                o.0.revision_started(n + 1, total, rev.id());
+            }
             let content = rev.content_checksum();
             let rec = Recorded::of(rev, &content);
             let start = partial
