@@ -169,6 +169,12 @@ enum Command {
     /// models that differ from the migrations). Tags are targets for upgrade, downgrade,
     /// stamp and sql.
     Tag { name: String },
+    /// Report what takes a strong lock on PostgreSQL (or breaks running code), with the
+    /// safe form; exit 1 on errors.
+    Lint {
+        /// Revisions to lint (default: every one).
+        revisions: Vec<String>,
+    },
     /// Bring the history in step with the files: re-record revisions renumbered or changed
     /// only in form, and, named with --accept, those whose operations changed.
     Repair {
@@ -367,6 +373,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             commands::db::sql(&ws()?, g.database_url.as_deref(), range, dialect.as_deref())
         }
         Command::Tag { name } => commands::inspect::tag(&ws()?, name, out),
+        Command::Lint { revisions } => commands::inspect::lint(&ws()?, revisions, out),
         Command::Repair { accept } => commands::db::repair(&db_cx(&ws()?, g, out), accept),
         Command::Renumber { file, rev_id } => {
             commands::revision::renumber(&ws()?, file, rev_id.as_deref(), out)

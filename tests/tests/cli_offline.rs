@@ -462,3 +462,42 @@ fn usage_errors_exit_2() {
     f.schema(&["--manifest-path", "/nonexistent/Cargo.toml", "check"])
         .expect(2);
 }
+
+/// `lint` reports what takes a strong lock on PostgreSQL, each with its safe form, and
+/// fails on errors; `revision` warns of the same for the revision it writes.
+#[test]
+fn lint_reports_lock_risks_with_their_safe_form() {
+    let f = Fixture::new("blog");
+    let r = f.schema(&["lint"]);
+    r.expect(1);
+    let out = r.stdout();
+    assert!(out.contains("0006 step 1 [set-not-null] error"), "{out}");
+    assert!(
+        out.contains("0007 step 2 [check-without-not-valid] error"),
+        "{out}"
+    );
+    assert!(out.contains("safe form: add it NOT VALID"), "{out}");
+    let r = f.schema(&["lint", "0004", "--format", "json"]);
+    r.expect(0);
+    assert_eq!(r.stdout().trim(), "[]");
+    let r = f.schema(&["lint", "0006", "--format", "json"]);
+    r.expect(1);
+    let findings: serde_json::Value = serde_json::from_str(&r.stdout()).expect("json");
+    assert_eq!(findings[0]["rule"], "set-not-null");
+    assert_eq!(findings[0]["error"], true);
+    f.schema(&["lint", "0042"]).expect(2);
+    // A new revision that changes a column's type is called out as it is written.
+    f.edit(
+        "models/src/users.rs",
+        "    #[column(default = \"0\")]\n    pub karma: i32,",
+        "    #[column(default = \"0\")]\n    pub karma: i64,",
+    );
+    let r = f.schema(&["revision", "-m", "wider karma"]);
+    r.expect(0);
+    assert!(
+        r.stderr()
+            .contains("lock risk on PostgreSQL [type-change-rewrites]"),
+        "{}",
+        r.stderr()
+    );
+}

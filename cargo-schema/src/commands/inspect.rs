@@ -349,3 +349,55 @@ pub fn tag(ws: &Workspace, name: &str, out: &Output) -> Result<ExitCode> {
     out.say(format!("Tagged {name} at {}", heads.join(", ")));
     Ok(ExitCode::Success)
 }
+
+/// `lint`: the lock risks of revisions on PostgreSQL (all, or the ids given), each with
+/// its safe form; exit 1 when any is an error.
+pub fn lint(ws: &Workspace, ids: &[String], out: &Output) -> Result<ExitCode> {
+    let graph = ws.graph()?;
+    for id in ids {
+        if graph.get(id).is_none() {
+            return Err(CliError::input(format!("no revision `{id}`")));
+        }
+    }
+    let mut state = schema_core::Schema::new();
+    let mut findings = Vec::new();
+    for rev in graph.ordered() {
+        if ids.is_empty() || ids.iter().any(|i| i == rev.id()) {
+            findings.extend(schema_core::lint::lint_revision(&state, rev));
+        }
+        schema_core::replay::replay_revisions(&mut state, [rev])
+            .map_err(|e| CliError::input(e.to_string()))?;
+    }
+    let errors = findings.iter().filter(|f| f.error).count();
+    if out.json() {
+        out.print_json(&json!(findings
+            .iter()
+            .map(|f| json!({
+                "revision": f.revision,
+                "step": f.step,
+                "rule": f.rule,
+                "error": f.error,
+                "message": f.message,
+                "safe_form": f.safe_form,
+            }))
+            .collect::<Vec<_>>()));
+    } else {
+        for f in &findings {
+            out.say(format!(
+                "{} step {} [{}] {}: {}\n    safe form: {}",
+                f.revision,
+                f.step,
+                f.rule,
+                if f.error { "error" } else { "warning" },
+                f.message,
+                f.safe_form
+            ));
+        }
+        out.say(format!("{} finding(s), {errors} error(s)", findings.len()));
+    }
+    Ok(if errors > 0 {
+        ExitCode::Difference
+    } else {
+        ExitCode::Success
+    })
+}

@@ -229,6 +229,7 @@ pub fn revision(
             downgrade: down,
         };
         parent = vec![rev_id.clone()];
+        let before_part = state.clone();
         // Which upgrade steps rebuild a table on SQLite, for the reviewer.
         let mut rebuilds = Vec::new();
         for (i, op) in rev.upgrade.iter().enumerate() {
@@ -239,6 +240,19 @@ pub fn revision(
                 ));
             }
             let _ = apply(&mut state, op);
+        }
+        if krate.dialects.contains(&schema_core::Dialect::Postgres) && !args.dry_run {
+            let as_revision = schema_core::Revision {
+                file: rev.clone(),
+                path: PathBuf::new(),
+                checksum: String::new(),
+            };
+            for f in schema_core::lint::lint_revision(&before_part, &as_revision) {
+                out.warn(format!(
+                    "lock risk on PostgreSQL [{}]: {}; safe form: {}",
+                    f.rule, f.message, f.safe_form
+                ));
+            }
         }
         let text = file::write(&rev, &rebuilds);
         if args.dry_run {

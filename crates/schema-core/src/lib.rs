@@ -8,6 +8,7 @@ pub mod diff;
 pub mod file;
 pub mod graph;
 pub mod input;
+pub mod lint;
 pub mod manifest;
 pub mod model;
 pub mod naming;
