@@ -535,7 +535,14 @@ impl Backend for PostgresBackend<'_> {
         }
         let mut cmd = std::process::Command::new("pg_dump");
         cmd.args(["-Fc", "--no-password", "-f"]).arg(path);
-        if let Some(h) = config.get_hosts().first() {
+        // A unix socket first when there is one (a `?host=/dir` beside the URL's host):
+        // libpq stops at the first host whose authentication fails.
+        let hosts = config.get_hosts();
+        let host = hosts
+            .iter()
+            .find(|h| matches!(h, tokio_postgres::config::Host::Unix(_)))
+            .or_else(|| hosts.first());
+        if let Some(h) = host {
             match h {
                 tokio_postgres::config::Host::Tcp(name) => cmd.arg("-h").arg(name),
                 tokio_postgres::config::Host::Unix(dir) => cmd.arg("-h").arg(dir),
