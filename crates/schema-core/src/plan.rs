@@ -56,6 +56,36 @@ pub fn render_revisions_by_operation<'r>(
     Ok(out)
 }
 
+/// A revision of a range, whether it is upgraded (else reverted), and its steps.
+type RangeStep<'g> = (&'g Revision, bool, Vec<Step>);
+
+/// A [`Range`]'s revisions rendered in order from the state it starts at: each with
+/// whether it is upgraded (else reverted) and its steps.
+fn rendered_range<'g>(
+    graph: &'g MigrationGraph,
+    dialect: Dialect,
+    range: &Range,
+) -> Result<Vec<RangeStep<'g>>, String> {
+    let mut state = Schema::new();
+    replay_revisions(&mut state, graph.in_order(&range.from)).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for (ids, up) in [(&range.upgrade, true), (&range.downgrade, false)] {
+        let revisions = ids.iter().filter_map(|id| graph.get(id));
+        let rendered =
+            render_revisions(dialect, &mut state, revisions, up).map_err(|e| e.to_string())?;
+        out.extend(rendered.into_iter().map(|(rev, steps)| (rev, up, steps)));
+    }
+    Ok(out)
+}
+
+fn verb(up: bool) -> &'static str {
+    if up {
+        "upgrade"
+    } else {
+        "downgrade"
+    }
+}
+
 /// The script of a [`Range`]: its upgrades, or its downgrades, each under a comment that
 /// names the revision.
 pub fn render_range(
@@ -63,25 +93,16 @@ pub fn render_range(
     dialect: Dialect,
     range: &Range,
 ) -> Result<String, String> {
-    let mut state = Schema::new();
-    replay_revisions(&mut state, graph.in_order(&range.from)).map_err(|e| e.to_string())?;
     let mut text = String::new();
-    for (ids, up, verb) in [
-        (&range.upgrade, true, "upgrade"),
-        (&range.downgrade, false, "downgrade"),
-    ] {
-        let revisions = ids.iter().filter_map(|id| graph.get(id));
-        let rendered =
-            render_revisions(dialect, &mut state, revisions, up).map_err(|e| e.to_string())?;
-        for (rev, steps) in rendered {
-            text.push_str(&format!(
-                "-- {verb} {}: {}\n",
-                rev.id(),
-                comment_text(&rev.file.message)
-            ));
-            for s in steps {
-                text.push_str(&format!("{s};\n"));
-            }
+    for (rev, up, steps) in rendered_range(graph, dialect, range)? {
+        text.push_str(&format!(
+            "-- {} {}: {}\n",
+            verb(up),
+            rev.id(),
+            comment_text(&rev.file.message)
+        ));
+        for s in steps {
+            text.push_str(&format!("{s};\n"));
         }
     }
     Ok(text)
@@ -97,41 +118,33 @@ pub fn render_script(
     range: &Range,
     heading: &str,
 ) -> Result<String, String> {
-    let mut state = Schema::new();
-    replay_revisions(&mut state, graph.in_order(&range.from)).map_err(|e| e.to_string())?;
+    let rendered = rendered_range(graph, dialect, range)?;
     let mut text = String::new();
     for line in heading.lines() {
         text.push_str(&format!("-- {}\n", comment_text(line)));
     }
     text.push_str(&format!("{};\n", dialect.history_table_sql()));
     let (begin, commit) = dialect.script_transaction();
-    for (ids, up, verb) in [
-        (&range.upgrade, true, "upgrade"),
-        (&range.downgrade, false, "downgrade"),
-    ] {
-        let revisions = ids.iter().filter_map(|id| graph.get(id));
-        let rendered =
-            render_revisions(dialect, &mut state, revisions, up).map_err(|e| e.to_string())?;
-        for (rev, steps) in rendered {
-            text.push_str(&format!(
-                "\n-- {verb} {}: {}\n{begin}",
-                rev.id(),
-                comment_text(&rev.file.message)
-            ));
-            for s in steps {
-                text.push_str(&format!("{s};\n"));
-            }
-            let content = rev.content_checksum();
-            let record = up.then_some((
-                rev.checksum.as_str(),
-                content.as_str(),
-                rev.file.is_breaking(),
-            ));
-            text.push_str(&format!(
-                "{};\n{commit}",
-                dialect.history_row_sql(rev.id(), record)
-            ));
+    for (rev, up, steps) in rendered {
+        text.push_str(&format!(
+            "\n-- {} {}: {}\n{begin}",
+            verb(up),
+            rev.id(),
+            comment_text(&rev.file.message)
+        ));
+        for s in steps {
+            text.push_str(&format!("{s};\n"));
         }
+        let content = rev.content_checksum();
+        let record = up.then_some((
+            rev.checksum.as_str(),
+            content.as_str(),
+            rev.file.is_breaking(),
+        ));
+        text.push_str(&format!(
+            "{};\n{commit}",
+            dialect.history_row_sql(rev.id(), record)
+        ));
     }
     Ok(text)
 }

@@ -471,21 +471,8 @@ pub fn mysql_server() -> Result<String, String> {
 #[cfg(feature = "mysql")]
 pub async fn fresh_mysql_database(prefix: &str) -> Result<String, String> {
     use mysql_async::prelude::Queryable;
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
     let server = mysql_server()?;
-    let name = format!(
-        "{}_{}_{}",
-        prefix
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            })
-            .collect::<String>(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    );
+    let name = test_database_name(prefix);
     let mut conn = crate::mysql::connect(&server)
         .await
         .map_err(|e| e.to_string())?;
@@ -524,6 +511,24 @@ pub fn sqlite_test_dir(prefix: &str) -> Result<PathBuf, String> {
         }
     }
     Ok(dir)
+}
+
+/// A name for a fresh test database: the prefix made safe, the process, a counter.
+fn test_database_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{}_{}_{}",
+        prefix
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            })
+            .collect::<String>(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// The database name in a URL (the last path segment, before any query).
@@ -587,21 +592,8 @@ pub fn drop_test_database(url: &str) {
 /// A fresh, empty database on the test server; returns its URL.
 #[cfg(feature = "postgres")]
 pub async fn fresh_postgres_database(prefix: &str) -> Result<String, String> {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
     let server = postgres_server()?;
-    let name = format!(
-        "{}_{}_{}",
-        prefix
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            })
-            .collect::<String>(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    );
+    let name = test_database_name(prefix);
     let (client, conn) = tokio_postgres::connect(&server, tokio_postgres::NoTls)
         .await
         .map_err(|e| e.to_string())?;
