@@ -250,16 +250,21 @@ pub fn postgres_server() -> Result<String, String> {
     static SERVER: OnceLock<Result<String, String>> = OnceLock::new();
     SERVER
         .get_or_init(|| {
-            if let Ok(url) = std::env::var(POSTGRES_URL_ENV) {
-                if !url.is_empty() {
-                    return Ok(url);
-                }
-            }
-            let c = PgCluster::start().map_err(|e| e.to_string())?;
-            c.stop_when_process_exits(std::process::id());
-            Ok(c.url("postgres"))
+            env_url_or(POSTGRES_URL_ENV, || {
+                let c = PgCluster::start().map_err(|e| e.to_string())?;
+                c.stop_when_process_exits(std::process::id());
+                Ok(c.url("postgres"))
+            })
         })
         .clone()
+}
+
+/// The server URL the environment variable `env` names, else one `start` gives.
+fn env_url_or(env: &str, start: impl FnOnce() -> Result<String, String>) -> Result<String, String> {
+    match std::env::var(env) {
+        Ok(url) if !url.is_empty() => Ok(url),
+        _ => start(),
+    }
 }
 
 /// Replaces the database name of a postgres URL.
@@ -455,14 +460,11 @@ pub fn mysql_server() -> Result<String, String> {
     static SERVER: OnceLock<Result<String, String>> = OnceLock::new();
     SERVER
         .get_or_init(|| {
-            if let Ok(url) = std::env::var(MYSQL_URL_ENV) {
-                if !url.is_empty() {
-                    return Ok(url);
-                }
-            }
-            let s = MariaDbServer::start().map_err(|e| e.to_string())?;
-            s.stop_when_process_exits(std::process::id());
-            Ok(s.url(""))
+            env_url_or(MYSQL_URL_ENV, || {
+                let s = MariaDbServer::start().map_err(|e| e.to_string())?;
+                s.stop_when_process_exits(std::process::id());
+                Ok(s.url(""))
+            })
         })
         .clone()
 }
@@ -699,16 +701,22 @@ pub struct TestMatrix {
     pub env: Vec<(String, String)>,
 }
 
+impl TestMatrix {
+    /// A server URL the matrix's own environment or the process's gives (`env`).
+    fn given_url(&self, env: &str) -> Option<String> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == env)
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var(env).ok())
+            .filter(|u| !u.is_empty())
+    }
+}
+
 /// Runs the matrix; returns whether every run passed. The server is started once and
 /// stopped at the end, whatever happened.
 pub fn run_test_matrix(m: &TestMatrix) -> Result<bool, ClusterError> {
-    let given = m
-        .env
-        .iter()
-        .find(|(k, _)| k == POSTGRES_URL_ENV)
-        .map(|(_, v)| v.clone())
-        .or_else(|| std::env::var(POSTGRES_URL_ENV).ok())
-        .filter(|u| !u.is_empty());
+    let given = m.given_url(POSTGRES_URL_ENV);
     let needs_server = given.is_none() && m.backends.contains(&TestBackend::Postgres);
     let cluster = if needs_server {
         Some(PgCluster::start()?)
@@ -720,13 +728,7 @@ pub fn run_test_matrix(m: &TestMatrix) -> Result<bool, ClusterError> {
         (None, Some(u)) => u,
         (None, None) => String::new(),
     };
-    let given_mysql = m
-        .env
-        .iter()
-        .find(|(k, _)| k == MYSQL_URL_ENV)
-        .map(|(_, v)| v.clone())
-        .or_else(|| std::env::var(MYSQL_URL_ENV).ok())
-        .filter(|u| !u.is_empty());
+    let given_mysql = m.given_url(MYSQL_URL_ENV);
     let maria = if given_mysql.is_none() && m.backends.contains(&TestBackend::Mysql) {
         match MariaDbServer::start() {
             Ok(s) => Some(s),
