@@ -115,9 +115,10 @@ enum Command {
         lock_timeout: u64,
         /// How long a DDL statement waits for another session's lock (PostgreSQL
         /// `lock_timeout`, e.g. `200ms`, `5s`) before its revision is rolled back and
-        /// retried, 3 times with backoff.
-        #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = duration)]
-        ddl_lock_timeout: std::time::Duration,
+        /// retried, 3 times with backoff [default: the workspace's `ddl-lock-timeout`,
+        /// else 5s]
+        #[arg(long, value_name = "DURATION", value_parser = duration)]
+        ddl_lock_timeout: Option<std::time::Duration>,
         /// Run the pending revisions in a transaction that is rolled back, and report each
         /// step's time, rows and (PostgreSQL) locks; nothing is recorded.
         #[arg(long, conflicts_with_all = ["backup", "single_transaction"])]
@@ -195,15 +196,7 @@ enum Command {
 
 /// `200ms`, `5s`, or a number of seconds.
 fn duration(s: &str) -> std::result::Result<std::time::Duration, String> {
-    let bad = || format!("`{s}` is not a duration: write e.g. 200ms or 5s");
-    let (n, scale) = match s.strip_suffix("ms") {
-        Some(n) => (n, 1),
-        None => (s.strip_suffix('s').unwrap_or(s), 1000),
-    };
-    let n: u64 = n.trim().parse().map_err(|_| bad())?;
-    n.checked_mul(scale)
-        .map(std::time::Duration::from_millis)
-        .ok_or_else(bad)
+    schema_core::manifest::parse_duration(s)
 }
 
 /// `--rev-id`: checked before anything is written, since it becomes a file name.
@@ -325,7 +318,9 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
                 single_transaction: *single_transaction,
                 lock_timeout_secs: *lock_timeout,
                 backup: backup.clone(),
-                ddl_lock_timeout: *ddl_lock_timeout,
+                ddl_lock_timeout: ddl_lock_timeout
+                    .or(ws.ddl_lock_timeout)
+                    .unwrap_or(schema::RunOptions::default().ddl_lock_timeout),
                 observer: output::RunProgress::for_output(out),
                 ahead: schema::runner::AheadPolicy::Refuse,
                 ..Default::default()

@@ -37,6 +37,8 @@ pub struct Workspace {
     pub crates: Vec<ModelCrate>,
     /// Every workspace package (for `init`).
     pub packages: Vec<(String, PathBuf)>,
+    /// `ddl-lock-timeout`, when the workspace sets it.
+    pub ddl_lock_timeout: Option<std::time::Duration>,
 }
 
 impl Workspace {
@@ -99,10 +101,15 @@ impl Workspace {
             });
         }
         crates.sort_by(|a, b| a.name.cmp(&b.name));
+        let ddl_lock_timeout =
+            schema_core::manifest::workspace_ddl_lock_timeout(&m).map_err(|e| {
+                CliError::input(format!("{}: {e}", m.root.join("Cargo.toml").display()))
+            })?;
         Ok(Workspace {
             root: m.root,
             crates,
             packages,
+            ddl_lock_timeout,
         })
     }
 

@@ -75,6 +75,7 @@ fn states() -> Vec<Schema> {
         name: "ix_users_org_id".into(),
         columns: vec!["org_id".into()],
         unique: false,
+        concurrently: false,
     });
     s.push(Schema::from_tables([
         orgs.clone(),
@@ -107,6 +108,7 @@ fn states() -> Vec<Schema> {
         name: "ix_users_lower".into(),
         columns: vec!["MixedCase".into(), "email".into()],
         unique: true,
+        concurrently: false,
     });
     s.push(Schema::from_tables([
         orgs.clone(),

@@ -211,7 +211,14 @@ pub fn revision(
     let on_sqlite = krate.dialects.contains(&schema_core::Dialect::Sqlite);
     let mut parent = parents;
     let mut rebuild_warnings = Vec::new();
+    let on_postgres = krate.dialects.contains(&schema_core::Dialect::Postgres);
     for (i, Part(rev_id, message, up, down, flag)) in parts.drain(..).enumerate() {
+        // PostgreSQL's safe form: constraints on existing tables validated apart.
+        let up = if on_postgres {
+            schema_core::diff::with_deferred_validation(&state, up)
+        } else {
+            up
+        };
         let rev = RevisionFile {
             revision: rev_id.clone(),
             down_revisions: parent.clone(),
@@ -241,7 +248,7 @@ pub fn revision(
             }
             let _ = apply(&mut state, op);
         }
-        if krate.dialects.contains(&schema_core::Dialect::Postgres) && !args.dry_run {
+        if on_postgres && !args.dry_run {
             let as_revision = schema_core::Revision {
                 file: rev.clone(),
                 path: PathBuf::new(),

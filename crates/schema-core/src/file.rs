@@ -173,6 +173,12 @@ enum RawOp {
     AddConstraint {
         table: String,
         constraint: RawConstraint,
+        #[serde(default)]
+        not_valid: bool,
+    },
+    ValidateConstraint {
+        table: String,
+        name: String,
     },
     DropConstraint {
         table: String,
@@ -242,6 +248,8 @@ struct RawIndex {
     columns: Vec<String>,
     #[serde(default)]
     unique: bool,
+    #[serde(default)]
+    concurrently: bool,
 }
 
 #[derive(Deserialize)]
@@ -488,6 +496,7 @@ fn lower_index(i: RawIndex) -> IndexDef {
         name: i.name,
         columns: i.columns,
         unique: i.unique,
+        concurrently: i.concurrently,
     }
 }
 
@@ -600,10 +609,16 @@ fn lower_op(raw: RawOp) -> Result<Operation, String> {
             table,
             index: lower_index(index),
         },
-        RawOp::AddConstraint { table, constraint } => Operation::AddConstraint {
+        RawOp::AddConstraint {
+            table,
+            constraint,
+            not_valid,
+        } => Operation::AddConstraint {
             table,
             constraint: lower_constraint(constraint)?,
+            not_valid,
         },
+        RawOp::ValidateConstraint { table, name } => Operation::ValidateConstraint { table, name },
         RawOp::DropConstraint { table, constraint } => Operation::DropConstraint {
             table,
             constraint: lower_constraint(constraint)?,
@@ -710,6 +725,9 @@ fn index_inline(i: &IndexDef) -> String {
     );
     if i.unique {
         s.push_str(", unique = true");
+    }
+    if i.concurrently {
+        s.push_str(", concurrently = true");
     }
     s.push_str(" }");
     s
@@ -908,14 +926,31 @@ pub fn write_op(out: &mut String, section: &str, op: &Operation) {
                 index_inline(index)
             );
         }
-        Operation::AddConstraint { table, constraint }
-        | Operation::DropConstraint { table, constraint } => {
+        Operation::AddConstraint {
+            table,
+            constraint,
+            not_valid,
+        } => {
             let _ = writeln!(
                 out,
                 "table = {}\nconstraint = {}",
                 string(table),
                 constraint_inline(constraint)
             );
+            if *not_valid {
+                let _ = writeln!(out, "not_valid = true");
+            }
+        }
+        Operation::DropConstraint { table, constraint } => {
+            let _ = writeln!(
+                out,
+                "table = {}\nconstraint = {}",
+                string(table),
+                constraint_inline(constraint)
+            );
+        }
+        Operation::ValidateConstraint { table, name } => {
+            let _ = writeln!(out, "table = {}\nname = {}", string(table), string(name));
         }
         Operation::Execute { sql } => match sql {
             ExecuteSql::All(s) => {

@@ -60,17 +60,17 @@ pub fn lint_revision(before: &Schema, rev: &Revision) -> Vec<Finding> {
         }
         if existing {
             match op {
-                Operation::AddConstraint { table, constraint: Constraint::ForeignKey(fk) } => find(
+                Operation::AddConstraint { table, constraint: Constraint::ForeignKey(fk), not_valid: false } => find(
                     "foreign-key-without-not-valid",
                     true,
                     format!("adding foreign key {} scans {table} while blocking writes to it and to {}", fk.name, fk.ref_table),
-                    "add it NOT VALID, then VALIDATE CONSTRAINT in a later revision (execute steps)",
+                    "add it with not_valid = true, then a validate_constraint step (what revision writes for an existing table)",
                 ),
-                Operation::AddConstraint { table, constraint: Constraint::Check(ck) } => find(
+                Operation::AddConstraint { table, constraint: Constraint::Check(ck), not_valid: false } => find(
                     "check-without-not-valid",
                     true,
                     format!("adding check {} scans {table} while blocking writes to it", ck.name),
-                    "add it NOT VALID, then VALIDATE CONSTRAINT in a later revision (execute steps)",
+                    "add it with not_valid = true, then a validate_constraint step (what revision writes for an existing table)",
                 ),
                 Operation::AlterColumn { table, column, change } => {
                     if change.nullable == Some((true, false)) {
@@ -92,17 +92,17 @@ pub fn lint_revision(before: &Schema, rev: &Revision) -> Vec<Finding> {
                         }
                     }
                 }
-                Operation::AddConstraint { table, constraint: Constraint::Unique(u) } => find(
+                Operation::AddConstraint { table, constraint: Constraint::Unique(u), .. } => find(
                     "unique-without-concurrent-index",
                     false,
                     format!("adding unique {} builds its index while blocking writes to {table}", u.name),
                     "build a unique index CONCURRENTLY, then ADD CONSTRAINT ... UNIQUE USING INDEX (execute steps)",
                 ),
-                Operation::CreateIndex { table, index } => find(
+                Operation::CreateIndex { table, index } if !index.concurrently => find(
                     "index-without-concurrently",
                     false,
                     format!("building index {} blocks writes to {table} until it is built", index.name),
-                    "build it with CREATE INDEX CONCURRENTLY in an execute step of its own revision",
+                    "declare it `concurrently` (index(..., concurrently)), so it is built with CREATE INDEX CONCURRENTLY outside the revision's transaction",
                 ),
                 Operation::AddColumn { table, column } => {
                     if let Some(d) = &column.default {

@@ -288,6 +288,35 @@ pub fn crate_naming(
     }
 }
 
+/// A duration as settings and flags write it: `200ms`, `5s` (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("`{s}` is not a duration: write e.g. 200ms or 5s");
+    let (n, scale) = match s.strip_suffix("ms") {
+        Some(n) => (n, 1),
+        None => (s.strip_suffix('s').unwrap_or(s), 1000),
+    };
+    let n: u64 = n.trim().parse().map_err(|_| bad())?;
+    n.checked_mul(scale)
+        .map(std::time::Duration::from_millis)
+        .ok_or_else(bad)
+}
+
+/// The workspace's `ddl-lock-timeout` (`[workspace.metadata.schema]`), if it sets one:
+/// how long a DDL statement waits for another session's lock on PostgreSQL.
+pub fn workspace_ddl_lock_timeout(
+    ws: &WorkspaceManifest,
+) -> Result<Option<std::time::Duration>, String> {
+    match ws.schema.as_ref().and_then(|s| s.get("ddl-lock-timeout")) {
+        None => Ok(None),
+        Some(toml::Value::String(s)) => parse_duration(s)
+            .map(Some)
+            .map_err(|e| format!("[workspace.metadata.schema] ddl-lock-timeout: {e}")),
+        Some(_) => Err(
+            "[workspace.metadata.schema] ddl-lock-timeout must be a string such as \"2s\" or \"500ms\"".into(),
+        ),
+    }
+}
+
 /// The dialects one crate's history must run on: its own `dialects`, else its
 /// workspace's, else every dialect.
 pub fn crate_dialects(

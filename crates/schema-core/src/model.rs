@@ -249,12 +249,24 @@ pub struct ForeignKeyDef {
     pub on_update: ReferentialAction,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct IndexDef {
     pub name: String,
     pub columns: Vec<String>,
     pub unique: bool,
+    /// PostgreSQL: build (and drop) it without blocking writes, outside the revision's
+    /// transaction. How an index is built is not what it is: equality ignores this, so a
+    /// model gaining `concurrently` is no change and introspection compares equal.
+    pub concurrently: bool,
 }
+
+impl PartialEq for IndexDef {
+    fn eq(&self, other: &IndexDef) -> bool {
+        self.name == other.name && self.columns == other.columns && self.unique == other.unique
+    }
+}
+
+impl Eq for IndexDef {}
 
 /// What a foreign key does when the referenced row is deleted or updated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord, Hash)]

@@ -92,6 +92,16 @@ pub enum Operation {
     AddConstraint {
         table: String,
         constraint: Constraint,
+        /// PostgreSQL: added `NOT VALID` (existing rows unchecked, so it takes no long
+        /// lock); a later `ValidateConstraint` checks them.
+        not_valid: bool,
+    },
+    /// PostgreSQL: checks the existing rows against a constraint added `NOT VALID`, in a
+    /// transaction of its own (it does not block writes). Nothing elsewhere, and nothing
+    /// to undo: the schema is the same before and after.
+    ValidateConstraint {
+        table: String,
+        name: String,
     },
     DropConstraint {
         table: String,
@@ -118,6 +128,7 @@ impl Operation {
             Operation::CreateIndex { .. } => "create_index",
             Operation::DropIndex { .. } => "drop_index",
             Operation::AddConstraint { .. } => "add_constraint",
+            Operation::ValidateConstraint { .. } => "validate_constraint",
             Operation::DropConstraint { .. } => "drop_constraint",
             Operation::Execute { .. } => "execute",
         }
@@ -136,6 +147,7 @@ impl Operation {
         "create_index",
         "drop_index",
         "add_constraint",
+        "validate_constraint",
         "drop_constraint",
         "execute",
     ];
@@ -167,12 +179,18 @@ impl Operation {
             | Operation::RenameIndex { .. }
             | Operation::RenameConstraint { .. }
             | Operation::DropIndex { .. }
+            | Operation::ValidateConstraint { .. }
             | Operation::DropConstraint { .. } => false,
         }
     }
 
+    /// Whether undoing it takes an operation: a validation changes nothing to undo.
+    pub fn needs_inverse(&self) -> bool {
+        !matches!(self, Operation::ValidateConstraint { .. })
+    }
+
     /// The operation that undoes this one; `None` for a data step, which only its author
-    /// can invert.
+    /// can invert, and for what [`Operation::needs_inverse`] says needs none.
     pub fn inverse(&self) -> Option<Operation> {
         Some(match self {
             Operation::CreateTable { table } => Operation::DropTable {
@@ -225,15 +243,18 @@ impl Operation {
                 table: table.clone(),
                 index: index.clone(),
             },
-            Operation::AddConstraint { table, constraint } => Operation::DropConstraint {
+            Operation::AddConstraint {
+                table, constraint, ..
+            } => Operation::DropConstraint {
                 table: table.clone(),
                 constraint: constraint.clone(),
             },
             Operation::DropConstraint { table, constraint } => Operation::AddConstraint {
                 table: table.clone(),
                 constraint: constraint.clone(),
+                not_valid: false,
             },
-            Operation::Execute { .. } => return None,
+            Operation::Execute { .. } | Operation::ValidateConstraint { .. } => return None,
         })
     }
 
@@ -315,11 +336,19 @@ impl Operation {
             Operation::DropIndex { table, index } => {
                 format!("- drop index {} on {table}", index.name)
             }
-            Operation::AddConstraint { table, constraint } => format!(
-                "+ add {} constraint {} on {table}",
+            Operation::AddConstraint {
+                table,
+                constraint,
+                not_valid,
+            } => format!(
+                "+ add {} constraint {} on {table}{}",
                 constraint.kind().replace('_', " "),
-                constraint.name()
+                constraint.name(),
+                if *not_valid { " (not valid yet)" } else { "" }
             ),
+            Operation::ValidateConstraint { table, name } => {
+                format!("~ validate constraint {name} on {table}")
+            }
             Operation::DropConstraint { table, constraint } => format!(
                 "- drop {} constraint {} on {table}",
                 constraint.kind().replace('_', " "),
@@ -343,6 +372,7 @@ impl Operation {
             | Operation::CreateIndex { table, .. }
             | Operation::DropIndex { table, .. }
             | Operation::AddConstraint { table, .. }
+            | Operation::ValidateConstraint { table, .. }
             | Operation::DropConstraint { table, .. } => Some(table),
             Operation::Execute { .. } => None,
         }

@@ -56,8 +56,34 @@ pub fn render_revisions_by_operation<'r>(
     Ok(out)
 }
 
-/// A revision of a range, whether it is upgraded (else reverted), and its steps.
-type RangeStep<'g> = (&'g Revision, bool, Vec<Step>);
+/// The parts a revision runs in when some of its operations have steps that must run
+/// outside its transaction ([`Step::Detached`]): each detached operation alone, and the
+/// operations between them together. Each part is a range of operation indexes and
+/// whether it is detached; after each, the history records how far the revision got.
+pub fn parts(ops: &[Vec<Step>], from: usize) -> Vec<(std::ops::Range<usize>, bool)> {
+    let detached = |j: usize| ops[j].iter().any(Step::is_detached);
+    let mut out = Vec::new();
+    let mut j = from;
+    while j < ops.len() {
+        let end = if detached(j) {
+            j + 1
+        } else {
+            (j..ops.len()).find(|&k| detached(k)).unwrap_or(ops.len())
+        };
+        out.push((j..end, detached(j)));
+        j = end;
+    }
+    out
+}
+
+/// Whether a revision's upgrade runs in [`parts`].
+pub fn runs_in_parts(ops: &[Vec<Step>]) -> bool {
+    ops.iter().flatten().any(Step::is_detached)
+}
+
+/// A revision of a range, whether it is upgraded (else reverted), and the steps of each
+/// of its operations.
+type RangeStep<'g> = (&'g Revision, bool, Vec<Vec<Step>>);
 
 /// A [`Range`]'s revisions rendered in order from the state it starts at: each with
 /// whether it is upgraded (else reverted) and its steps.
@@ -71,8 +97,8 @@ fn rendered_range<'g>(
     let mut out = Vec::new();
     for (ids, up) in [(&range.upgrade, true), (&range.downgrade, false)] {
         let revisions = ids.iter().filter_map(|id| graph.get(id));
-        let rendered =
-            render_revisions(dialect, &mut state, revisions, up).map_err(|e| e.to_string())?;
+        let rendered = render_revisions_by_operation(dialect, &mut state, revisions, up)
+            .map_err(|e| e.to_string())?;
         out.extend(rendered.into_iter().map(|(rev, steps)| (rev, up, steps)));
     }
     Ok(out)
@@ -101,11 +127,20 @@ pub fn render_range(
             rev.id(),
             comment_text(&rev.file.message)
         ));
-        for s in steps {
+        for s in steps.iter().flatten() {
+            let s = if up { s.to_string() } else { in_transaction(s) };
             text.push_str(&format!("{s};\n"));
         }
     }
     Ok(text)
+}
+
+/// A step as it runs inside a transaction (a downgrade runs whole).
+fn in_transaction(s: &Step) -> String {
+    match s.as_sql() {
+        Some(sql) => sql.to_string(),
+        None => s.to_string(),
+    }
 }
 
 /// A [`Range`] as a script that does what the runner does: the history table, then each
@@ -126,16 +161,47 @@ pub fn render_script(
     text.push_str(&format!("{};\n", dialect.history_table_sql()));
     let (begin, commit) = dialect.script_transaction();
     for (rev, up, steps) in rendered {
+        let content = rev.content_checksum();
+        if up && runs_in_parts(&steps) {
+            // As the runner does: what may not run in a transaction runs alone, and the
+            // history says after each part how far the revision got.
+            text.push_str(&format!(
+                "\n-- {} {} (in parts): {}\n",
+                verb(up),
+                rev.id(),
+                comment_text(&rev.file.message)
+            ));
+            let record = (
+                rev.checksum.as_str(),
+                content.as_str(),
+                rev.file.is_breaking(),
+            );
+            for (range, detached) in parts(&steps, 0) {
+                let progress = (range.end < steps.len()).then(|| format!("upgrade {}", range.end));
+                let row = dialect.history_progress_sql(rev.id(), record, progress.as_deref());
+                if !detached {
+                    text.push_str(&begin);
+                }
+                for s in steps[range].iter().flatten() {
+                    text.push_str(&format!("{s};\n"));
+                }
+                text.push_str(&format!("{row};\n"));
+                if !detached {
+                    text.push_str(commit);
+                }
+            }
+            continue;
+        }
         text.push_str(&format!(
             "\n-- {} {}: {}\n{begin}",
             verb(up),
             rev.id(),
             comment_text(&rev.file.message)
         ));
-        for s in steps {
+        for s in steps.iter().flatten() {
+            let s = if up { s.to_string() } else { in_transaction(s) };
             text.push_str(&format!("{s};\n"));
         }
-        let content = rev.content_checksum();
         let record = up.then_some((
             rev.checksum.as_str(),
             content.as_str(),
@@ -218,6 +284,7 @@ pub fn split_breaking(state: &Schema, upgrade: &[Operation]) -> Result<[SplitPar
     let inverse = |ops: &[Operation]| -> Result<Vec<Operation>, String> {
         ops.iter()
             .rev()
+            .filter(|o| o.needs_inverse())
             .map(|o| {
                 o.inverse()
                     .ok_or_else(|| format!("`{}` has no automatic inverse", o.kind()))

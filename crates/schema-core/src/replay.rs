@@ -252,6 +252,7 @@ fn apply_to_table(t: &mut crate::model::TableDef, op: &Operation) -> Result<(), 
         Operation::AddConstraint {
             table: tn,
             constraint,
+            ..
         } => {
             if name_taken(t, constraint.name()) {
                 return Err(ReplayError::NameExists {
@@ -260,6 +261,12 @@ fn apply_to_table(t: &mut crate::model::TableDef, op: &Operation) -> Result<(), 
                 });
             }
             t.add_constraint(constraint.clone());
+        }
+        Operation::ValidateConstraint { table: tn, name } if t.constraint(name).is_none() => {
+            return Err(ReplayError::NoConstraint {
+                table: tn.clone(),
+                constraint: name.clone(),
+            });
         }
         Operation::DropConstraint {
             table: tn,

@@ -162,6 +162,7 @@ fn indexes_and_constraints_both_ways() {
         name: "ix_t_a".into(),
         columns: vec!["a".into(), "b".into()],
         unique: false,
+        concurrently: false,
     });
     t.uniques.push(UniqueDef {
         name: "uq_t_a".into(),
@@ -268,6 +269,7 @@ fn names_that_follow_a_renamed_table_are_renamed_not_recreated() {
         name: "ix_posts_author_id".into(),
         columns: vec!["author_id".into()],
         unique: false,
+        concurrently: false,
     });
     let mut people = id_table("people", vec![col("email", SqlType::Text)]);
     people.uniques.push(UniqueDef {
@@ -278,6 +280,7 @@ fn names_that_follow_a_renamed_table_are_renamed_not_recreated() {
         name: "ix_people_email".into(),
         columns: vec!["email".into()],
         unique: false,
+        concurrently: false,
     });
     let old = schema(vec![people, posts.clone()]);
 
@@ -291,6 +294,7 @@ fn names_that_follow_a_renamed_table_are_renamed_not_recreated() {
         name: "ix_users_email".into(),
         columns: vec!["email".into()],
         unique: false,
+        concurrently: false,
     });
     let mut posts2 = posts;
     posts2.foreign_keys[0] = fk("posts", "author_id", "users");
@@ -322,12 +326,14 @@ fn names_that_follow_a_renamed_table_are_renamed_not_recreated() {
         name: "ix_a".into(),
         columns: vec!["x".into()],
         unique: false,
+        concurrently: false,
     });
     let mut b = a.clone();
     b.indexes[0] = IndexDef {
         name: "ix_b".into(),
         columns: vec!["y".into()],
         unique: false,
+        concurrently: false,
     };
     let (up, _) = roundtrip(&schema(vec![a]), &schema(vec![b]));
     assert_eq!(

@@ -65,6 +65,7 @@ fn random_table(rng: &mut Rng, name: &str, others: &[String]) -> TableDef {
                 name: format!("ix_{name}_{c}"),
                 columns: vec![c.clone()],
                 unique: rng.chance(30),
+                concurrently: false,
             });
         }
     }

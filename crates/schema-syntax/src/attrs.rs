@@ -105,6 +105,7 @@ pub struct IndexAttr {
     pub name: Option<String>,
     pub columns: Vec<String>,
     pub unique: bool,
+    pub concurrently: bool,
     pub span: Span,
 }
 
@@ -170,6 +171,7 @@ impl TableAttrs {
                             name: None,
                             columns: vec![],
                             unique: key == "unique",
+                            concurrently: false,
                             span,
                         };
                         let is_index = key == "index";
@@ -180,9 +182,11 @@ impl TableAttrs {
                                 ix.name = Some(string(&m)?);
                             } else if is_index && m.path.is_ident("unique") {
                                 ix.unique = flag(&m)?;
+                            } else if is_index && m.path.is_ident("concurrently") {
+                                ix.concurrently = flag(&m)?;
                             } else {
                                 let keys: &[&str] = if is_index {
-                                    &["columns", "name", "unique"]
+                                    &["columns", "name", "unique", "concurrently"]
                                 } else {
                                     &["columns", "name"]
                                 };

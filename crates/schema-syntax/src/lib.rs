@@ -286,6 +286,7 @@ pub fn lower_struct(
                 name: name("ix", &cols, "", ""),
                 columns: cols.clone(),
                 unique: false,
+                concurrently: false,
             });
         }
         t.columns.push(col);
@@ -364,6 +365,7 @@ fn lower_table_attrs(
                 .unwrap_or_else(|| name("ix", &ix.columns, "", "")),
             columns: ix.columns.clone(),
             unique: ix.unique,
+            concurrently: ix.concurrently,
         });
     }
     for uq in &tattrs.uniques {

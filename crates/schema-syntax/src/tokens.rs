@@ -121,8 +121,8 @@ pub fn table_expr(core: &TokenStream, t: &TableDef) -> TokenStream {
         quote! { #core::CheckDef { name: ::std::string::String::from(#n), expr: ::std::string::String::from(#e) } }
     });
     let indexes = t.indexes.iter().map(|i| {
-        let (n, cols, u) = (&i.name, strings(&i.columns), i.unique);
-        quote! { #core::IndexDef { name: ::std::string::String::from(#n), columns: #cols, unique: #u } }
+        let (n, cols, u, c) = (&i.name, strings(&i.columns), i.unique, i.concurrently);
+        quote! { #core::IndexDef { name: ::std::string::String::from(#n), columns: #cols, unique: #u, concurrently: #c } }
     });
     let renamed = opt_string(&t.renamed_from);
     quote! {

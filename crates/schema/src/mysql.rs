@@ -465,6 +465,7 @@ pub async fn introspect(conn: &mut Conn) -> Result<Schema, RunError> {
                 name,
                 unique: non_unique == 0,
                 columns: vec![column],
+                concurrently: false,
             }),
         }
     }

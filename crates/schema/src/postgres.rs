@@ -14,8 +14,8 @@ use tokio_postgres::types::Type;
 use tokio_postgres::{Client, Socket};
 
 use crate::runner::{
-    AppliedRevision, Backend, PlannedRevision, Recorded, RunError, RunOptions, StatementError,
-    HISTORY_TABLE,
+    AppliedRevision, Backend, PlannedRevision, Progress, Recorded, RunError, RunOptions,
+    StatementError, HISTORY_TABLE,
 };
 
 /// The advisory lock key: "schema" in ASCII, so it is recognisable in pg_locks.
@@ -36,6 +36,9 @@ pub struct PostgresBackend<'c> {
     lock_connector: Option<LockConnector>,
     /// The second connection, holding the run lock in an open transaction.
     lock_client: Option<Client>,
+    /// Whether this connection holds the lock at session level (taken for a revision
+    /// that runs in parts when there is no second connection).
+    session_locked: bool,
     /// The connection settings, for `pg_dump` (none: backups are refused).
     config: Option<tokio_postgres::Config>,
 }
@@ -46,6 +49,7 @@ impl<'c> PostgresBackend<'c> {
             client,
             lock_connector: None,
             lock_client: None,
+            session_locked: false,
             config: None,
         }
     }
@@ -85,11 +89,33 @@ impl<'c> PostgresBackend<'c> {
     /// The statement that takes the lock inside a revision's transaction; none while the
     /// run lock is held (the run's own lock connection would block it).
     fn revision_lock(&self) -> String {
-        if self.lock_client.is_some() {
+        if self.lock_client.is_some() || self.session_locked {
             String::new()
         } else {
             format!(" SELECT pg_advisory_xact_lock({LOCK_KEY});")
         }
+    }
+
+    /// Whether an index of that name exists, and if so whether it is valid.
+    async fn index_validity(&self, index: &str) -> Result<Option<bool>, tokio_postgres::Error> {
+        let sql = format!(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass({})",
+            literal(&quote(index))
+        );
+        let msgs = self.client.simple_query(&sql).await?;
+        Ok(msgs.iter().find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(|v| v == "t"),
+            _ => None,
+        }))
+    }
+
+    async fn drop_index(&self, index: &str) -> Result<(), tokio_postgres::Error> {
+        self.client
+            .batch_execute(&format!(
+                "DROP INDEX CONCURRENTLY IF EXISTS {}",
+                quote(index)
+            ))
+            .await
     }
 
     /// Sends revisions' statements and history changes in one round trip (and the
@@ -161,7 +187,7 @@ fn db_err(e: tokio_postgres::Error) -> RunError {
 /// as literals all the same).
 fn recorded_sql(ids: &[&str]) -> String {
     format!(
-        "SELECT revision AS recorded FROM {} WHERE revision = ANY(ARRAY[{}]::text[])",
+        "SELECT revision AS recorded FROM {} WHERE revision = ANY(ARRAY[{}]::text[]) AND progress IS NULL",
         quote(HISTORY_TABLE),
         ids.iter()
             .map(|i| literal(i))
@@ -206,28 +232,42 @@ impl Backend for PostgresBackend<'_> {
         let rows = |msgs: Vec<tokio_postgres::SimpleQueryMessage>| -> Vec<AppliedRevision> {
             msgs.into_iter()
                 .filter_map(|m| match m {
-                    tokio_postgres::SimpleQueryMessage::Row(r) => Some(AppliedRevision::complete(
-                        r.get(0).unwrap_or_default().to_string(),
-                        r.get(1).unwrap_or_default().to_string(),
-                        r.get(2).map(str::to_string),
-                        r.get(3).map(|b| b == "t"),
-                    )),
+                    tokio_postgres::SimpleQueryMessage::Row(r) => Some(AppliedRevision {
+                        progress: Progress::from_column(r.get(4)),
+                        ..AppliedRevision::complete(
+                            r.get(0).unwrap_or_default().to_string(),
+                            r.get(1).unwrap_or_default().to_string(),
+                            r.get(2).map(str::to_string),
+                            r.get(3).map(|b| b == "t"),
+                        )
+                    }),
                     _ => None,
                 })
                 .collect()
         };
-        let sql = format!("SELECT revision, checksum, content_checksum, breaking FROM {h}");
+        let sql =
+            format!("SELECT revision, checksum, content_checksum, breaking, progress FROM {h}");
         match self.client.simple_query(&sql).await {
             Ok(msgs) => Ok(rows(msgs)),
             Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(vec![]),
-            // A table an earlier release made has no content checksums yet.
+            // A table an earlier release made lacks the newer columns (added at the next
+            // upgrade): progress (the previous release), then content checksums too.
             Err(e) if e.code() == Some(&SqlState::UNDEFINED_COLUMN) => {
-                let old = format!("SELECT revision, checksum, NULL, NULL FROM {h}");
-                self.client
-                    .simple_query(&old)
-                    .await
-                    .map(rows)
-                    .map_err(db_err)
+                let older =
+                    format!("SELECT revision, checksum, content_checksum, breaking, NULL FROM {h}");
+                match self.client.simple_query(&older).await {
+                    Ok(msgs) => Ok(rows(msgs)),
+                    Err(e) if e.code() == Some(&SqlState::UNDEFINED_COLUMN) => {
+                        let oldest =
+                            format!("SELECT revision, checksum, NULL, NULL, NULL FROM {h}");
+                        self.client
+                            .simple_query(&oldest)
+                            .await
+                            .map(rows)
+                            .map_err(db_err)
+                    }
+                    Err(e) => Err(db_err(e)),
+                }
             }
             Err(e) => Err(db_err(e)),
         }
@@ -319,7 +359,124 @@ impl Backend for PostgresBackend<'_> {
             // Ending the transaction releases the lock; so would dropping the connection.
             lock.batch_execute("ROLLBACK").await.map_err(db_err)?;
         }
+        if std::mem::take(&mut self.session_locked) {
+            self.client
+                .batch_execute(&format!("SELECT pg_advisory_unlock({LOCK_KEY})"))
+                .await
+                .map_err(db_err)?;
+        }
         Ok(())
+    }
+
+    async fn hold_lock(&mut self, options: &RunOptions) -> Result<(), RunError> {
+        self.lock_run(options).await?;
+        if self.lock_client.is_some() || self.session_locked {
+            return Ok(());
+        }
+        // No second connection: a session-level lock on this one (a transaction-pooling
+        // proxy would not keep it; the CLI and `upgrade_with` use a second connection).
+        let sql = format!(
+            "SET lock_timeout = '{}s'; SELECT pg_advisory_lock({LOCK_KEY}); RESET lock_timeout",
+            options.lock_timeout_secs
+        );
+        self.client.batch_execute(&sql).await.map_err(db_err)?;
+        self.session_locked = true;
+        Ok(())
+    }
+
+    async fn apply_part(
+        &mut self,
+        statements: &[Step],
+        revision: &str,
+        record: Recorded<'_>,
+        progress: Progress,
+        options: &RunOptions,
+    ) -> Result<(), StatementError> {
+        let as_error = |e: RunError| StatementError {
+            statement: None,
+            message: e.to_string(),
+        };
+        self.begin_locked(options).await.map_err(as_error)?;
+        let history = progress_sql(revision, record, Some(progress));
+        match self.send(&[(statements, history)], true).await {
+            Ok(()) => Ok(()),
+            Err((_, e)) => {
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Outside any transaction: a detached step alone, and without the DDL lock timeout
+    /// (a concurrent build waits for older transactions, and the locks it and a
+    /// validation take do not block reads or writes); anything else in a transaction of
+    /// its own.
+    async fn run_steps(&mut self, steps: &[Step]) -> Result<(), StatementError> {
+        let fail = |s: &str, e: tokio_postgres::Error| StatementError {
+            statement: Some(s.to_string()),
+            message: pg_message(&e),
+        };
+        let plain: Vec<&str> = steps
+            .iter()
+            .filter(|s| !s.is_detached())
+            .filter_map(Step::as_sql)
+            .collect();
+        if !plain.is_empty() {
+            self.client
+                .batch_execute("BEGIN")
+                .await
+                .map_err(|e| fail("BEGIN", e))?;
+            for s in &plain {
+                if let Err(e) = self.client.batch_execute(s).await {
+                    let _ = self.client.batch_execute("ROLLBACK").await;
+                    return Err(fail(s, e));
+                }
+            }
+            self.client
+                .batch_execute("COMMIT")
+                .await
+                .map_err(|e| fail("COMMIT", e))?;
+        }
+        for step in steps {
+            let Step::Detached {
+                sql, builds_index, ..
+            } = step
+            else {
+                continue;
+            };
+            if let Some(index) = builds_index {
+                match self.index_validity(index).await.map_err(|e| fail(sql, e))? {
+                    // Built before a crash that kept it from being recorded.
+                    Some(true) => continue,
+                    // Left INVALID by a build that failed or was killed.
+                    Some(false) => self.drop_index(index).await.map_err(|e| fail(sql, e))?,
+                    None => {}
+                }
+            }
+            let _ = self.client.batch_execute("SET lock_timeout = 0").await;
+            let result = self.client.batch_execute(sql).await;
+            let _ = self.client.batch_execute("RESET lock_timeout").await;
+            if let Err(e) = result {
+                if let Some(index) = builds_index {
+                    // What the failed build left behind would block the next attempt.
+                    let _ = self.drop_index(index).await;
+                }
+                return Err(fail(sql, e));
+            }
+        }
+        Ok(())
+    }
+
+    async fn record_progress(
+        &mut self,
+        revision: &str,
+        record: Recorded<'_>,
+        progress: Option<Progress>,
+    ) -> Result<(), RunError> {
+        self.client
+            .batch_execute(&progress_sql(revision, record, progress))
+            .await
+            .map_err(db_err)
     }
 
     async fn commit(&mut self) -> Result<(), RunError> {
@@ -328,7 +485,8 @@ impl Backend for PostgresBackend<'_> {
 
     async fn history_digest(&mut self) -> Result<Option<String>, RunError> {
         let sql = format!(
-            "SELECT encode(sha256(convert_to(coalesce(string_agg(revision || ':' || checksum || E'\\n', '' \
+            // A revision stopped halfway adds its progress, so the digest cannot match.
+            "SELECT encode(sha256(convert_to(coalesce(string_agg(revision || ':' || checksum || coalesce(' ' || progress, '') || E'\\n', '' \
              ORDER BY revision COLLATE \"C\"), ''), 'UTF8')), 'hex') FROM {}",
             quote(HISTORY_TABLE)
         );
@@ -337,7 +495,13 @@ impl Backend for PostgresBackend<'_> {
                 tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
                 _ => None,
             })),
-            Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(None),
+            // No history yet, or one an earlier release made (no progress column).
+            Err(e)
+                if e.code() == Some(&SqlState::UNDEFINED_TABLE)
+                    || e.code() == Some(&SqlState::UNDEFINED_COLUMN) =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(db_err(e)),
         }
     }
@@ -588,6 +752,18 @@ impl Backend for PostgresBackend<'_> {
     }
 }
 
+/// How far a revision that runs in parts got (`None`: forget it).
+fn progress_sql(revision: &str, record: Recorded<'_>, progress: Option<Progress>) -> String {
+    match progress {
+        None => history_sql(revision, None),
+        Some(p) => Dialect::Postgres.history_progress_sql(
+            revision,
+            (record.checksum, record.content, record.breaking),
+            p.to_column().as_deref(),
+        ),
+    }
+}
+
 /// The history change of a revision: record it (with its checksum) or forget it.
 /// Execution time is measured by the server, from the transaction's start.
 fn history_sql(revision: &str, record: Option<Recorded<'_>>) -> String {
@@ -719,6 +895,7 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
             name: row.get(1),
             unique: row.get(2),
             columns: row.get(3),
+            concurrently: false,
         });
     }
     Ok(schema)

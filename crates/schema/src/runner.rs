@@ -155,7 +155,8 @@ pub enum RunError {
 #[derive(Debug)]
 pub struct Halfway {
     pub revision: String,
-    pub dialect: String,
+    /// Why what ran stays (`mysql commits each DDL statement`).
+    pub reason: String,
     pub ran: Vec<String>,
     pub statement: String,
     pub message: String,
@@ -166,8 +167,8 @@ impl std::fmt::Display for Halfway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "revision {} stopped halfway: {} commits each DDL statement, so what ran before the failure stays.",
-            self.revision, self.dialect
+            "revision {} stopped halfway: {}, so what ran before the failure stays.",
+            self.revision, self.reason
         )?;
         writeln!(f, "  ran and kept:")?;
         for s in &self.ran {
@@ -289,6 +290,30 @@ pub trait Backend {
     /// Releases the run lock (a no-op when none is held).
     async fn unlock_run(&mut self) -> Result<(), RunError> {
         Ok(())
+    }
+
+    /// Makes sure the migration lock is held across transactions until
+    /// [`Backend::unlock_run`]: before a revision runs in parts (see [`Step::Detached`]).
+    async fn hold_lock(&mut self, options: &RunOptions) -> Result<(), RunError> {
+        self.lock_run(options).await
+    }
+
+    /// One part of a revision that runs in parts: its statements and the history row
+    /// saying how far the revision got (`Complete` for the last part), in one committed
+    /// transaction; on error it is rolled back.
+    async fn apply_part(
+        &mut self,
+        statements: &[Step],
+        revision: &str,
+        record: Recorded<'_>,
+        progress: Progress,
+        options: &RunOptions,
+    ) -> Result<(), StatementError> {
+        let _ = (statements, revision, record, progress, options);
+        Err(StatementError {
+            statement: None,
+            message: format!("{} runs each revision whole", self.dialect()),
+        })
     }
 
     /// Starts a transaction holding the migration lock.
@@ -823,6 +848,23 @@ impl<'g> Migrator<'g> {
             if let Some(o) = observer {
                 o.revision_started(n + 1, total, rev.id());
             }
+            let stopped_at = partial.iter().find(|p| p.revision == rev.id());
+            if schema_core::plan::runs_in_parts(ops) || stopped_at.is_some() {
+                let start = match stopped_at.map(|p| p.progress) {
+                    Some(Progress::Upgrading(k)) => k.min(ops.len()),
+                    Some(Progress::Downgrading(done)) => {
+                        return Err(RunError::PartlyReverted {
+                            revision: rev.id().to_string(),
+                            done,
+                        })
+                    }
+                    _ => 0,
+                };
+                self.apply_in_parts(db, rev, ops, start).await?;
+                flushed = true;
+                report.revisions.push(rev.id().to_string());
+                continue;
+            }
             // Without a run lock, another process may have applied it meanwhile, or
             // reverted what it needs: the history read under this revision's lock decides.
             let needs = parents(rev);
@@ -882,6 +924,83 @@ impl<'g> Migrator<'g> {
             db.flush().await?;
         }
         Ok(report)
+    }
+
+    /// A revision with steps that run outside its transaction (PostgreSQL's concurrent
+    /// index builds and validations), from operation `start` on: the operations between
+    /// them run in transactions that also record how far the revision got, and each
+    /// detached step runs alone and is recorded after it, so that a failure leaves a
+    /// state the history names and a re-run continues from it.
+    async fn apply_in_parts<B: Backend>(
+        &self,
+        db: &mut B,
+        rev: &Revision,
+        ops: &[Vec<Step>],
+        start: usize,
+    ) -> Result<(), RunError> {
+        db.hold_lock(&self.options).await?;
+        let content = rev.content_checksum();
+        let rec = Recorded::of(rev, &content);
+        let mut ran: Vec<String> = Vec::new();
+        for (range, detached) in schema_core::plan::parts(ops, start) {
+            let (j, end) = (range.start, range.end);
+            let progress = if end == ops.len() {
+                Progress::Complete
+            } else {
+                Progress::Upgrading(end)
+            };
+            let steps: Vec<Step> = ops[j..end].concat();
+            let result = if detached {
+                match db.run_steps(&steps).await {
+                    Ok(()) => db
+                        .record_progress(rev.id(), rec, Some(progress))
+                        .await
+                        .map_err(|e| StatementError {
+                            statement: None,
+                            message: e.to_string(),
+                        }),
+                    Err(e) => Err(e),
+                }
+            } else {
+                let mut retries = 0;
+                loop {
+                    match db
+                        .apply_part(&steps, rev.id(), rec, progress, &self.options)
+                        .await
+                    {
+                        Err(e) if e.is_lock_timeout() && retries < self.options.ddl_retries => {
+                            retries += 1;
+                            std::thread::sleep(std::time::Duration::from_millis(
+                                (100u64 << retries).min(2000),
+                            ));
+                        }
+                        other => break other,
+                    }
+                }
+            };
+            if let Err(e) = result {
+                if j == 0 {
+                    return Err(self.statement_error(rev, e));
+                }
+                return Err(RunError::PartlyApplied(Box::new(Halfway {
+                    revision: format!("{} ({})", rev.id(), rev.path.display()),
+                    reason: "its steps outside the transaction (concurrent index builds, validations) commit one by one".into(),
+                    ran,
+                    statement: e.statement.unwrap_or_else(|| "(unknown)".into()),
+                    message: e.message,
+                    where_: format!(
+                        "partly applied: {j} of its {} operations ran; `cargo schema downgrade {}` reverts them",
+                        ops.len(),
+                        self.before(rev)
+                    ),
+                })));
+            }
+            ran.extend(steps.iter().map(|s| match s {
+                Step::Detached { sql, .. } => sql.clone(),
+                s => s.to_string(),
+            }));
+        }
+        Ok(())
     }
 
     /// [`Backend::apply_revision`] one operation at a time, each timed and told to the
@@ -1063,6 +1182,12 @@ impl<'g> Migrator<'g> {
             return self.downgrade_stepwise(db, &plan, &applied, &partial).await;
         }
         let mut report = RunReport::default();
+        if !partial.is_empty() {
+            // A revision that ran in parts stopped halfway: revert the part that ran.
+            db.hold_lock(&self.options).await?;
+            self.revert_partial(db, &applied, &partial, &mut report)
+                .await?;
+        }
         if plan.is_empty() {
             return Ok(report);
         }
@@ -1157,7 +1282,7 @@ impl<'g> Migrator<'g> {
                     }
                     return Err(RunError::PartlyApplied(Box::new(Halfway {
                         revision: format!("{} ({})", rev.id(), rev.path.display()),
-                        dialect: db.dialect().to_string(),
+                        reason: format!("{} commits each DDL statement", db.dialect()),
                         ran,
                         statement: e.statement.unwrap_or_else(|| "(unknown)".into()),
                         message: e.message,
@@ -1179,17 +1304,16 @@ impl<'g> Migrator<'g> {
         Ok(report)
     }
 
-    /// Where DDL commits itself: first finishes what was stopped halfway (reverting the
-    /// operations a stopped upgrade ran, or the rest of a stopped downgrade), then
-    /// reverts the plan one operation at a time, recording progress as it goes.
-    async fn downgrade_stepwise<B: Backend>(
+    /// Finishes what was stopped halfway, one operation at a time, recording progress as
+    /// it goes: reverts the operations a stopped upgrade ran (from their exact inverses),
+    /// or runs the rest of a stopped downgrade; then forgets the revision.
+    async fn revert_partial<B: Backend>(
         &self,
         db: &mut B,
-        plan: &[String],
         applied: &BTreeSet<String>,
         partial: &[AppliedRevision],
-    ) -> Result<RunReport, RunError> {
-        let mut report = RunReport::default();
+        report: &mut RunReport,
+    ) -> Result<(), RunError> {
         let dialect = db.dialect();
         let replay_err = |rev: &Revision, e: schema_core::replay::ReplayError| RunError::Replay {
             revision: rev.id().to_string(),
@@ -1209,6 +1333,14 @@ impl<'g> Migrator<'g> {
                     let mut inverses = Vec::new();
                     for op in done {
                         apply(&mut state, op).map_err(|e| replay_err(rev, e))?;
+                        if !op.needs_inverse() {
+                            // Nothing to undo; a step that runs nothing keeps the count of
+                            // operations (the progress recorded) exact.
+                            inverses.push(Operation::Execute {
+                                sql: schema_core::ops::ExecuteSql::PerDialect(Default::default()),
+                            });
+                            continue;
+                        }
                         inverses.push(op.inverse().ok_or_else(|| RunError::Target(format!(
                                 "revision {} stopped halfway after a `{}` step, which has no automatic inverse; revert it by hand and `stamp` the revision before it",
                                 rev.id(),
@@ -1246,7 +1378,7 @@ impl<'g> Migrator<'g> {
                 if let Err(e) = db.run_steps(&steps).await {
                     return Err(RunError::PartlyApplied(Box::new(Halfway {
                         revision: format!("{} ({})", rev.id(), rev.path.display()),
-                        dialect: dialect.to_string(),
+                        reason: format!("{dialect} commits each DDL statement"),
                         ran: ran_before(&steps, &e),
                         statement: e.statement.unwrap_or_else(|| "(unknown)".into()),
                         message: e.message,
@@ -1259,6 +1391,27 @@ impl<'g> Migrator<'g> {
             db.record_progress(rev.id(), rec, None).await?;
             report.revisions.push(rev.id().to_string());
         }
+        Ok(())
+    }
+
+    /// Where DDL commits itself: first finishes what was stopped halfway (reverting the
+    /// operations a stopped upgrade ran, or the rest of a stopped downgrade), then
+    /// reverts the plan one operation at a time, recording progress as it goes.
+    async fn downgrade_stepwise<B: Backend>(
+        &self,
+        db: &mut B,
+        plan: &[String],
+        applied: &BTreeSet<String>,
+        partial: &[AppliedRevision],
+    ) -> Result<RunReport, RunError> {
+        let mut report = RunReport::default();
+        self.revert_partial(db, applied, partial, &mut report)
+            .await?;
+        let dialect = db.dialect();
+        let replay_err = |rev: &Revision, e: schema_core::replay::ReplayError| RunError::Replay {
+            revision: rev.id().to_string(),
+            message: e.to_string(),
+        };
         let mut state = self.state_of(applied)?;
         for id in plan {
             let Some(rev) = self.graph.get(id) else {
@@ -1284,7 +1437,7 @@ impl<'g> Migrator<'g> {
                     }
                     return Err(RunError::PartlyApplied(Box::new(Halfway {
                         revision: format!("{id} ({})", rev.path.display()),
-                        dialect: dialect.to_string(),
+                        reason: format!("{dialect} commits each DDL statement"),
                         ran,
                         statement: e.statement.unwrap_or_else(|| "(unknown)".into()),
                         message: e.message,

@@ -124,7 +124,11 @@ impl<'c> SqliteBackend<'c> {
                         });
                     }
                 }
-                Step::Sql(sql) => self.conn.execute_batch(sql).map_err(fail)?,
+                Step::Sql(sql)
+                | Step::Detached {
+                    in_transaction: sql,
+                    ..
+                } => self.conn.execute_batch(sql).map_err(fail)?,
             }
         }
         Ok(())
@@ -498,6 +502,7 @@ fn introspect_table(conn: &Connection, name: &str, sql: &str) -> Result<TableDef
                 name: iname,
                 columns: cols,
                 unique,
+                concurrently: false,
             }),
             "u" => {
                 let name = named("unique", &cols).unwrap_or_default();

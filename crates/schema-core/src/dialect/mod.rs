@@ -204,7 +204,7 @@ impl Dialect {
             Dialect::Postgres => format!(
                 "CREATE TABLE IF NOT EXISTS {h} (revision text PRIMARY KEY, checksum text NOT NULL, \
                  applied_at timestamptz NOT NULL DEFAULT now(), execution_ms bigint NOT NULL, \
-                 content_checksum text, breaking boolean)"
+                 content_checksum text, breaking boolean, progress text)"
             ),
             Dialect::Sqlite => format!(
                 "CREATE TABLE IF NOT EXISTS {h} (revision TEXT NOT NULL PRIMARY KEY, checksum TEXT NOT NULL, \
@@ -228,7 +228,7 @@ impl Dialect {
         match self {
             Dialect::Postgres => Some(format!(
                 "ALTER TABLE {h} ADD COLUMN IF NOT EXISTS content_checksum text, \
-                 ADD COLUMN IF NOT EXISTS breaking boolean"
+                 ADD COLUMN IF NOT EXISTS breaking boolean, ADD COLUMN IF NOT EXISTS progress text"
             )),
             Dialect::Mysql => Some(format!(
                 "ALTER TABLE {h} ADD COLUMN IF NOT EXISTS content_checksum varchar(80) NULL, \
@@ -254,6 +254,40 @@ impl Dialect {
             ),
             None => format!("DELETE FROM {h} WHERE revision = {}", lit(revision)),
         }
+    }
+
+    /// How far a revision that runs in parts got, as one statement that inserts its
+    /// history row or updates it: `progress` is the history column's text (`upgrade 2`),
+    /// `None` once the revision is complete.
+    pub fn history_progress_sql(
+        self,
+        revision: &str,
+        (checksum, content, breaking): (&str, &str, bool),
+        progress: Option<&str>,
+    ) -> String {
+        let h = self.quote(HISTORY_TABLE);
+        let lit = |s: &str| format!("'{}'", s.replace('\'', "''"));
+        let upsert = match self {
+            Dialect::Mysql => {
+                "ON DUPLICATE KEY UPDATE checksum = VALUES(checksum), \
+                 content_checksum = VALUES(content_checksum), breaking = VALUES(breaking), \
+                 progress = VALUES(progress)"
+            }
+            _ => {
+                "ON CONFLICT (revision) DO UPDATE SET checksum = excluded.checksum, \
+                 content_checksum = excluded.content_checksum, breaking = excluded.breaking, \
+                 progress = excluded.progress"
+            }
+        };
+        format!(
+            "INSERT INTO {h} (revision, checksum, execution_ms, content_checksum, breaking, progress) \
+             VALUES ({}, {}, 0, {}, {}, {}) {upsert}",
+            lit(revision),
+            lit(checksum),
+            lit(content),
+            self.boolean(breaking),
+            progress.map(lit).unwrap_or_else(|| "NULL".into())
+        )
     }
 
     /// A boolean literal (MySQL and SQLite keep them as 1 and 0).
@@ -371,15 +405,34 @@ pub enum Step {
     ForeignKeyCheck {
         table: String,
     },
+    /// A statement that must not run inside the revision's transaction (PostgreSQL's
+    /// `CREATE INDEX CONCURRENTLY`) or that should commit on its own (`VALIDATE
+    /// CONSTRAINT`): the runner commits what came before, runs `sql` alone and records
+    /// the step, so that a re-run resumes after it. Where everything runs in one
+    /// transaction (a rehearsal, `--single-transaction`, a downgrade), `in_transaction`
+    /// runs instead.
+    Detached {
+        sql: String,
+        in_transaction: String,
+        /// The index `sql` builds: one left INVALID by a failed build is dropped before
+        /// the next attempt.
+        builds_index: Option<String>,
+    },
 }
 
 impl Step {
-    /// The SQL of a plain statement.
+    /// The SQL of a plain statement, as it runs inside a transaction.
     pub fn as_sql(&self) -> Option<&str> {
         match self {
             Step::Sql(s) => Some(s),
+            Step::Detached { in_transaction, .. } => Some(in_transaction),
             _ => None,
         }
+    }
+
+    /// Whether it runs outside the revision's transaction (see [`Step::Detached`]).
+    pub fn is_detached(&self) -> bool {
+        matches!(self, Step::Detached { .. })
     }
 }
 
@@ -401,6 +454,7 @@ impl fmt::Display for Step {
             Step::ForeignKeyCheck { table } => {
                 write!(f, "PRAGMA foreign_key_check({})", quote(table))
             }
+            Step::Detached { sql, .. } => f.write_str(sql),
         }
     }
 }
@@ -515,7 +569,7 @@ fn create_table_sql(d: Dialect, t: &TableDef, as_name: &str) -> String {
     )
 }
 
-fn create_index_sql(d: Dialect, t: &TableDef, i: &IndexDef) -> String {
+pub(crate) fn create_index_sql(d: Dialect, t: &TableDef, i: &IndexDef) -> String {
     format!(
         "CREATE {}INDEX {} ON {} ({})",
         if i.unique { "UNIQUE " } else { "" },
@@ -591,7 +645,12 @@ fn common_op(d: Dialect, state: &Schema, op: &Operation) -> Result<Vec<String>, 
             vec![create_index_sql(d, tb, index)]
         }
         Operation::DropIndex { index, .. } => vec![format!("DROP INDEX {}", t(&index.name))],
-        Operation::AddConstraint { table, constraint } => vec![format!(
+        // NOT VALID is PostgreSQL's (its dialect renders it); elsewhere rows are checked
+        // as the constraint is added, and there is nothing to validate later.
+        Operation::ValidateConstraint { .. } => vec![],
+        Operation::AddConstraint {
+            table, constraint, ..
+        } => vec![format!(
             "ALTER TABLE {} ADD {}",
             t(table),
             constraint_sql(d, constraint)

@@ -100,7 +100,9 @@ pub fn rebuild_reason(state: &Schema, op: &Operation) -> Option<String> {
         Operation::RenameConstraint { table, from, .. } => Some(format!(
             "SQLite keeps constraint names only in the table's definition ({from} on {table})"
         )),
-        Operation::AddConstraint { table, constraint }
+        Operation::AddConstraint {
+            table, constraint, ..
+        }
         | Operation::DropConstraint { table, constraint } => Some(format!(
             "SQLite cannot add or drop constraint {} on {table} in place",
             constraint.name()
