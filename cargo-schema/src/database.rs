@@ -462,6 +462,11 @@ impl Connection {
 }
 
 pub fn connect(url: &str) -> Result<Connection> {
+    connect_within(url, None)
+}
+
+/// [`connect`], giving up on a server after `timeout` (none: the drivers' own).
+pub fn connect_within(url: &str, timeout: Option<std::time::Duration>) -> Result<Connection> {
     let shown = redact(url);
     match parse_url(url)? {
         Target::Sqlite(path) => {
@@ -477,16 +482,26 @@ pub fn connect(url: &str) -> Result<Connection> {
                 .enable_all()
                 .build()
                 .map_err(|e| CliError::Database(format!("cannot start the async runtime: {e}")))?;
-            let conn = runtime
-                .block_on(schema::mysql::connect(&url))
-                .map_err(|e| CliError::Database(format!("cannot connect to {shown}: {e}")))?;
+            let connecting = schema::mysql::connect(&url);
+            let conn = match timeout {
+                None => runtime.block_on(connecting),
+                Some(t) => runtime
+                    .block_on(async { tokio::time::timeout(t, connecting).await })
+                    .unwrap_or_else(|_| {
+                        Err(schema::RunError::Database(format!("timed out after {t:?}")))
+                    }),
+            }
+            .map_err(|e| CliError::Database(format!("cannot connect to {shown}: {e}")))?;
             Ok(Connection::Mysql {
                 conn: Box::new(conn),
                 runtime,
             })
         }
         Target::Postgres(url) => {
-            let target = PgTarget::parse(&url)?;
+            let mut target = PgTarget::parse(&url)?;
+            if let Some(t) = timeout {
+                target.config.connect_timeout(t);
+            }
             let tls = target.tls()?;
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -508,6 +523,45 @@ pub fn connect(url: &str) -> Result<Connection> {
                 tls,
                 runtime,
             })
+        }
+    }
+}
+
+/// The first column of every row `sql` returns on the database at `url`, as text (a
+/// fleet's catalog query: `SELECT url FROM tenants`).
+pub fn first_column(url: &str, sql: &str) -> Result<Vec<String>> {
+    let shown = redact(url);
+    let fail = |e: String| CliError::Database(format!("catalog query on {shown}: {e}"));
+    match connect(url)? {
+        Connection::Sqlite(conn) => {
+            let mut stmt = conn.prepare(sql).map_err(|e| fail(e.to_string()))?;
+            let rows = stmt
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(|e| fail(e.to_string()))?;
+            rows.collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| fail(e.to_string()))
+        }
+        Connection::Postgres {
+            client, runtime, ..
+        } => {
+            let msgs = runtime
+                .block_on(client.simple_query(sql))
+                .map_err(|e| fail(schema::postgres::pg_message(&e)))?;
+            Ok(msgs
+                .iter()
+                .filter_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                    _ => None,
+                })
+                .collect())
+        }
+        Connection::Mysql { mut conn, runtime } => {
+            use mysql_async::prelude::Queryable;
+            let rows: Vec<String> = runtime
+                .block_on(conn.query(sql))
+                .map_err(|e| fail(e.to_string()))?;
+            let _ = runtime.block_on(conn.disconnect());
+            Ok(rows)
         }
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 
 /// Exit codes: 0 success, 1 a check found a difference, 2 usage or input error,
 /// 3 a database error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ExitCode {
     Success = 0,
     Difference = 1,

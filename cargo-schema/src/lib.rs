@@ -4,10 +4,13 @@
 mod commands;
 mod database;
 mod error;
+mod fleet;
 mod output;
 mod time;
 mod tls;
 mod workspace;
+
+use commands::db::FleetAction;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -71,6 +74,42 @@ struct ScriptArgs {
     dialect: Option<String>,
 }
 
+/// `--targets`: the same command on many databases.
+#[derive(Debug, Default, clap::Args)]
+struct FleetArgs {
+    /// Run on every database a fleet file lists, stage by stage (`-`: URLs, one per line,
+    /// on standard input); one result line per target, exit 3 when any failed.
+    #[arg(long, value_name = "FILE")]
+    targets: Option<PathBuf>,
+    /// With --targets: targets at once [default: the stage's `parallel`, else the number
+    /// of cores].
+    #[arg(long, value_name = "N", requires = "targets")]
+    parallel: Option<usize>,
+    /// With --targets: connections to one server at once.
+    #[arg(long, value_name = "N", default_value_t = 4, requires = "targets")]
+    per_server: usize,
+    /// With --targets: how long to wait for each connection (e.g. `5s`).
+    #[arg(long, value_name = "DURATION", value_parser = duration, requires = "targets")]
+    connect_timeout: Option<std::time::Duration>,
+    /// With --targets: keep starting a stage's targets after one fails (a stage with more
+    /// failures than its `max-failures` still stops the rollout before the next stage).
+    #[arg(long, requires = "targets")]
+    continue_on_error: bool,
+}
+
+impl FleetArgs {
+    fn options(&self) -> Option<commands::fleet::FleetOptions> {
+        Some(commands::fleet::FleetOptions {
+            file: self.targets.clone()?,
+            parallel: self.parallel,
+            per_server: self.per_server,
+            connect_timeout: self.connect_timeout,
+            continue_on_error: self.continue_on_error,
+            summary: true,
+        })
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Add [package.metadata.schema] and a migrations directory to a crate.
@@ -82,6 +121,17 @@ enum Command {
         /// Also compare a live database with the schema its recorded revision should have.
         #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
         database: Option<String>,
+        #[command(flatten)]
+        fleet: FleetArgs,
+    },
+    /// Show where the database is: its revision and how many revisions it lacks (with
+    /// --targets, every database of a fleet).
+    Status {
+        /// Also compare each schema with the one its recorded revisions describe.
+        #[arg(long)]
+        drift: bool,
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
     /// List revisions, newest first.
     History,
@@ -129,6 +179,8 @@ enum Command {
         backup: Option<PathBuf>,
         #[command(flatten)]
         script: ScriptArgs,
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
     /// Revert revisions down to TARGET: an id, -N, base, or BRANCH@base.
     Downgrade {
@@ -144,6 +196,8 @@ enum Command {
         /// Seconds to wait for another process's migration lock.
         #[arg(long, default_value_t = 60, value_name = "SECS")]
         lock_timeout: u64,
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
     /// Record TARGET as applied without running it.
     Stamp {
@@ -151,6 +205,8 @@ enum Command {
         /// Also forget history rows of revisions this code does not know.
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
     /// Show the revision(s) the database is at.
     Current,
@@ -243,11 +299,19 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
         Command::Revision(args) => {
             commands::revision::revision(&ws()?, g.package.as_deref(), args, out)
         }
-        Command::Check { database } => {
+        Command::Check { database, fleet } => {
             let ws = ws()?;
             // One load of the migrations serves both comparisons.
             let graph = ws.graph()?;
             let code = commands::inspect::check(&ws, &graph, g.package.as_deref(), out)?;
+            if let Some(opts) = fleet.options() {
+                let fleet_code = commands::fleet::run(&ws, out, &opts, FleetAction::Check)?;
+                return Ok(if code == ExitCode::Success {
+                    fleet_code
+                } else {
+                    code.max(fleet_code)
+                });
+            }
             if let Some(url) = database {
                 let flag = if url.is_empty() {
                     g.database_url.as_deref()
@@ -272,6 +336,17 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             }
             Ok(code)
         }
+        Command::Status { drift, fleet } => {
+            let ws = ws()?;
+            let action = FleetAction::Status { drift: *drift };
+            match fleet.options() {
+                Some(opts) => commands::fleet::run(&ws, out, &opts, action),
+                None => {
+                    let url = database::resolve_url(g.database_url.as_deref(), Some(&ws.root))?;
+                    commands::fleet::run_one(&ws, out, &url, action)
+                }
+            }
+        }
         Command::History => commands::inspect::history(&ws()?, out),
         Command::Heads => commands::inspect::heads(&ws()?, out),
         Command::Branches => commands::inspect::branches(&ws()?, out),
@@ -290,8 +365,31 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             backup,
             rehearse,
             script,
+            fleet,
         } => {
             let ws = ws()?;
+            if let Some(opts) = fleet.options() {
+                if *rehearse || script.sql || backup.is_some() {
+                    return Err(CliError::input(
+                        "--targets runs the upgrade on every target; --rehearse, --sql and --backup are for one database",
+                    ));
+                }
+                let options = schema::RunOptions {
+                    allow_edited: *allow_edited,
+                    single_transaction: *single_transaction,
+                    lock_timeout_secs: *lock_timeout,
+                    ddl_lock_timeout: ddl_lock_timeout
+                        .or(ws.ddl_lock_timeout)
+                        .unwrap_or(schema::RunOptions::default().ddl_lock_timeout),
+                    ahead: schema::runner::AheadPolicy::Refuse,
+                    ..Default::default()
+                };
+                let action = FleetAction::Upgrade {
+                    target: target.clone(),
+                    options,
+                };
+                return commands::fleet::run(&ws, out, &opts, action);
+            }
             if *rehearse {
                 return commands::db::rehearse(
                     &db_cx(&ws, g, out),
@@ -333,8 +431,26 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             dry_run,
             lock_timeout,
             script,
+            fleet,
         } => {
             let ws = ws()?;
+            if let Some(opts) = fleet.options() {
+                if script.sql || *dry_run {
+                    return Err(CliError::input(
+                        "--targets reverts every target; --sql and --dry-run are for one database",
+                    ));
+                }
+                let action = FleetAction::Downgrade {
+                    target: target.clone(),
+                    options: schema::RunOptions {
+                        allow_edited: *allow_edited,
+                        lock_timeout_secs: *lock_timeout,
+                        ahead: schema::runner::AheadPolicy::Refuse,
+                        ..Default::default()
+                    },
+                };
+                return commands::fleet::run(&ws, out, &opts, action);
+            }
             if script.sql {
                 return commands::db::script(
                     &db_cx(&ws, g, out),
@@ -352,8 +468,19 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             };
             commands::db::downgrade(&db_cx(&ws, g, out), target, options, *dry_run)
         }
-        Command::Stamp { target, force } => {
+        Command::Stamp {
+            target,
+            force,
+            fleet,
+        } => {
             let ws = ws()?;
+            if let Some(opts) = fleet.options() {
+                let action = FleetAction::Stamp {
+                    target: target.clone(),
+                    force: *force,
+                };
+                return commands::fleet::run(&ws, out, &opts, action);
+            }
             commands::db::stamp(&db_cx(&ws, g, out), target, *force)
         }
         Command::Current => {

@@ -68,6 +68,11 @@ impl Output {
         eprintln!("{} {}", self.paint("31;1", "error:"), s.as_ref());
     }
 
+    /// One JSON document on one line (for streams: one per target).
+    pub fn json_line(&self, v: &serde_json::Value) {
+        stdout(&format!("{v}\n"));
+    }
+
     pub fn print_json(&self, v: &serde_json::Value) {
         stdout(&format!(
             "{}\n",

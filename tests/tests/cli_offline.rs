@@ -476,7 +476,10 @@ fn lint_reports_lock_risks_with_their_safe_form() {
         out.contains("0007 step 2 [check-without-not-valid] error"),
         "{out}"
     );
-    assert!(out.contains("safe form: add it NOT VALID"), "{out}");
+    assert!(
+        out.contains("safe form: add it with not_valid = true, then a validate_constraint step"),
+        "{out}"
+    );
     let r = f.schema(&["lint", "0004", "--format", "json"]);
     r.expect(0);
     assert_eq!(r.stdout().trim(), "[]");

@@ -82,7 +82,7 @@ fn options(allow_edited: bool) -> RunOptions {
 pub fn upgrade(cx: &DbContext<'_>, target: &str, options: RunOptions) -> Result<ExitCode> {
     let (mut conn, _, shown) = cx.connect()?;
     // At head, nothing needs parsing: compare ids and checksums with the history.
-    if matches!(target, "heads" | "head") && at_head(cx, &mut conn, &options)? {
+    if matches!(target, "heads" | "head") && at_head(cx.ws, &mut conn, &options)? {
         if cx.out.json() {
             cx.out.print_json(&json!({"applied": []}));
         } else {
@@ -107,18 +107,36 @@ pub fn upgrade(cx: &DbContext<'_>, target: &str, options: RunOptions) -> Result<
 
 /// Whether the database records exactly the revisions the files hold, with their
 /// checksums (a quick scan, no parsing). Any doubt answers no.
-fn at_head(cx: &DbContext<'_>, conn: &mut Connection, options: &RunOptions) -> Result<bool> {
-    use schema::runner::Backend;
-    let files = schema_core::resolver::scan(&cx.ws.sources())?;
-    let applied = on_backend!(conn, |db| db.read_history()).map_err(run_err)?;
-    let expected: Option<Vec<(&str, &str)>> = files
+fn at_head(ws: &Workspace, conn: &mut Connection, options: &RunOptions) -> Result<bool> {
+    history_at(conn, head_checksums(ws)?.as_deref(), options)
+}
+
+/// Every revision file's id and checksum, from a quick scan (none when a file's id cannot
+/// be read that way: then only parsing decides).
+pub fn head_checksums(ws: &Workspace) -> Result<Option<Vec<(String, String)>>> {
+    let files = schema_core::resolver::scan(&ws.sources())?;
+    Ok(files
         .iter()
-        .map(|f| Some((f.id.as_deref()?, f.checksum.as_str())))
-        .collect();
-    Ok(
-        expected
-            .is_some_and(|e| schema::runner::history_matches(&applied, e, options.allow_edited)),
-    )
+        .map(|f| Some((f.id.clone()?, f.checksum.clone())))
+        .collect())
+}
+
+/// Whether the history records exactly `expected` (see [`head_checksums`]).
+fn history_at(
+    conn: &mut Connection,
+    expected: Option<&[(String, String)]>,
+    options: &RunOptions,
+) -> Result<bool> {
+    use schema::runner::Backend;
+    let Some(expected) = expected else {
+        return Ok(false);
+    };
+    let applied = on_backend!(conn, |db| db.read_history()).map_err(run_err)?;
+    Ok(schema::runner::history_matches(
+        &applied,
+        expected.iter().map(|(i, c)| (i.as_str(), c.as_str())),
+        options.allow_edited,
+    ))
 }
 
 pub fn downgrade(
@@ -494,4 +512,106 @@ pub fn script(
         .map_err(CliError::Input)?;
     crate::output::stdout(&text);
     Ok(ExitCode::Success)
+}
+
+/// What a fleet run asks of each of its targets.
+#[derive(Debug, Clone)]
+pub enum FleetAction {
+    Upgrade { target: String, options: RunOptions },
+    Downgrade { target: String, options: RunOptions },
+    Stamp { target: String, force: bool },
+    Status { drift: bool },
+    Check,
+}
+
+/// What one target of a fleet run did and where it is.
+#[derive(Debug, Clone, Default)]
+pub struct TargetOutcome {
+    /// Revisions applied, reverted or stamped.
+    pub changed: Vec<String>,
+    /// Where it is (status), when asked.
+    pub current: Vec<String>,
+    /// Revisions of the files it does not record (status).
+    pub pending: usize,
+    /// How its schema differs from the one its history describes (status --drift, check).
+    pub drift: Option<Vec<String>>,
+}
+
+/// Runs one fleet action on one database, the way the single-database command does (an
+/// upgrade at head costs one query), without printing.
+pub fn on_target(
+    graph: &MigrationGraph,
+    heads: Option<&[(String, String)]>,
+    url: &str,
+    action: &FleetAction,
+    connect_timeout: Option<std::time::Duration>,
+) -> Result<TargetOutcome> {
+    let mut conn = database::connect_within(url, connect_timeout)?;
+    let dialect = database::parse_url(url)?.dialect();
+    let mut out = TargetOutcome::default();
+    match action {
+        FleetAction::Upgrade { target, options } => {
+            if matches!(target.as_str(), "heads" | "head") && history_at(&mut conn, heads, options)?
+            {
+                return Ok(out);
+            }
+            let m = Migrator::new(graph, options.clone());
+            out.changed = on_backend!(&mut conn, |db| m.upgrade(&mut db, target))
+                .map_err(run_err)?
+                .revisions;
+        }
+        FleetAction::Downgrade { target, options } => {
+            let m = Migrator::new(graph, options.clone());
+            out.changed = on_backend!(&mut conn, |db| m.downgrade(&mut db, target))
+                .map_err(run_err)?
+                .revisions;
+        }
+        FleetAction::Stamp { target, force } => {
+            let m = Migrator::new(
+                graph,
+                RunOptions {
+                    forget_unknown: *force,
+                    ..options(true)
+                },
+            );
+            out.changed = on_backend!(&mut conn, |db| m.stamp(&mut db, target))
+                .map_err(run_err)?
+                .revisions;
+        }
+        FleetAction::Status { drift } => {
+            let m = Migrator::new(graph, options(false));
+            let want_drift = *drift;
+            let (current, applied, diff) = on_backend!(&mut conn, |db| async {
+                use schema::runner::Backend;
+                let applied = m.applied(&mut db).await?;
+                let current = m.current(&mut db).await?;
+                let diff = if want_drift {
+                    let expected = m.state_of(&applied)?;
+                    Some(differences(dialect, &expected, &db.introspect().await?))
+                } else {
+                    None
+                };
+                Ok::<_, RunError>((current, applied, diff))
+            })
+            .map_err(run_err)?;
+            out.pending = graph
+                .ordered()
+                .filter(|r| !applied.contains(r.id()))
+                .count();
+            out.current = current;
+            out.drift = diff;
+        }
+        FleetAction::Check => {
+            let m = Migrator::new(graph, options(true));
+            let diff = on_backend!(&mut conn, |db| async {
+                use schema::runner::Backend;
+                let applied = m.applied(&mut db).await?;
+                let expected = m.state_of(&applied)?;
+                Ok::<_, RunError>(differences(dialect, &expected, &db.introspect().await?))
+            })
+            .map_err(run_err)?;
+            out.drift = Some(diff);
+        }
+    }
+    Ok(out)
 }

@@ -1,6 +1,7 @@
 //! One module per group of commands.
 
 pub mod db;
+pub mod fleet;
 pub mod inspect;
 pub mod revision;
 

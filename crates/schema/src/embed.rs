@@ -96,7 +96,8 @@ impl EmbeddedMigrations {
     /// Applies every pending revision: `MIGRATIONS.upgrade(&mut conn).await?` with a
     /// `rusqlite::Connection`, a `tokio_postgres::Client` or a `mysql_async::Conn`.
     pub async fn upgrade<C: MigrationTarget>(&self, conn: &mut C) -> Result<RunReport, RunError> {
-        conn.upgrade_embedded(self).await
+        conn.upgrade_embedded_with(self, &RunOptions::default())
+            .await
     }
 
     /// Applies every pending revision on a SQLite connection, without an async runtime.
@@ -122,30 +123,46 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
 /// A connection that embedded migrations can be applied to.
 #[allow(async_fn_in_trait)]
 pub trait MigrationTarget {
-    async fn upgrade_embedded(&mut self, m: &EmbeddedMigrations) -> Result<RunReport, RunError>;
+    async fn upgrade_embedded_with(
+        &mut self,
+        m: &EmbeddedMigrations,
+        options: &RunOptions,
+    ) -> Result<RunReport, RunError>;
 }
 
 #[cfg(feature = "sqlite")]
 impl MigrationTarget for rusqlite::Connection {
-    async fn upgrade_embedded(&mut self, m: &EmbeddedMigrations) -> Result<RunReport, RunError> {
+    async fn upgrade_embedded_with(
+        &mut self,
+        m: &EmbeddedMigrations,
+        options: &RunOptions,
+    ) -> Result<RunReport, RunError> {
         let mut db = crate::sqlite::SqliteBackend::new(self);
-        m.upgrade_with(&mut db, &RunOptions::default()).await
+        m.upgrade_with(&mut db, options).await
     }
 }
 
 #[cfg(feature = "postgres")]
 impl MigrationTarget for tokio_postgres::Client {
-    async fn upgrade_embedded(&mut self, m: &EmbeddedMigrations) -> Result<RunReport, RunError> {
+    async fn upgrade_embedded_with(
+        &mut self,
+        m: &EmbeddedMigrations,
+        options: &RunOptions,
+    ) -> Result<RunReport, RunError> {
         let mut db = crate::postgres::PostgresBackend::new(self);
-        m.upgrade_with(&mut db, &RunOptions::default()).await
+        m.upgrade_with(&mut db, options).await
     }
 }
 
 #[cfg(feature = "mysql")]
 impl MigrationTarget for mysql_async::Conn {
-    async fn upgrade_embedded(&mut self, m: &EmbeddedMigrations) -> Result<RunReport, RunError> {
+    async fn upgrade_embedded_with(
+        &mut self,
+        m: &EmbeddedMigrations,
+        options: &RunOptions,
+    ) -> Result<RunReport, RunError> {
         let mut db = crate::mysql::MysqlBackend::new(self);
-        m.upgrade_with(&mut db, &RunOptions::default()).await
+        m.upgrade_with(&mut db, options).await
     }
 }
 

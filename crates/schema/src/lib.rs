@@ -3,6 +3,7 @@
 
 pub mod compare;
 pub mod embed;
+pub mod fleet;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgres")]

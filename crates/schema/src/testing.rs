@@ -236,6 +236,105 @@ impl PgCluster {
     }
 }
 
+/// A throwaway PgBouncer in front of a [`PgCluster`] (from the distribution's
+/// `pgbouncer`), in transaction pooling mode, the way fleets reach their databases: every
+/// database of the cluster, as the trusted `postgres` user, on 127.0.0.1 at a free port.
+#[derive(Debug, Clone)]
+pub struct PgBouncer {
+    pub dir: PathBuf,
+    pub port: u16,
+}
+
+impl PgBouncer {
+    /// Writes a configuration beside nothing else and starts PgBouncer as a daemon (as the
+    /// `postgres` user when we are root: it refuses root), waiting until it accepts
+    /// connections.
+    pub fn start(cluster: &PgCluster) -> Result<PgBouncer, ClusterError> {
+        let exe = [
+            "/usr/sbin/pgbouncer",
+            "/usr/bin/pgbouncer",
+            "/usr/local/bin/pgbouncer",
+        ]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .ok_or_else(|| ClusterError("no pgbouncer (install the `pgbouncer` package)".into()))?;
+        let dir = cluster.dir.join("pgbouncer");
+        std::fs::create_dir_all(&dir).map_err(|e| ClusterError(e.to_string()))?;
+        let port = free_port()?;
+        let config = format!(
+            "[databases]\n* = host={socket} port={pg}\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\n\
+             listen_port = {port}\nunix_socket_dir =\nauth_type = trust\nauth_file = {dir}/users.txt\n\
+             pool_mode = transaction\nmax_client_conn = 1000\ndefault_pool_size = 20\n\
+             ignore_startup_parameters = extra_float_digits,options\n\
+             logfile = {dir}/pgbouncer.log\npidfile = {dir}/pgbouncer.pid\n",
+            socket = cluster.dir.display(),
+            pg = cluster.port,
+            dir = dir.display(),
+        );
+        let write = |name: &str, text: &str| {
+            std::fs::write(dir.join(name), text).map_err(|e| ClusterError(e.to_string()))
+        };
+        write("pgbouncer.ini", &config)?;
+        write("users.txt", "\"postgres\" \"\"\n")?;
+        if is_root() {
+            run(
+                {
+                    let mut c = Command::new("chown");
+                    c.args(["-R", "postgres:", &dir.display().to_string()]);
+                    c
+                },
+                "chown",
+            )?;
+        }
+        let ini = dir.join("pgbouncer.ini").display().to_string();
+        let start = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"])
+                .arg(&exe)
+                .args(["-d", &ini]);
+            c
+        } else {
+            let mut c = Command::new(&exe);
+            c.args(["-d", &ini]);
+            c
+        };
+        run(start, "pgbouncer")?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if std::time::Instant::now() > deadline {
+                return Err(ClusterError(format!(
+                    "pgbouncer did not listen on port {port}; see {}/pgbouncer.log",
+                    dir.display()
+                )));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Ok(PgBouncer { dir, port })
+    }
+
+    /// A URL for database `db` through PgBouncer.
+    pub fn url(&self, db: &str) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{}/{db}?sslmode=disable",
+            self.port
+        )
+    }
+
+    /// Stops PgBouncer (by its pid file).
+    pub fn stop(&self) {
+        let _ = Command::new("sh")
+            .args([
+                "-c",
+                &format!(
+                    "kill $(cat '{}/pgbouncer.pid') 2>/dev/null",
+                    self.dir.display()
+                ),
+            ])
+            .status();
+    }
+}
+
 fn shell_words(c: &Command) -> String {
     std::iter::once(c.get_program())
         .chain(c.get_args())
