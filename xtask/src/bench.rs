@@ -372,6 +372,15 @@ pub fn run_bench(args: &[String]) -> Result<(), String> {
     let reps = if quick { 3 } else { 5 };
     let root = crate::test::root();
     let target = root.join("target");
+    // `--fleet`: only the fleet rows (they take minutes of their own).
+    if args.iter().any(|a| a == "--fleet") {
+        run(Command::new("cargo")
+            .args(["build", "--release", "-q", "-p", "cargo-schema"])
+            .current_dir(&root))?;
+        let rows =
+            crate::fleet_bench::fleet_rows(&root, &target, &target.join("release/cargo-schema"))?;
+        return write_table(&target, &rows, "--fleet", reps);
+    }
     let ws = target.join("bench/workspace");
     eprintln!(
         "==> generating {TABLES} tables and {REVISIONS} revisions in {}",
@@ -759,13 +768,22 @@ pub fn run_bench(args: &[String]) -> Result<(), String> {
         String::new(),
     );
 
+    rows.extend(crate::fleet_bench::fleet_rows(&root, &target, &cli)?);
+    write_table(&target, &rows, if quick { " --quick" } else { "" }, reps)
+}
+
+fn write_table(
+    target: &Path,
+    rows: &[[String; 4]],
+    flags: &str,
+    reps: usize,
+) -> Result<(), String> {
     let mut table = format!(
-        "Measured {} on this machine ({} cores), `cargo xtask bench`{}: {TABLES} tables, {REVISIONS} revisions, medians of {reps}+ runs, peak memory in brackets.\n\n| what | ours | baseline in the same run | ratio |\n| --- | --- | --- | --- |\n",
+        "Measured {} on this machine ({} cores), `cargo xtask bench{flags}`: {TABLES} tables, {REVISIONS} revisions, medians of {reps}+ runs, peak memory in brackets; fleet rows: one run each.\n\n| what | ours | baseline in the same run | ratio |\n| --- | --- | --- | --- |\n",
         today(),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-        if quick { " --quick" } else { "" }
     );
-    for [a, b, c, d] in &rows {
+    for [a, b, c, d] in rows {
         let _ = writeln!(table, "| {a} | {b} | {c} | {d} |");
     }
     println!("{table}");

@@ -3,6 +3,7 @@
 mod bench;
 mod ci;
 mod demo;
+mod fleet_bench;
 mod test;
 
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ const USAGE: &str = "usage: cargo xtask <task>
   test [--use-migrations] [--db sqlite|postgres|mysql|all]   run every test (throwaway PostgreSQL and MariaDB servers are started)
   ci                                                  what .ci/run runs: fmt, clippy, every test both ways
   demo                                                the main job: change a blog model, revision, upgrade on SQLite
-  bench                                               benchmarks (see README)";
+  bench [--quick] [--fleet]                           benchmarks (see README); --fleet: only the fleet rows";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
