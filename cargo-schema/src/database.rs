@@ -272,12 +272,22 @@ pub struct PgTarget {
     pub config: tokio_postgres::Config,
     pub ssl_mode: SslMode,
     pub root_cert: Option<PathBuf>,
+    /// What the engine offers (the URL's `engine` parameter; PostgreSQL by default).
+    pub caps: schema::postgres::PgCapabilities,
 }
 
 impl PgTarget {
     pub fn parse(url: &str) -> Result<PgTarget> {
         let shown = redact(url);
-        let (rest, mode, root) = take_tls_params(url);
+        let (rest, mode, root, engine) = take_tls_params(url);
+        let caps = match engine.as_deref() {
+            None => schema::postgres::PgCapabilities::POSTGRES,
+            Some(e) => schema::postgres::PgCapabilities::for_engine(e).ok_or_else(|| {
+                CliError::input(format!(
+                    "unknown engine `{e}` in {shown}, expected postgres, citus, cockroachdb or yugabytedb"
+                ))
+            })?,
+        };
         let mode = mode
             .or_else(|| std::env::var("PGSSLMODE").ok().filter(|m| !m.is_empty()))
             .unwrap_or_else(|| "prefer".into());
@@ -306,6 +316,7 @@ impl PgTarget {
             config,
             ssl_mode,
             root_cert,
+            caps,
         };
         if target.unix_socket_only() {
             target
@@ -363,9 +374,15 @@ impl PgTarget {
 }
 
 /// Takes `sslmode` and `sslrootcert` out of a URL's query or a `key=value` string.
-fn take_tls_params(url: &str) -> (String, Option<String>, Option<String>) {
-    let (mut mode, mut root) = (None, None);
+/// Takes out of a PostgreSQL URL what tokio-postgres does not know: `sslmode`,
+/// `sslrootcert`, and ours, `engine` (returned last).
+fn take_tls_params(url: &str) -> (String, Option<String>, Option<String>, Option<String>) {
+    let (mut mode, mut root, mut engine) = (None, None, None);
     let mut take = |key: &str, value: &str| match key {
+        "engine" => {
+            engine = Some(value.to_string());
+            true
+        }
         "sslmode" => {
             mode = Some(value.to_string());
             true
@@ -397,7 +414,7 @@ fn take_tls_params(url: &str) -> (String, Option<String>, Option<String>) {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    (rest, mode, root)
+    (rest, mode, root, engine)
 }
 
 fn percent_decode(s: &str) -> String {
@@ -458,6 +475,7 @@ impl Connection {
                 tokio_postgres::NoTls,
             ),
         }
+        .with_capabilities(target.caps)
     }
 }
 
@@ -649,13 +667,13 @@ mod tests {
 
     #[test]
     fn tls_parameters_are_taken_out_for_tokio_postgres() {
-        let (rest, mode, root) = take_tls_params(
+        let (rest, mode, root, _) = take_tls_params(
             "postgres://u@h/db?sslmode=verify-full&application_name=x&sslrootcert=%2Ftmp%2Fca.crt",
         );
         assert_eq!(rest, "postgres://u@h/db?application_name=x");
         assert_eq!(mode.as_deref(), Some("verify-full"));
         assert_eq!(root.as_deref(), Some("/tmp/ca.crt"));
-        let (rest, mode, _) = take_tls_params("host=h sslmode=require dbname=d");
+        let (rest, mode, _, _) = take_tls_params("host=h sslmode=require dbname=d");
         assert_eq!(rest, "host=h dbname=d");
         assert_eq!(mode.as_deref(), Some("require"));
         let t = PgTarget::parse("postgres://u@h/db?sslmode=verify-ca").expect("parses");

@@ -357,6 +357,15 @@ fn eight_fleet_runs_through_pgbouncer_in_transaction_mode_apply_each_revision_on
         "{}",
         r.stdout()
     );
+    // The catalog reads of a drift check pass through transaction pooling too.
+    let r = f.schema(&["status", "--drift", "--targets", "fleet.toml"]);
+    r.expect(0);
+    assert!(
+        r.stdout().contains("5 target(s): 5 at head"),
+        "{}",
+        r.stdout()
+    );
+    f.schema(&["check", "--targets", "fleet.toml"]).expect(0);
     drop(checked);
 }
 

@@ -379,7 +379,7 @@ pub fn run_bench(args: &[String]) -> Result<(), String> {
             .current_dir(&root))?;
         let rows =
             crate::fleet_bench::fleet_rows(&root, &target, &target.join("release/cargo-schema"))?;
-        return write_table(&target, &rows, "--fleet", reps);
+        return write_table(&target, &rows, " --fleet", reps);
     }
     let ws = target.join("bench/workspace");
     eprintln!(

@@ -21,6 +21,42 @@ use crate::runner::{
 /// The advisory lock key: "schema" in ASCII, so it is recognisable in pg_locks.
 pub const LOCK_KEY: i64 = schema_core::dialect::POSTGRES_LOCK_KEY;
 
+/// What a PostgreSQL-compatible engine offers the runner (docs/distributed-engines.md):
+/// without transactional DDL a revision runs operation by operation with its progress
+/// recorded, as on MariaDB; without advisory locks the migration lock is a row of
+/// `_schema_lock` with an expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PgCapabilities {
+    pub transactional_ddl: bool,
+    pub advisory_locks: bool,
+}
+
+impl PgCapabilities {
+    /// PostgreSQL itself, and Citus through its coordinator.
+    pub const POSTGRES: PgCapabilities = PgCapabilities {
+        transactional_ddl: true,
+        advisory_locks: true,
+    };
+    /// CockroachDB, and YugabyteDB as deployed by default: DDL commits statement by
+    /// statement, and there are no advisory locks.
+    pub const DISTRIBUTED: PgCapabilities = PgCapabilities {
+        transactional_ddl: false,
+        advisory_locks: false,
+    };
+
+    /// The profile of an engine by name (`postgres`, `citus`, `cockroachdb`, `yugabytedb`).
+    pub fn for_engine(name: &str) -> Option<PgCapabilities> {
+        match name {
+            "postgres" | "postgresql" | "citus" => Some(PgCapabilities::POSTGRES),
+            "cockroachdb" | "yugabytedb" => Some(PgCapabilities::DISTRIBUTED),
+            _ => None,
+        }
+    }
+}
+
+/// The table holding the migration lock where there are no advisory locks.
+pub const LOCK_TABLE: &str = "_schema_lock";
+
 /// Opens a second connection (with the same TLS as the first), for the run lock.
 type LockConnector = Box<
     dyn Fn() -> std::pin::Pin<
@@ -39,6 +75,10 @@ pub struct PostgresBackend<'c> {
     /// Whether this connection holds the lock at session level (taken for a revision
     /// that runs in parts when there is no second connection).
     session_locked: bool,
+    caps: PgCapabilities,
+    /// The token of the lock row this run holds (engines without advisory locks), and
+    /// how far each write pushes its expiry.
+    lock_row: Option<(String, std::time::Duration)>,
     /// The connection settings, for `pg_dump` (none: backups are refused).
     config: Option<tokio_postgres::Config>,
 }
@@ -50,6 +90,8 @@ impl<'c> PostgresBackend<'c> {
             lock_connector: None,
             lock_client: None,
             session_locked: false,
+            caps: PgCapabilities::POSTGRES,
+            lock_row: None,
             config: None,
         }
     }
@@ -86,10 +128,96 @@ impl<'c> PostgresBackend<'c> {
         }
     }
 
+    /// For an engine that lacks what PostgreSQL offers (see [`PgCapabilities`]).
+    pub fn with_capabilities(mut self, caps: PgCapabilities) -> PostgresBackend<'c> {
+        self.caps = caps;
+        self
+    }
+
+    /// Takes the lock row: succeeds when there is none or its holder let it expire;
+    /// retried until the lock timeout.
+    async fn take_lock_row(&mut self, options: &RunOptions) -> Result<(), RunError> {
+        let t = quote(LOCK_TABLE);
+        let create = format!(
+            "CREATE TABLE IF NOT EXISTS {t} (id integer PRIMARY KEY, holder text NOT NULL, expires_at timestamptz NOT NULL)"
+        );
+        match self.client.batch_execute(&create).await {
+            Ok(()) => {}
+            // Two first runs at once: IF NOT EXISTS does not stop the second from racing
+            // the first on the catalog; the table is there either way.
+            Err(e)
+                if e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+                    || e.code() == Some(&SqlState::DUPLICATE_TABLE) => {}
+            Err(e) => return Err(db_err(e)),
+        }
+        let token = format!(
+            "{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default()
+        );
+        let expiry = options.lock_expiry.as_millis().max(1);
+        let take = format!(
+            "INSERT INTO {t} (id, holder, expires_at) VALUES (1, {tok}, now() + interval '{expiry} milliseconds') \
+             ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE {t}.expires_at < now() RETURNING holder",
+            tok = literal(&token)
+        );
+        let deadline =
+            std::time::Instant::now() + std::time::Duration::from_secs(options.lock_timeout_secs);
+        loop {
+            let msgs = self.client.simple_query(&take).await.map_err(db_err)?;
+            if msgs
+                .iter()
+                .any(|m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(_)))
+            {
+                self.lock_row = Some((token, options.lock_expiry));
+                return Ok(());
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(RunError::LockTimeout(format!(
+                    "the lock row in {LOCK_TABLE} is held by another run until it expires"
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Pushes the lock row's expiry forward; fails when this run no longer holds it (it
+    /// expired and another run took it), so nothing more is recorded over that run.
+    async fn renew_lock_row(&self) -> Result<(), RunError> {
+        let Some((token, expiry)) = &self.lock_row else {
+            return Ok(());
+        };
+        let sql = format!(
+            "UPDATE {} SET expires_at = now() + interval '{} milliseconds' WHERE id = 1 AND holder = {}",
+            quote(LOCK_TABLE),
+            expiry.as_millis().max(1),
+            literal(token)
+        );
+        let msgs = self.client.simple_query(&sql).await.map_err(db_err)?;
+        let renewed = msgs
+            .iter()
+            .any(|m| matches!(m, tokio_postgres::SimpleQueryMessage::CommandComplete(n) if *n > 0));
+        if renewed {
+            Ok(())
+        } else {
+            Err(RunError::HistoryMoved(format!(
+                "the migration lock (a row of {LOCK_TABLE}) expired during this run and another run took it; raise the lock expiry above the longest operation"
+            )))
+        }
+    }
+
     /// The statement that takes the lock inside a revision's transaction; none while the
     /// run lock is held (the run's own lock connection would block it).
     fn revision_lock(&self) -> String {
-        if self.lock_client.is_some() || self.session_locked {
+        if self.lock_client.is_some()
+            || self.session_locked
+            || self.lock_row.is_some()
+            || !self.caps.advisory_locks
+        {
             String::new()
         } else {
             format!(" SELECT pg_advisory_xact_lock({LOCK_KEY});")
@@ -227,6 +355,10 @@ impl Backend for PostgresBackend<'_> {
         Dialect::Postgres
     }
 
+    fn transactional_ddl(&self) -> bool {
+        self.caps.transactional_ddl
+    }
+
     async fn read_history(&mut self) -> Result<Vec<AppliedRevision>, RunError> {
         let h = quote(HISTORY_TABLE);
         let rows = |msgs: Vec<tokio_postgres::SimpleQueryMessage>| -> Vec<AppliedRevision> {
@@ -334,6 +466,12 @@ impl Backend for PostgresBackend<'_> {
     }
 
     async fn lock_run(&mut self, options: &RunOptions) -> Result<(), RunError> {
+        if !self.caps.advisory_locks {
+            if self.lock_row.is_none() {
+                self.take_lock_row(options).await?;
+            }
+            return Ok(());
+        }
         let Some(connect) = &self.lock_connector else {
             return Ok(());
         };
@@ -359,6 +497,16 @@ impl Backend for PostgresBackend<'_> {
             // Ending the transaction releases the lock; so would dropping the connection.
             lock.batch_execute("ROLLBACK").await.map_err(db_err)?;
         }
+        if let Some((token, _)) = self.lock_row.take() {
+            self.client
+                .batch_execute(&format!(
+                    "DELETE FROM {} WHERE holder = {}",
+                    quote(LOCK_TABLE),
+                    literal(&token)
+                ))
+                .await
+                .map_err(db_err)?;
+        }
         if std::mem::take(&mut self.session_locked) {
             self.client
                 .batch_execute(&format!("SELECT pg_advisory_unlock({LOCK_KEY})"))
@@ -370,7 +518,7 @@ impl Backend for PostgresBackend<'_> {
 
     async fn hold_lock(&mut self, options: &RunOptions) -> Result<(), RunError> {
         self.lock_run(options).await?;
-        if self.lock_client.is_some() || self.session_locked {
+        if self.lock_client.is_some() || self.session_locked || self.lock_row.is_some() {
             return Ok(());
         }
         // No second connection: a session-level lock on this one (a transaction-pooling
@@ -421,7 +569,12 @@ impl Backend for PostgresBackend<'_> {
             .filter(|s| !s.is_detached())
             .filter_map(Step::as_sql)
             .collect();
-        if !plain.is_empty() {
+        if !self.caps.transactional_ddl {
+            // Each statement commits by itself, as the engine does with DDL anyway.
+            for s in &plain {
+                self.client.batch_execute(s).await.map_err(|e| fail(s, e))?;
+            }
+        } else if !plain.is_empty() {
             self.client
                 .batch_execute("BEGIN")
                 .await
@@ -473,6 +626,7 @@ impl Backend for PostgresBackend<'_> {
         record: Recorded<'_>,
         progress: Option<Progress>,
     ) -> Result<(), RunError> {
+        self.renew_lock_row().await?;
         self.client
             .batch_execute(&progress_sql(revision, record, progress))
             .await
@@ -807,9 +961,9 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
              LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum \
-             WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname <> $1 \
+             WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname NOT IN ($1, $2) \
              ORDER BY c.relname, a.attnum",
-            &[(&HISTORY_TABLE, Type::TEXT)],
+            &[(&HISTORY_TABLE, Type::TEXT), (&LOCK_TABLE, Type::TEXT)],
         )
         .await
         .map_err(db_err)?;
@@ -843,9 +997,9 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
                     con.confdeltype::text, con.confupdtype::text, pg_get_constraintdef(con.oid) \
              FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_class fc ON fc.oid = con.confrelid \
-             WHERE n.nspname = current_schema() AND con.contype IN ('p', 'u', 'f', 'c') AND c.relname <> $1 \
+             WHERE n.nspname = current_schema() AND con.contype IN ('p', 'u', 'f', 'c') AND c.relname NOT IN ($1, $2) \
              ORDER BY c.relname, con.conname",
-            &[(&HISTORY_TABLE, Type::TEXT)],
+            &[(&HISTORY_TABLE, Type::TEXT), (&LOCK_TABLE, Type::TEXT)],
         )
         .await
         .map_err(db_err)?;
@@ -880,10 +1034,10 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
                           JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.n ORDER BY k.ord) \
              FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid JOIN pg_class t ON t.oid = ix.indrelid \
              JOIN pg_namespace n ON n.oid = t.relnamespace \
-             WHERE n.nspname = current_schema() AND t.relname <> $1 \
+             WHERE n.nspname = current_schema() AND t.relname NOT IN ($1, $2) \
                AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = ix.indexrelid) \
              ORDER BY t.relname, i.relname",
-            &[(&HISTORY_TABLE, Type::TEXT)],
+            &[(&HISTORY_TABLE, Type::TEXT), (&LOCK_TABLE, Type::TEXT)],
         )
         .await
         .map_err(db_err)?;

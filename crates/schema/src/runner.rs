@@ -207,6 +207,9 @@ pub struct RunOptions {
     pub ddl_lock_timeout: std::time::Duration,
     /// How many times a revision is retried after a DDL lock timeout.
     pub ddl_retries: u32,
+    /// Where the migration lock is a row with an expiry (engines without advisory locks):
+    /// how long it stays held without progress; longer than the longest operation.
+    pub lock_expiry: std::time::Duration,
     /// Told of each revision as it starts and, when it asks for them, of each step with
     /// its time (a progress bar, `-v`).
     pub observer: Option<Observer>,
@@ -260,6 +263,7 @@ impl Default for RunOptions {
             ahead: AheadPolicy::Compatible,
             ddl_lock_timeout: std::time::Duration::from_secs(5),
             ddl_retries: 3,
+            lock_expiry: std::time::Duration::from_secs(600),
             observer: None,
         }
     }
@@ -269,6 +273,11 @@ impl Default for RunOptions {
 #[allow(async_fn_in_trait)]
 pub trait Backend {
     fn dialect(&self) -> Dialect;
+    /// Whether DDL runs inside transactions here: the dialect's answer, unless the engine
+    /// behind the connection lacks it (a PostgreSQL-compatible distributed database).
+    fn transactional_ddl(&self) -> bool {
+        self.dialect().transactional_ddl()
+    }
     /// The history rows, or none when the history table does not exist yet.
     async fn read_history(&mut self) -> Result<Vec<AppliedRevision>, RunError>;
     /// Creates the history table if it is missing.
@@ -816,7 +825,7 @@ impl<'g> Migrator<'g> {
             // Under the lock, after the plan is known to be non-empty, before anything runs.
             db.backup(path).await?;
         }
-        if !db.dialect().transactional_ddl() {
+        if !db.transactional_ddl() {
             if self.options.single_transaction {
                 return Err(RunError::Target(format!(
                     "--single-transaction needs DDL inside transactions; {} commits each DDL statement",
@@ -1099,7 +1108,7 @@ impl<'g> Migrator<'g> {
         db: &mut B,
         target: &str,
     ) -> Result<Vec<Rehearsed>, RunError> {
-        if !db.dialect().transactional_ddl() {
+        if !db.transactional_ddl() {
             return Err(RunError::Target(format!(
                 "--rehearse needs DDL inside a transaction; {} commits each DDL statement, so rehearse on a copy of the database",
                 db.dialect()
@@ -1178,7 +1187,7 @@ impl<'g> Migrator<'g> {
     ) -> Result<RunReport, RunError> {
         let (applied, partial) = self.history(db).await?;
         let plan = self.downgrade_plan(&applied, target)?.revisions;
-        if !db.dialect().transactional_ddl() {
+        if !db.transactional_ddl() {
             return self.downgrade_stepwise(db, &plan, &applied, &partial).await;
         }
         let mut report = RunReport::default();
@@ -1282,7 +1291,7 @@ impl<'g> Migrator<'g> {
                     }
                     return Err(RunError::PartlyApplied(Box::new(Halfway {
                         revision: format!("{} ({})", rev.id(), rev.path.display()),
-                        reason: format!("{} commits each DDL statement", db.dialect()),
+                        reason: format!("DDL commits operation by operation on this {} database", db.dialect()),
                         ran,
                         statement: e.statement.unwrap_or_else(|| "(unknown)".into()),
                         message: e.message,
@@ -1378,7 +1387,9 @@ impl<'g> Migrator<'g> {
                 if let Err(e) = db.run_steps(&steps).await {
                     return Err(RunError::PartlyApplied(Box::new(Halfway {
                         revision: format!("{} ({})", rev.id(), rev.path.display()),
-                        reason: format!("{dialect} commits each DDL statement"),
+                        reason: format!(
+                            "DDL commits operation by operation on this {dialect} database"
+                        ),
                         ran: ran_before(&steps, &e),
                         statement: e.statement.unwrap_or_else(|| "(unknown)".into()),
                         message: e.message,
@@ -1437,7 +1448,9 @@ impl<'g> Migrator<'g> {
                     }
                     return Err(RunError::PartlyApplied(Box::new(Halfway {
                         revision: format!("{id} ({})", rev.path.display()),
-                        reason: format!("{dialect} commits each DDL statement"),
+                        reason: format!(
+                            "DDL commits operation by operation on this {dialect} database"
+                        ),
                         ran,
                         statement: e.statement.unwrap_or_else(|| "(unknown)".into()),
                         message: e.message,
