@@ -122,16 +122,47 @@ fn a_fleet_brings_every_target_to_head_names_the_broken_one_and_resumes() {
         ),
     );
 
-    let r = f.schema(&[
-        "upgrade",
-        "--targets",
-        "fleet.toml",
-        "--parallel",
-        "8",
-        "--continue-on-error",
-        "--format",
-        "json",
-    ]);
+    // Watch the connections to server a while the fleet runs: 8 at once in all, at most
+    // 4 targets (each a connection and one for its run lock) on one server.
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let most = std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| {
+            let rt = schema_e2e::runtime();
+            let c = schema_e2e::pg_connect(&rt, &servers.0[0].url("postgres"));
+            let mut most = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let rows = rt
+                    .block_on(c.simple_query(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE 'tenant_a%'",
+                    ))
+                    .expect("count");
+                for m in &rows {
+                    if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
+                        most = most.max(r.get(0).and_then(|n| n.parse().ok()).unwrap_or(0));
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            most
+        });
+        let r = f.schema(&[
+            "upgrade",
+            "--targets",
+            "fleet.toml",
+            "--parallel",
+            "8",
+            "--continue-on-error",
+            "--format",
+            "json",
+        ]);
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        (r, watcher.join().expect("watcher"))
+    });
+    let (r, most) = most;
+    assert!(
+        (1..=8).contains(&most),
+        "connections to one server at once: {most} (--per-server 4, two each)"
+    );
     r.expect(3);
     let (targets, summary) = json_lines(&r.stdout());
     assert_eq!(targets.len(), 140);
@@ -259,6 +290,42 @@ fn a_failing_canary_stops_the_rollout_before_the_next_stage() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("3 target(s): 3 upgraded"));
+
+    // Targets from a command's output and from a catalog query.
+    let more = sqlite_files(&dir.join("more"), 2);
+    std::fs::create_dir_all(dir.join("more")).expect("dir");
+    let catalog = TestDb::Sqlite(dir.join("catalog.db"));
+    catalog.execute(&format!(
+        "CREATE TABLE tenants (url text); INSERT INTO tenants VALUES ('{}')",
+        more[1]
+    ));
+    f.write(
+        "fleet.toml",
+        &format!(
+            "[[stage]]\nurls-command = [\"sh\", \"-c\", \"echo {}\"]\n\n[[stage]]\nurls-query = {{ url = \"sqlite://{}\", sql = \"SELECT url FROM tenants\" }}\n",
+            more[0],
+            dir.join("catalog.db").display()
+        ),
+    );
+    let r = f.schema(&["upgrade", "--targets", "fleet.toml"]);
+    r.expect(0);
+    assert!(
+        r.stdout().contains("2 target(s): 2 upgraded"),
+        "{}",
+        r.stdout()
+    );
+    f.write(
+        "fleet.toml",
+        "[[stage]]\nurls-command = [\"sh\", \"-c\", \"exit 4\"]\n",
+    );
+    let r = f.schema(&["upgrade", "--targets", "fleet.toml"]);
+    r.expect(2);
+    assert!(
+        r.stderr().contains("no target was started"),
+        "{}",
+        r.stderr()
+    );
+    drop(catalog);
 
     // A bad fleet file is an input error that changes nothing.
     f.write(
