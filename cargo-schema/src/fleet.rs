@@ -68,7 +68,7 @@ pub fn parse_fleet(text: &str, path: &Path) -> Result<Vec<Stage>> {
     let raw: RawFleet = toml::from_str(text).map_err(|e| {
         let line = e
             .span()
-            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
         match line {
             Some(l) => CliError::input(format!("{shown}:{l}: {}", e.message())),
             None => CliError::input(format!("{shown}: {}", e.message())),

@@ -11,8 +11,11 @@ pub fn run() -> Result<(), String> {
     cmd!(sh, "cargo build --quiet -p cargo-schema")
         .run()
         .map_err(|e| e.to_string())?;
-    let bin = root.join("target/debug/cargo-schema");
-    let demo = root.join("target/demo/blog");
+    // Where cargo put it: `CARGO_TARGET_DIR` when set (relative to the root, where the
+    // build above ran), else `target/`.
+    let target = root.join(schema_e2e::target_dir());
+    let bin = target.join("debug/cargo-schema");
+    let demo = target.join("demo/blog");
     let _ = std::fs::remove_dir_all(&demo);
     schema_e2e::copy_fixture(
         &root.join("fixtures/blog"),
