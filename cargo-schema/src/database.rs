@@ -545,6 +545,180 @@ pub fn connect_within(url: &str, timeout: Option<std::time::Duration>) -> Result
     }
 }
 
+/// Creates the URL's database when it does not exist (an SQLite file, or a database on
+/// the server, made from the server's maintenance database); whether it was created.
+pub fn create_database(url: &str) -> Result<bool> {
+    let shown = redact(url);
+    let fail = |e: String| CliError::Database(format!("cannot create {shown}: {e}"));
+    match parse_url(url)? {
+        Target::Sqlite(None) => Ok(false),
+        Target::Sqlite(Some(path)) => {
+            if path.exists() {
+                return Ok(false);
+            }
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+            }
+            // An empty file is an empty SQLite database.
+            rusqlite::Connection::open(&path)
+                .and_then(|c| c.execute_batch("PRAGMA user_version = 0"))
+                .map_err(|e| fail(e.to_string()))?;
+            Ok(true)
+        }
+        Target::Postgres(u) => {
+            let (admin, name) = pg_maintenance(&u)?;
+            let exists = first_column(
+                &admin,
+                &format!(
+                    "SELECT 1 FROM pg_database WHERE datname = {}",
+                    sql_literal(&name)
+                ),
+            )?;
+            if !exists.is_empty() {
+                return Ok(false);
+            }
+            let sql = format!("CREATE DATABASE {}", schema_core::dialect::quote(&name));
+            first_column(&admin, &sql).map_err(|e| fail(e.to_string()))?;
+            Ok(true)
+        }
+        Target::Mysql(u) => {
+            let (admin, name) = mysql_server_url(&u)?;
+            let exists = first_column(
+                &admin,
+                &format!(
+                    "SELECT schema_name FROM information_schema.schemata WHERE schema_name = {}",
+                    sql_literal(&name)
+                ),
+            )?;
+            if !exists.is_empty() {
+                return Ok(false);
+            }
+            first_column(
+                &admin,
+                &format!(
+                    "CREATE DATABASE {} CHARACTER SET utf8mb4",
+                    schema_core::Dialect::Mysql.quote(&name)
+                ),
+            )
+            .map_err(|e| fail(e.to_string()))?;
+            Ok(true)
+        }
+    }
+}
+
+/// Drops the URL's database when it exists; whether it did.
+pub fn drop_database(url: &str) -> Result<bool> {
+    let shown = redact(url);
+    let fail = |e: String| CliError::Database(format!("cannot drop {shown}: {e}"));
+    match parse_url(url)? {
+        Target::Sqlite(None) => Ok(false),
+        Target::Sqlite(Some(path)) => {
+            if !path.exists() {
+                return Ok(false);
+            }
+            std::fs::remove_file(&path).map_err(|e| fail(e.to_string()))?;
+            for suffix in ["-wal", "-shm", "-journal", ".schema-lock"] {
+                let mut side = path.clone().into_os_string();
+                side.push(suffix);
+                let _ = std::fs::remove_file(PathBuf::from(side));
+            }
+            Ok(true)
+        }
+        Target::Postgres(u) => {
+            let (admin, name) = pg_maintenance(&u)?;
+            let exists = first_column(
+                &admin,
+                &format!(
+                    "SELECT 1 FROM pg_database WHERE datname = {}",
+                    sql_literal(&name)
+                ),
+            )?;
+            if exists.is_empty() {
+                return Ok(false);
+            }
+            let sql = format!("DROP DATABASE {}", schema_core::dialect::quote(&name));
+            first_column(&admin, &sql).map_err(|e| fail(e.to_string()))?;
+            Ok(true)
+        }
+        Target::Mysql(u) => {
+            let (admin, name) = mysql_server_url(&u)?;
+            let exists = first_column(
+                &admin,
+                &format!(
+                    "SELECT schema_name FROM information_schema.schemata WHERE schema_name = {}",
+                    sql_literal(&name)
+                ),
+            )?;
+            if exists.is_empty() {
+                return Ok(false);
+            }
+            first_column(
+                &admin,
+                &format!("DROP DATABASE {}", schema_core::Dialect::Mysql.quote(&name)),
+            )
+            .map_err(|e| fail(e.to_string()))?;
+            Ok(true)
+        }
+    }
+}
+
+fn sql_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The same server's maintenance database (`postgres`) and the URL's database name.
+fn pg_maintenance(url: &str) -> Result<(String, String)> {
+    let target = PgTarget::parse(url)?;
+    let name = target
+        .config
+        .get_dbname()
+        .map(str::to_string)
+        .or_else(|| target.config.get_user().map(str::to_string))
+        .ok_or_else(|| CliError::input(format!("{} names no database", redact(url))))?;
+    let admin = if url.contains("://") {
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let (scheme, rest) = base.split_once("://").unwrap_or(("postgres", base));
+        let authority = rest.split('/').next().unwrap_or("");
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        format!("{scheme}://{authority}/postgres{query}")
+    } else {
+        let kept: Vec<&str> = url
+            .split_whitespace()
+            .filter(|kv| !kv.starts_with("dbname="))
+            .collect();
+        format!("{} dbname=postgres", kept.join(" "))
+    };
+    Ok((admin, name))
+}
+
+/// The server URL (no database) and the URL's database name, for MySQL/MariaDB.
+fn mysql_server_url(url: &str) -> Result<(String, String)> {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let (scheme, rest) = base
+        .split_once("://")
+        .ok_or_else(|| CliError::input(format!("{} is not a URL", redact(url))))?;
+    let (authority, name) = rest.split_once('/').unwrap_or((rest, ""));
+    if name.is_empty() {
+        return Err(CliError::input(format!(
+            "{} names no database",
+            redact(url)
+        )));
+    }
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    Ok((
+        format!("{scheme}://{authority}/{query}"),
+        percent_decode(name),
+    ))
+}
+
 /// The first column of every row `sql` returns on the database at `url`, as text (a
 /// fleet's catalog query: `SELECT url FROM tenants`).
 pub fn first_column(url: &str, sql: &str) -> Result<Vec<String>> {

@@ -110,8 +110,32 @@ impl FleetArgs {
     }
 }
 
+/// `database create|drop`.
+#[derive(Debug, Subcommand)]
+enum DatabaseAction {
+    /// Create the URL's database if it does not exist (an SQLite file, or a database on
+    /// the server).
+    Create,
+    /// Drop the URL's database if it exists (refused for a non-local database without
+    /// --force).
+    Drop {
+        #[arg(long)]
+        force: bool,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create or drop the database the URL names.
+    Database {
+        #[command(subcommand)]
+        action: DatabaseAction,
+    },
+    /// Print a completion script: `source <(cargo-schema completions bash)`.
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+    },
     /// Add [package.metadata.schema] and a migrations directory to a crate.
     Init,
     /// Write a new revision: the operations that take the migrations to the models.
@@ -134,13 +158,23 @@ enum Command {
         fleet: FleetArgs,
     },
     /// List revisions, newest first.
-    History,
+    History {
+        /// Also mark each revision applied or pending on a database.
+        #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+        database: Option<String>,
+    },
     /// List the heads of every branch.
     Heads,
     /// List branches with their roots and heads.
     Branches,
     /// Show one revision.
-    Show { revision: String },
+    Show {
+        revision: String,
+        /// Also print the SQL of its upgrade and downgrade for this dialect (postgres,
+        /// sqlite or mysql).
+        #[arg(long)]
+        dialect: Option<String>,
+    },
     /// Write a revision that joins several heads.
     Merge {
         #[arg(short, long)]
@@ -177,6 +211,9 @@ enum Command {
         /// (SQLite: a copy; PostgreSQL: `pg_dump -Fc`, restore with `pg_restore`).
         #[arg(long, value_name = "PATH")]
         backup: Option<PathBuf>,
+        /// Create the database first when it does not exist.
+        #[arg(long)]
+        create_database: bool,
         #[command(flatten)]
         script: ScriptArgs,
         #[command(flatten)]
@@ -303,7 +340,25 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             let ws = ws()?;
             // One load of the migrations serves both comparisons.
             let graph = ws.graph()?;
-            let code = commands::inspect::check(&ws, &graph, g.package.as_deref(), out)?;
+            // The database's drift first, so that one report (one JSON document) says all.
+            let drift = match database {
+                Some(url) if fleet.targets.is_none() => {
+                    let flag = if url.is_empty() {
+                        g.database_url.as_deref()
+                    } else {
+                        Some(url.as_str())
+                    };
+                    let cx = commands::db::DbContext {
+                        ws: &ws,
+                        url_flag: flag,
+                        out,
+                    };
+                    Some(commands::db::drift(&cx, &graph)?)
+                }
+                _ => None,
+            };
+            let code =
+                commands::inspect::check(&ws, &graph, g.package.as_deref(), drift.as_deref(), out)?;
             if let Some(opts) = fleet.options() {
                 let fleet_code = commands::fleet::run(&ws, out, &opts, FleetAction::Check)?;
                 return Ok(if code == ExitCode::Success {
@@ -311,28 +366,6 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
                 } else {
                     code.max(fleet_code)
                 });
-            }
-            if let Some(url) = database {
-                let flag = if url.is_empty() {
-                    g.database_url.as_deref()
-                } else {
-                    Some(url.as_str())
-                };
-                let cx = commands::db::DbContext {
-                    ws: &ws,
-                    url_flag: flag,
-                    out,
-                };
-                let drift = commands::db::drift(&cx, &graph)?;
-                if drift.is_empty() {
-                    out.say("database: matches the schema of its recorded revisions");
-                } else {
-                    out.say("database: differs from the schema of its recorded revisions (drift):");
-                    for d in &drift {
-                        out.say(format!("  {d}"));
-                    }
-                    return Ok(ExitCode::Difference);
-                }
             }
             Ok(code)
         }
@@ -347,10 +380,74 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
                 }
             }
         }
-        Command::History => commands::inspect::history(&ws()?, out),
+        Command::History { database } => {
+            let ws = ws()?;
+            let graph = ws.graph()?;
+            let applied = match database {
+                None => None,
+                Some(url) => {
+                    let flag = if url.is_empty() {
+                        g.database_url.as_deref()
+                    } else {
+                        Some(url.as_str())
+                    };
+                    let cx = commands::db::DbContext {
+                        ws: &ws,
+                        url_flag: flag,
+                        out,
+                    };
+                    Some(commands::db::applied(&cx, &graph)?)
+                }
+            };
+            commands::inspect::history(&ws, &graph, applied.as_ref(), out)
+        }
+        Command::Database { action } => {
+            let root = workspace::Workspace::discover(g.manifest_path.as_deref())
+                .ok()
+                .map(|w| w.root);
+            let url = database::resolve_url(g.database_url.as_deref(), root.as_deref())?;
+            let shown = database::redact(&url);
+            match action {
+                DatabaseAction::Create => {
+                    let created = database::create_database(&url)?;
+                    if out.json() {
+                        out.print_json(&serde_json::json!({"database": shown, "created": created}));
+                    } else if created {
+                        out.say(format!("Created {shown}"));
+                    } else {
+                        out.say(format!("{shown} exists already"));
+                    }
+                }
+                DatabaseAction::Drop { force } => {
+                    if !force && !database::is_local(&database::parse_url(&url)?) {
+                        return Err(CliError::input(format!(
+                            "{shown} is not a local database; `database drop --force` drops it anyway"
+                        )));
+                    }
+                    let dropped = database::drop_database(&url)?;
+                    if out.json() {
+                        out.print_json(&serde_json::json!({"database": shown, "dropped": dropped}));
+                    } else if dropped {
+                        out.say(format!("Dropped {shown}"));
+                    } else {
+                        out.say(format!("{shown} does not exist"));
+                    }
+                }
+            }
+            Ok(ExitCode::Success)
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut text = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "cargo-schema", &mut text);
+            output::stdout(&String::from_utf8_lossy(&text));
+            Ok(ExitCode::Success)
+        }
         Command::Heads => commands::inspect::heads(&ws()?, out),
         Command::Branches => commands::inspect::branches(&ws()?, out),
-        Command::Show { revision } => commands::inspect::show(&ws()?, revision, out),
+        Command::Show { revision, dialect } => {
+            commands::inspect::show(&ws()?, revision, dialect.as_deref(), out)
+        }
         Command::Merge {
             message,
             rev_id,
@@ -366,8 +463,20 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             rehearse,
             script,
             fleet,
+            create_database,
         } => {
             let ws = ws()?;
+            if *create_database {
+                if fleet.targets.is_some() || script.sql {
+                    return Err(CliError::input(
+                        "--create-database creates the one database of --database-url",
+                    ));
+                }
+                let url = database::resolve_url(g.database_url.as_deref(), Some(&ws.root))?;
+                if database::create_database(&url)? && !out.json() {
+                    out.say(format!("Created {}", database::redact(&url)));
+                }
+            }
             if let Some(opts) = fleet.options() {
                 if *rehearse || script.sql || backup.is_some() {
                     return Err(CliError::input(
@@ -491,9 +600,13 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             let ws = ws()?;
             commands::db::reset(&db_cx(&ws, g, out), *force)
         }
-        Command::Sql { range, dialect } => {
-            commands::db::sql(&ws()?, g.database_url.as_deref(), range, dialect.as_deref())
-        }
+        Command::Sql { range, dialect } => commands::db::sql(
+            &ws()?,
+            g.database_url.as_deref(),
+            range,
+            dialect.as_deref(),
+            out,
+        ),
         Command::Tag { name } => commands::inspect::tag(&ws()?, name, out),
         Command::Lint { revisions } => commands::inspect::lint(&ws()?, revisions, out),
         Command::Repair { accept } => commands::db::repair(&db_cx(&ws()?, g, out), accept),

@@ -205,10 +205,15 @@ pub fn stamp(cx: &DbContext<'_>, target: &str, forget_unknown: bool) -> Result<E
         },
     );
     let report = on_backend!(&mut conn, |db| m.stamp(&mut db, target)).map_err(run_err)?;
-    cx.out.say(format!(
-        "Stamped {target} ({} revision(s) recorded)",
-        report.revisions.len()
-    ));
+    if cx.out.json() {
+        cx.out
+            .print_json(&json!({"stamped": target, "recorded": report.revisions}));
+    } else {
+        cx.out.say(format!(
+            "Stamped {target} ({} revision(s) recorded)",
+            report.revisions.len()
+        ));
+    }
     Ok(ExitCode::Success)
 }
 
@@ -269,10 +274,15 @@ pub fn reset(cx: &DbContext<'_>, force: bool) -> Result<ExitCode> {
         m.upgrade(&mut db, "heads").await
     })
     .map_err(run_err)?;
-    cx.out.say(format!(
-        "Reset {shown}: dropped the migrated tables, applied {} revision(s)",
-        report.revisions.len()
-    ));
+    if cx.out.json() {
+        cx.out
+            .print_json(&json!({"reset": shown, "applied": report.revisions}));
+    } else {
+        cx.out.say(format!(
+            "Reset {shown}: dropped the migrated tables, applied {} revision(s)",
+            report.revisions.len()
+        ));
+    }
     Ok(ExitCode::Success)
 }
 
@@ -390,6 +400,13 @@ pub fn repair(cx: &DbContext<'_>, accept: &[String]) -> Result<ExitCode> {
     })
 }
 
+/// What the database records as applied (`history --database`).
+pub fn applied(cx: &DbContext<'_>, graph: &MigrationGraph) -> Result<BTreeSet<String>> {
+    let (mut conn, _, _) = cx.connect()?;
+    let m = Migrator::new(graph, options(true));
+    on_backend!(&mut conn, |db| m.applied(&mut db)).map_err(run_err)
+}
+
 /// `check --database`: the live schema against the schema its recorded revisions produce.
 pub fn drift(cx: &DbContext<'_>, graph: &MigrationGraph) -> Result<Vec<String>> {
     let (mut conn, target, _) = cx.connect()?;
@@ -439,6 +456,7 @@ pub fn sql(
     url_flag: Option<&str>,
     range: &str,
     dialect: Option<&str>,
+    out: &Output,
 ) -> Result<ExitCode> {
     let dialect = script_dialect(ws, url_flag, dialect, Some(Dialect::Sqlite))?;
     let graph = ws.graph()?;
@@ -448,7 +466,7 @@ pub fn sql(
     };
     let range = graph.range(from, to).map_err(CliError::input)?;
     let script = render_range(&graph, dialect, &range).map_err(CliError::Input)?;
-    crate::output::stdout(&script);
+    print_sql(out, dialect, &script);
     Ok(ExitCode::Success)
 }
 
@@ -510,8 +528,17 @@ pub fn script(
     );
     let text = schema_core::plan::render_script(&graph, dialect, &range, &heading)
         .map_err(CliError::Input)?;
-    crate::output::stdout(&text);
+    print_sql(cx.out, dialect, &text);
     Ok(ExitCode::Success)
+}
+
+/// SQL as it is, or with `--format json` one document holding it.
+fn print_sql(out: &Output, dialect: Dialect, sql: &str) {
+    if out.json() {
+        out.print_json(&json!({"dialect": dialect.name(), "sql": sql}));
+    } else {
+        crate::output::stdout(sql);
+    }
 }
 
 /// What a fleet run asks of each of its targets.

@@ -8,10 +8,13 @@ use crate::error::{CliError, ExitCode, Result};
 use crate::output::Output;
 use crate::workspace::Workspace;
 
+/// `check`; with `drift` (`check --database`: how the database differs from the schema
+/// its recorded revisions describe) that too, in the same report.
 pub fn check(
     ws: &Workspace,
     graph: &schema_core::MigrationGraph,
     package: Option<&str>,
+    drift: Option<&[String]>,
     out: &Output,
 ) -> Result<ExitCode> {
     let head_errors = graph.head_errors();
@@ -54,6 +57,7 @@ pub fn check(
                 "hints": p.diff.hints,
             })).collect::<Vec<_>>(),
             "errors": head_errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+            "database": drift.map(|d| json!({"in_sync": d.is_empty(), "drift": d})),
         }));
     } else {
         for (k, p) in &report {
@@ -85,7 +89,17 @@ pub fn check(
                 .join("\n"),
         ));
     }
-    Ok(if differs {
+    if let Some(d) = drift.filter(|_| !out.json()) {
+        if d.is_empty() {
+            out.say("database: matches the schema of its recorded revisions");
+        } else {
+            out.say("database: differs from the schema of its recorded revisions (drift):");
+            for line in d {
+                out.say(format!("  {line}"));
+            }
+        }
+    }
+    Ok(if differs || drift.is_some_and(|d| !d.is_empty()) {
         ExitCode::Difference
     } else {
         ExitCode::Success
@@ -96,17 +110,26 @@ fn labels(graph: &schema_core::MigrationGraph, id: &str) -> Vec<String> {
     graph.labels_of(id).into_iter().collect()
 }
 
-pub fn history(ws: &Workspace, out: &Output) -> Result<ExitCode> {
-    let graph = ws.graph()?;
+/// `history`; with `applied` (what a database records, `history --database`) each
+/// revision is marked applied or pending.
+pub fn history(
+    ws: &Workspace,
+    graph: &schema_core::MigrationGraph,
+    applied: Option<&std::collections::BTreeSet<String>>,
+    out: &Output,
+) -> Result<ExitCode> {
     let heads: Vec<String> = graph.heads().iter().map(|h| h.id().to_string()).collect();
     if out.json() {
         let revs: Vec<_> = graph
             .ordered()
             .rev()
             .map(|r| {
-                let mut v = revision_json(ws, &graph, r);
+                let mut v = revision_json(ws, graph, r);
                 v.insert("head".into(), json!(heads.iter().any(|h| h == r.id())));
                 v.insert("tags".into(), json!(graph.tags_of(r.id())));
+                if let Some(a) = applied {
+                    v.insert("applied".into(), json!(a.contains(r.id())));
+                }
                 v
             })
             .collect();
@@ -129,7 +152,14 @@ pub fn history(ws: &Workspace, out: &Output) -> Result<ExitCode> {
         for t in graph.tags_of(r.id()) {
             line.push_str(&format!(" (tag {t})"));
         }
-        let ls = labels(&graph, r.id());
+        if let Some(a) = applied {
+            line.push_str(if a.contains(r.id()) {
+                " (applied)"
+            } else {
+                " (pending)"
+            });
+        }
+        let ls = labels(graph, r.id());
         if !ls.is_empty() {
             line.push_str(&format!(" [{}]", ls.join(", ")));
         }
@@ -249,8 +279,49 @@ pub fn branches(ws: &Workspace, out: &Output) -> Result<ExitCode> {
     Ok(ExitCode::Success)
 }
 
-pub fn show(ws: &Workspace, id: &str, out: &Output) -> Result<ExitCode> {
+/// The SQL of a revision's upgrade and downgrade on a dialect, rendered from the schema
+/// its ancestors replay to.
+fn revision_sql(
+    graph: &schema_core::MigrationGraph,
+    r: &schema_core::Revision,
+    dialect: schema_core::Dialect,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let mut before = graph.ancestors([r.id()]);
+    before.remove(r.id());
+    let range = schema_core::targets::Range {
+        from: before,
+        upgrade: vec![r.id().to_string()],
+        downgrade: vec![],
+    };
+    let up = schema_core::plan::render_range(graph, dialect, &range).map_err(CliError::input)?;
+    let mut after = graph.ancestors([r.id()]);
+    after.insert(r.id().to_string());
+    let range = schema_core::targets::Range {
+        from: after,
+        upgrade: vec![],
+        downgrade: vec![r.id().to_string()],
+    };
+    let down = schema_core::plan::render_range(graph, dialect, &range).map_err(CliError::input)?;
+    let statements = |text: String| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.starts_with("-- upgrade ") && !l.starts_with("-- downgrade "))
+            .map(str::to_string)
+            .collect()
+    };
+    Ok((statements(up), statements(down)))
+}
+
+pub fn show(ws: &Workspace, id: &str, dialect: Option<&str>, out: &Output) -> Result<ExitCode> {
     let graph = ws.graph()?;
+    let dialect = dialect
+        .map(|d| {
+            schema_core::Dialect::parse(d).ok_or_else(|| {
+                CliError::input(format!(
+                    "unknown dialect `{d}`; the dialects are postgres, sqlite and mysql"
+                ))
+            })
+        })
+        .transpose()?;
     let ids = graph.resolve(id).map_err(CliError::input)?;
     let [one] = ids.as_slice() else {
         return Err(CliError::input(format!(
@@ -272,6 +343,13 @@ pub fn show(ws: &Workspace, id: &str, out: &Output) -> Result<ExitCode> {
                 .map(|o| o.summary())
                 .collect::<Vec<_>>()),
         );
+        if let Some(d) = dialect {
+            let (up, down) = revision_sql(&graph, r, d)?;
+            v.insert(
+                "sql".into(),
+                json!({"dialect": d.name(), "upgrade": up, "downgrade": down}),
+            );
+        }
         out.print_json(&serde_json::Value::Object(v));
         return Ok(ExitCode::Success);
     }
@@ -301,6 +379,17 @@ pub fn show(ws: &Workspace, id: &str, out: &Output) -> Result<ExitCode> {
     out.say("Downgrade:");
     for op in &r.file.downgrade {
         out.say(format!("  {}", op.summary()));
+    }
+    if let Some(d) = dialect {
+        let (up, down) = revision_sql(&graph, r, d)?;
+        out.say(format!("Upgrade SQL ({d}):"));
+        for s in up {
+            out.say(format!("  {s}"));
+        }
+        out.say(format!("Downgrade SQL ({d}):"));
+        for s in down {
+            out.say(format!("  {s}"));
+        }
     }
     Ok(ExitCode::Success)
 }
@@ -346,7 +435,11 @@ pub fn tag(ws: &Workspace, name: &str, out: &Output) -> Result<ExitCode> {
     let path = ws.tags_file();
     std::fs::write(&path, schema_core::resolver::write_tags(&tags))
         .map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))?;
-    out.say(format!("Tagged {name} at {}", heads.join(", ")));
+    if out.json() {
+        out.print_json(&json!({"tag": name, "heads": heads}));
+    } else {
+        out.say(format!("Tagged {name} at {}", heads.join(", ")));
+    }
     Ok(ExitCode::Success)
 }
 

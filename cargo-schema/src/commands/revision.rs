@@ -60,10 +60,14 @@ pub fn revision(
     let state = WorkspaceState::of(&graph)?;
     let plan = plan(ws, &graph, &state, krate)?;
     if plan.diff.is_empty() && !args.empty {
-        out.say(format!(
-            "No changes in the models of `{}`; no revision written.",
-            krate.name
-        ));
+        if out.json() {
+            out.print_json(&serde_json::json!({"written": []}));
+        } else {
+            out.say(format!(
+                "No changes in the models of `{}`; no revision written.",
+                krate.name
+            ));
+        }
         return Ok(ExitCode::Success);
     }
 
@@ -211,6 +215,8 @@ pub fn revision(
     let on_sqlite = krate.dialects.contains(&schema_core::Dialect::Sqlite);
     let mut parent = parents;
     let mut rebuild_warnings = Vec::new();
+    // What `--format json` reports: each revision written (or, dry, its text).
+    let mut written: Vec<serde_json::Value> = Vec::new();
     let on_postgres = krate.dialects.contains(&schema_core::Dialect::Postgres);
     for (i, Part(rev_id, message, up, down, flag)) in parts.drain(..).enumerate() {
         // PostgreSQL's safe form: constraints on existing tables validated apart.
@@ -263,7 +269,11 @@ pub fn revision(
         }
         let text = file::write(&rev, &rebuilds);
         if args.dry_run {
-            crate::output::stdout(&text);
+            if out.json() {
+                written.push(serde_json::json!({"revision": rev_id, "text": text}));
+            } else {
+                crate::output::stdout(&text);
+            }
             continue;
         }
         let path = krate
@@ -277,9 +287,18 @@ pub fn revision(
         })?;
         std::fs::write(&path, &text)
             .map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))?;
-        out.say(format!("Wrote {}", display_path(ws, &path)));
-        for op in &rev.upgrade {
-            out.say(format!("  {}", op.summary()));
+        if out.json() {
+            written.push(serde_json::json!({
+                "revision": rev_id,
+                "path": display_path(ws, &path),
+                "breaking": rev.breaking,
+                "upgrade": rev.upgrade.iter().map(|o| o.summary()).collect::<Vec<_>>(),
+            }));
+        } else {
+            out.say(format!("Wrote {}", display_path(ws, &path)));
+            for op in &rev.upgrade {
+                out.say(format!("  {}", op.summary()));
+            }
         }
         for op in &rev.upgrade {
             if let Some(why) = op.destructive() {
@@ -287,6 +306,14 @@ pub fn revision(
             }
         }
         rebuild_warnings.extend(rebuilds.into_iter().map(|(_, why)| why));
+    }
+    if out.json() {
+        let key = if args.dry_run {
+            "would_write"
+        } else {
+            "written"
+        };
+        out.print_json(&serde_json::json!({ key: written }));
     }
     if args.dry_run {
         return Ok(ExitCode::Success);
@@ -349,11 +376,17 @@ pub fn merge(
     let path = dir.join(file::file_name(&created, &id, message));
     std::fs::write(&path, file::write(&rev, &[]))
         .map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))?;
-    out.say(format!(
-        "Wrote {} merging {}",
-        display_path(ws, &path),
-        revisions.join(", ")
-    ));
+    if out.json() {
+        out.print_json(&serde_json::json!({
+            "written": [{"revision": id, "path": display_path(ws, &path), "merges": revisions}]
+        }));
+    } else {
+        out.say(format!(
+            "Wrote {} merging {}",
+            display_path(ws, &path),
+            revisions.join(", ")
+        ));
+    }
     Ok(ExitCode::Success)
 }
 
@@ -442,13 +475,21 @@ pub fn renumber(
             CliError::input(format!("cannot remove {}: {e}", moving.path.display()))
         })?;
     }
-    out.say(format!(
-        "Renumbered {} -> {} (revision {} -> {id}, now after {})",
-        display_path(ws, &moving.path),
-        display_path(ws, &new_path),
-        moving.id(),
-        head.id()
-    ));
+    if out.json() {
+        out.print_json(&serde_json::json!({
+            "from": {"revision": moving.id(), "path": display_path(ws, &moving.path)},
+            "to": {"revision": id, "path": display_path(ws, &new_path)},
+            "after": head.id(),
+        }));
+    } else {
+        out.say(format!(
+            "Renumbered {} -> {} (revision {} -> {id}, now after {})",
+            display_path(ws, &moving.path),
+            display_path(ws, &new_path),
+            moving.id(),
+            head.id()
+        ));
+    }
     Ok(ExitCode::Success)
 }
 
@@ -471,8 +512,11 @@ pub fn init(ws: &Workspace, package: Option<&str>, out: &Output) -> Result<ExitC
     let text = std::fs::read_to_string(manifest)
         .map_err(|e| CliError::input(format!("cannot read {}: {e}", manifest.display())))?;
     let dir = manifest.parent().unwrap_or(Path::new("."));
-    if text.contains("[package.metadata.schema]") {
-        out.say(format!("`{name}` is a model crate already"));
+    let already = text.contains("[package.metadata.schema]");
+    if already {
+        if !out.json() {
+            out.say(format!("`{name}` is a model crate already"));
+        }
     } else {
         let mut new_text = text.clone();
         if !new_text.ends_with('\n') {
@@ -509,10 +553,12 @@ pub fn init(ws: &Workspace, package: Option<&str>, out: &Output) -> Result<ExitC
         ));
         std::fs::write(manifest, new_text)
             .map_err(|e| CliError::input(format!("cannot write {}: {e}", manifest.display())))?;
-        out.say(format!(
-            "Added [package.metadata.schema] to {}",
-            display_path(ws, manifest)
-        ));
+        if !out.json() {
+            out.say(format!(
+                "Added [package.metadata.schema] to {}",
+                display_path(ws, manifest)
+            ));
+        }
     }
     let mdir = dir.join("migrations");
     std::fs::create_dir_all(&mdir)
@@ -521,6 +567,14 @@ pub fn init(ws: &Workspace, package: Option<&str>, out: &Output) -> Result<ExitC
     if !keep.exists() {
         let _ = std::fs::write(&keep, "");
     }
-    out.say(format!("Migrations go in {}", display_path(ws, &mdir)));
+    if out.json() {
+        out.print_json(&serde_json::json!({
+            "crate": name,
+            "added": !already,
+            "migrations": display_path(ws, &mdir),
+        }));
+    } else {
+        out.say(format!("Migrations go in {}", display_path(ws, &mdir)));
+    }
     Ok(ExitCode::Success)
 }
