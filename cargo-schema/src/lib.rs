@@ -136,8 +136,14 @@ enum Command {
         /// bash, zsh, fish, powershell or elvish.
         shell: clap_complete::Shell,
     },
-    /// Add [package.metadata.schema] and a migrations directory to a crate.
-    Init,
+    /// Add [package.metadata.schema] and a migrations directory to a crate; with
+    /// --from-database, also the models of an existing database, a baseline revision, and
+    /// the database stamped at it.
+    Init {
+        /// Adopt this database (its tables become models; default: --database-url).
+        #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+        from_database: Option<String>,
+    },
     /// Write a new revision: the operations that take the migrations to the models.
     Revision(commands::revision::RevisionArgs),
     /// Exit 1 when the models and the migrations disagree (and, with --database, the database).
@@ -332,7 +338,23 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
     let g = &cli.global;
     let ws = || workspace::Workspace::discover(g.manifest_path.as_deref());
     match &cli.command {
-        Command::Init => commands::revision::init(&ws()?, g.package.as_deref(), out),
+        Command::Init { from_database } => match from_database {
+            None => commands::revision::init(&ws()?, g.package.as_deref(), out),
+            Some(url) => {
+                let flag = if url.is_empty() {
+                    g.database_url.as_deref()
+                } else {
+                    Some(url.as_str())
+                };
+                commands::db::init_from_database(
+                    &ws()?,
+                    g.package.as_deref(),
+                    flag,
+                    g.manifest_path.as_deref(),
+                    out,
+                )
+            }
+        },
         Command::Revision(args) => {
             commands::revision::revision(&ws()?, g.package.as_deref(), args, out)
         }

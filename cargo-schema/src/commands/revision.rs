@@ -42,6 +42,22 @@ pub struct RevisionArgs {
     split: bool,
 }
 
+impl RevisionArgs {
+    /// A plain `revision -m MESSAGE`.
+    pub fn with_message(message: &str) -> RevisionArgs {
+        RevisionArgs {
+            message: message.to_string(),
+            rev_id: None,
+            empty: false,
+            head: None,
+            branch_label: None,
+            depends_on: vec![],
+            dry_run: false,
+            split: false,
+        }
+    }
+}
+
 pub fn revision(
     ws: &Workspace,
     package: Option<&str>,

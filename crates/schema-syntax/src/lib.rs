@@ -5,6 +5,7 @@ mod attrs;
 pub mod config;
 pub mod source;
 pub mod tokens;
+pub mod write;
 
 use std::collections::BTreeSet;
 
@@ -196,6 +197,7 @@ pub fn lower_struct(
         }
     };
     let mut pk_span: Option<Span> = None;
+    let mut numbered_by_table_key: Vec<(String, Span, String)> = Vec::new();
     for field in fields {
         let cattrs = ColumnAttrs::parse(&field.attrs, &mut errors);
         if cattrs.skip {
@@ -249,10 +251,9 @@ pub fn lower_struct(
                 columns: cols.clone(),
             });
         } else if cattrs.auto_increment == Some(true) {
-            errors.push(ModelError::new(
-                field.span(),
-                format!("field `{ident}`: `auto_increment` needs `primary_key`"),
-            ));
+            // Allowed when the table's primary key (named in #[table(primary_key(...))])
+            // is this column alone: checked once the table attributes are read.
+            numbered_by_table_key.push((col_name.clone(), field.span(), ident.to_string()));
         }
         if let Some((target, span)) = &cattrs.references {
             let (rt, rc) = match target.split_once('.') {
@@ -300,6 +301,19 @@ pub fn lower_struct(
         &mut reference_spans,
         &mut errors,
     );
+    for (col, span, ident) in numbered_by_table_key {
+        let alone = t
+            .primary_key
+            .as_ref()
+            .is_some_and(|pk| pk.columns == [col.clone()]);
+        match t.columns.iter_mut().find(|c| c.name == col) {
+            Some(c) if alone && c.ty.is_integer() => c.auto_increment = true,
+            _ => errors.push(ModelError::new(
+                span,
+                format!("field `{ident}`: `auto_increment` needs `primary_key` (on the field, or a table primary key of this integer column alone)"),
+            )),
+        }
+    }
     check_names(&t, item.ident.span(), &mut errors);
     if errors.is_empty() {
         Ok(ModelTable {

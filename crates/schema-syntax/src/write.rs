@@ -1,0 +1,293 @@
+//! The model source for tables that already exist (`init --from-database`): one
+//! `#[derive(Table)]` struct per table, every name written out, so that parsing it back
+//! gives the same tables whatever the naming convention.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use schema_core::{SqlType, TableDef};
+
+/// Rust's keywords that cannot be raw identifiers either, and the rest of the keywords.
+const NOT_RAW: &[&str] = &["self", "Self", "super", "crate", "_"];
+const KEYWORDS: &[&str] = &[
+    "as", "async", "await", "break", "const", "continue", "dyn", "else", "enum", "extern", "false",
+    "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref",
+    "return", "static", "struct", "trait", "true", "type", "unsafe", "use", "where", "while",
+    "abstract", "become", "box", "do", "final", "gen", "macro", "override", "priv", "try",
+    "typeof", "unsized", "virtual", "yield",
+];
+
+/// A string literal of Rust source.
+fn lit(s: &str) -> String {
+    format!("{s:?}")
+}
+
+fn list(items: &[String]) -> String {
+    items.iter().map(|s| lit(s)).collect::<Vec<_>>().join(", ")
+}
+
+/// A field name for a column: the column name when it is a plain snake_case identifier
+/// (raw for a keyword), else a cleaned one (and the caller writes `name = ...`).
+fn field_name(column: &str, taken: &mut BTreeSet<String>) -> (String, bool) {
+    let plain = !column.is_empty()
+        && column
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !column.starts_with(|c: char| c.is_ascii_digit())
+        && !NOT_RAW.contains(&column);
+    let mut name = if plain {
+        column.to_string()
+    } else {
+        let mut n: String = column
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if n.is_empty()
+            || n.starts_with(|c: char| c.is_ascii_digit())
+            || NOT_RAW.contains(&n.as_str())
+        {
+            n.insert_str(0, "c_");
+        }
+        n
+    };
+    let base = name.clone();
+    let mut i = 2;
+    while !taken.insert(name.clone()) {
+        name = format!("{base}_{i}");
+        i += 1;
+    }
+    let renamed = name != column;
+    if KEYWORDS.contains(&name.as_str()) {
+        name = format!("r#{name}");
+    }
+    (name, renamed)
+}
+
+/// A struct name for a table: its PascalCase.
+fn struct_name(table: &str, taken: &mut BTreeSet<String>) -> String {
+    let mut out = String::new();
+    let mut upper = true;
+    for c in table.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(if upper { c.to_ascii_uppercase() } else { c });
+            upper = false;
+        } else {
+            upper = true;
+        }
+    }
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, 'T');
+    }
+    let base = out.clone();
+    let mut i = 2;
+    while !taken.insert(out.clone()) || KEYWORDS.contains(&out.as_str()) {
+        out = format!("{base}{i}");
+        i += 1;
+    }
+    out
+}
+
+/// The Rust type of a column type, and the attribute it needs beside it.
+fn rust_type(ty: &SqlType) -> (&'static str, Option<String>) {
+    match ty {
+        SqlType::SmallInt => ("i16", None),
+        SqlType::Integer => ("i32", None),
+        SqlType::BigInt => ("i64", None),
+        SqlType::Real => ("f32", None),
+        SqlType::Double => ("f64", None),
+        SqlType::Boolean => ("bool", None),
+        SqlType::Text => ("String", None),
+        SqlType::Varchar(n) => ("String", Some(format!("max_length = {n}"))),
+        SqlType::Bytes => ("Vec<u8>", None),
+        SqlType::Date => ("chrono::NaiveDate", None),
+        SqlType::Timestamp => ("chrono::NaiveDateTime", None),
+        SqlType::TimestampTz => ("chrono::DateTime<chrono::Utc>", None),
+        SqlType::Uuid => ("uuid::Uuid", None),
+        SqlType::Decimal(None) => ("rust_decimal::Decimal", None),
+        SqlType::Json => ("serde_json::Value", None),
+        // No Rust type says these: text in Rust, the type named.
+        other => (
+            "String",
+            Some(format!("sql_type = {}", lit(&other.to_string()))),
+        ),
+    }
+}
+
+/// The source of one module holding a struct per table, in the order given.
+pub fn model_source(tables: &[TableDef], header: &str) -> String {
+    let mut out = String::new();
+    for line in header.lines() {
+        let _ = writeln!(out, "//! {line}");
+    }
+    let _ = writeln!(out, "\nuse schema::Table;");
+    let mut structs = BTreeSet::new();
+    for t in tables {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "#[derive(Debug, Clone, Table)]");
+        let _ = writeln!(out, "#[table(name = {})]", lit(&t.name));
+        if let Some(pk) = &t.primary_key {
+            let _ = writeln!(
+                out,
+                "#[table(primary_key(name = {}, columns({})))]",
+                lit(&pk.name),
+                list(&pk.columns)
+            );
+        }
+        for u in &t.uniques {
+            let _ = writeln!(
+                out,
+                "#[table(unique(name = {}, columns({})))]",
+                lit(&u.name),
+                list(&u.columns)
+            );
+        }
+        for fk in &t.foreign_keys {
+            let _ = writeln!(
+                out,
+                "#[table(foreign_key(name = {}, columns({}), ref_table = {}, ref_columns({}), on_delete = {}, on_update = {}))]",
+                lit(&fk.name),
+                list(&fk.columns),
+                lit(&fk.ref_table),
+                list(&fk.ref_columns),
+                lit(fk.on_delete.as_str()),
+                lit(fk.on_update.as_str()),
+            );
+        }
+        for c in &t.checks {
+            let _ = writeln!(
+                out,
+                "#[table(check(name = {}, expr = {}))]",
+                lit(&c.name),
+                lit(&c.expr)
+            );
+        }
+        for i in &t.indexes {
+            let _ = writeln!(
+                out,
+                "#[table(index(name = {}, columns({}){}))]",
+                lit(&i.name),
+                list(&i.columns),
+                if i.unique { ", unique" } else { "" }
+            );
+        }
+        let _ = writeln!(out, "pub struct {} {{", struct_name(&t.name, &mut structs));
+        let mut fields = BTreeSet::new();
+        for c in &t.columns {
+            let (field, renamed) = field_name(&c.name, &mut fields);
+            let (ty, type_attr) = rust_type(&c.ty);
+            let mut attrs: Vec<String> = Vec::new();
+            if renamed {
+                attrs.push(format!("name = {}", lit(&c.name)));
+            }
+            attrs.extend(type_attr);
+            if c.auto_increment {
+                attrs.push("auto_increment".into());
+            }
+            if let Some(d) = &c.default {
+                attrs.push(format!("default = {}", lit(d)));
+            }
+            if !attrs.is_empty() {
+                let _ = writeln!(out, "    #[column({})]", attrs.join(", "));
+            }
+            let ty = if c.nullable {
+                format!("Option<{ty}>")
+            } else {
+                ty.to_string()
+            };
+            let _ = writeln!(out, "    pub {field}: {ty},");
+        }
+        let _ = writeln!(out, "}}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schema_core::{
+        CheckDef, ColumnDef, ForeignKeyDef, IndexDef, NamingConvention, PrimaryKeyDef,
+        ReferentialAction, UniqueDef,
+    };
+
+    #[test]
+    fn written_models_parse_back_to_the_same_tables() {
+        let mut id = ColumnDef::new("id", SqlType::BigInt);
+        id.auto_increment = true;
+        let mut email = ColumnDef::new("Email Address", SqlType::Varchar(200));
+        email.default = Some("'none@example.com'".into());
+        let mut kind = ColumnDef::new("type", SqlType::Decimal(Some((10, 2))));
+        kind.nullable = true;
+        let users = TableDef {
+            name: "app users".into(),
+            columns: vec![
+                id,
+                email,
+                kind,
+                ColumnDef::new(
+                    "self",
+                    SqlType::Custom {
+                        name: "citext".into(),
+                        per_dialect: Default::default(),
+                    },
+                ),
+                ColumnDef::new("at", SqlType::TimestampTz),
+            ],
+            primary_key: Some(PrimaryKeyDef {
+                name: "users_pkey".into(),
+                columns: vec!["id".into()],
+            }),
+            uniques: vec![UniqueDef {
+                name: "users_email_key".into(),
+                columns: vec!["Email Address".into()],
+            }],
+            checks: vec![CheckDef {
+                name: "users_type_check".into(),
+                expr: "(\"type\" > 0)".into(),
+            }],
+            indexes: vec![IndexDef {
+                name: "users_at_idx".into(),
+                columns: vec!["at".into(), "id".into()],
+                unique: true,
+                concurrently: false,
+            }],
+            ..Default::default()
+        };
+        let posts = TableDef {
+            name: "posts".into(),
+            columns: vec![
+                ColumnDef::new("user_id", SqlType::BigInt),
+                ColumnDef::new("n", SqlType::Integer),
+            ],
+            primary_key: Some(PrimaryKeyDef {
+                name: "posts_pkey".into(),
+                columns: vec!["user_id".into(), "n".into()],
+            }),
+            foreign_keys: vec![ForeignKeyDef {
+                name: "posts_user_id_fkey".into(),
+                columns: vec!["user_id".into()],
+                ref_table: "app users".into(),
+                ref_columns: vec!["id".into()],
+                on_delete: ReferentialAction::SetNull,
+                on_update: ReferentialAction::Cascade,
+            }],
+            ..Default::default()
+        };
+        let source = model_source(&[users.clone(), posts.clone()], "adopted");
+        let parsed = crate::source::models_in_text(&source, &NamingConvention::default());
+        let tables: Vec<TableDef> = parsed.into_iter().map(|m| m.table).collect();
+        assert_eq!(tables, [users, posts], "{source}");
+        assert!(source.contains("pub r#type: Option<String>,"), "{source}");
+        assert!(
+            source.contains(
+                "#[column(name = \"self\", sql_type = \"citext\")]\n    pub c_self: String,"
+            ),
+            "{source}"
+        );
+    }
+}
