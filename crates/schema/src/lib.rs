@@ -34,6 +34,27 @@ pub trait Table {
 
 /// Collects models into one schema, for `create_all` and for comparing with migrations:
 /// `schema::models!(pub fn models = [User, Post]);` defines `pub fn models() -> Schema`.
+///
+/// ```
+/// use schema::Table;
+///
+/// #[derive(Table)]
+/// #[table(name = "users")]
+/// pub struct User {
+///     #[column(primary_key)]
+///     pub id: i64,
+///     #[column(max_length = 255, unique)]
+///     pub email: String,
+///     pub nickname: Option<String>,
+/// }
+///
+/// schema::models!(pub fn models = [User]);
+///
+/// let users = &models().tables["users"];
+/// assert_eq!(users.columns.len(), 3);
+/// assert!(users.column("nickname").is_some_and(|c| c.nullable));
+/// assert_eq!(users.uniques[0].name, "uq_users_email");
+/// ```
 #[macro_export]
 macro_rules! models {
     ($vis:vis fn $name:ident = [$($model:ty),* $(,)?]) => {

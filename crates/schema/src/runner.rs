@@ -1669,6 +1669,28 @@ fn short(checksum: &str) -> String {
 
 /// Creates every table of `schema` in one transaction (dependency order; cycles closed
 /// with ALTER TABLE where the dialect needs it). The fast way to prepare a test database.
+///
+/// ```
+/// # #[cfg(feature = "sqlite")] {
+/// use schema::Table;
+///
+/// #[derive(Table)]
+/// #[table(name = "notes")]
+/// pub struct Note {
+///     #[column(primary_key)]
+///     pub id: i64,
+///     pub body: String,
+/// }
+/// schema::models!(fn models = [Note]);
+///
+/// let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+/// let mut db = schema::sqlite::SqliteBackend::new(&mut conn);
+/// schema::embed::block_on(schema::create_all(&mut db, &models())).unwrap();
+/// drop(db);
+/// let live = schema::sqlite::introspect(&conn).unwrap();
+/// assert!(live.tables.contains_key("notes"));
+/// # }
+/// ```
 pub async fn create_all<B: Backend>(db: &mut B, schema: &Schema) -> Result<(), RunError> {
     let statements = db.dialect().create_all(schema);
     db.execute_all(&statements).await
