@@ -292,8 +292,24 @@ fn diff_table(old: &TableDef, new: &TableDef, out: &mut TablePhases<'_>, hints: 
                         change,
                     });
                 }
+                if o.comment != c.comment {
+                    out.changes.push(Operation::SetComment {
+                        table: tn.clone(),
+                        column: Some(c.name.clone()),
+                        from: o.comment.clone(),
+                        to: c.comment.clone(),
+                    });
+                }
             }
         }
+    }
+    if old.comment != new.comment {
+        out.changes.push(Operation::SetComment {
+            table: tn.clone(),
+            column: None,
+            from: old.comment.clone(),
+            to: new.comment.clone(),
+        });
     }
     for o in &old.columns {
         if new.column(&o.name).is_none() {

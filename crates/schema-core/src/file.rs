@@ -187,12 +187,20 @@ enum RawOp {
     Execute {
         sql: RawSql,
     },
+    SetComment {
+        table: String,
+        #[serde(default)]
+        column: Option<String>,
+        comment: RawChange<String>,
+    },
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTable {
     table: String,
+    #[serde(default)]
+    comment: Option<String>,
     columns: Vec<RawColumn>,
     #[serde(default)]
     primary_key: Option<RawKey>,
@@ -223,6 +231,8 @@ struct RawColumn {
     default: Option<String>,
     #[serde(default)]
     auto_increment: bool,
+    #[serde(default)]
+    comment: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -437,6 +447,7 @@ fn lower_column(c: RawColumn) -> Result<ColumnDef, String> {
         nullable: c.nullable,
         auto_increment: c.auto_increment,
         renamed_from: None,
+        comment: c.comment,
     })
 }
 
@@ -483,6 +494,7 @@ fn lower_table(t: RawTable) -> Result<TableDef, String> {
             .collect::<Result<_, _>>()?,
         indexes: t.indexes.into_iter().map(lower_index).collect(),
         renamed_from: None,
+        comment: t.comment,
     })
 }
 
@@ -619,6 +631,24 @@ fn lower_op(raw: RawOp) -> Result<Operation, String> {
             not_valid,
         },
         RawOp::ValidateConstraint { table, name } => Operation::ValidateConstraint { table, name },
+        RawOp::SetComment {
+            table,
+            column,
+            comment,
+        } => {
+            if comment.from == comment.to {
+                return Err(
+                    "`set_comment` changes nothing: `comment` needs a `from` or a `to` that differ"
+                        .into(),
+                );
+            }
+            Operation::SetComment {
+                table,
+                column,
+                from: comment.from,
+                to: comment.to,
+            }
+        }
         RawOp::DropConstraint { table, constraint } => Operation::DropConstraint {
             table,
             constraint: lower_constraint(constraint)?,
@@ -709,6 +739,9 @@ fn column_inline(c: &ColumnDef) -> String {
     if c.auto_increment {
         s.push_str(", auto_increment = true");
     }
+    if let Some(text) = &c.comment {
+        let _ = write!(s, ", comment = {}", string(text));
+    }
     s.push_str(" }");
     s
 }
@@ -784,6 +817,9 @@ fn list(out: &mut String, key: &str, items: Vec<String>) {
 
 fn write_table(out: &mut String, t: &TableDef) {
     let _ = writeln!(out, "table = {}", string(&t.name));
+    if let Some(text) = &t.comment {
+        let _ = writeln!(out, "comment = {}", string(text));
+    }
     list(
         out,
         "columns",
@@ -951,6 +987,25 @@ pub fn write_op(out: &mut String, section: &str, op: &Operation) {
         }
         Operation::ValidateConstraint { table, name } => {
             let _ = writeln!(out, "table = {}\nname = {}", string(table), string(name));
+        }
+        Operation::SetComment {
+            table,
+            column,
+            from,
+            to,
+        } => {
+            let _ = writeln!(out, "table = {}", string(table));
+            if let Some(c) = column {
+                let _ = writeln!(out, "column = {}", string(c));
+            }
+            let mut parts = Vec::new();
+            if let Some(f) = from {
+                parts.push(format!("from = {}", string(f)));
+            }
+            if let Some(t) = to {
+                parts.push(format!("to = {}", string(t)));
+            }
+            let _ = writeln!(out, "comment = {{ {} }}", parts.join(", "));
         }
         Operation::Execute { sql } => match sql {
             ExecuteSql::All(s) => {

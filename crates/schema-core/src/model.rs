@@ -130,6 +130,8 @@ pub struct TableDef {
     pub indexes: Vec<IndexDef>,
     /// Model-only hint: the table's previous name. Never stored in a migration.
     pub renamed_from: Option<String>,
+    /// Stored by PostgreSQL and MySQL; SQLite keeps it in the model only.
+    pub comment: Option<String>,
 }
 
 impl TableDef {
@@ -206,6 +208,8 @@ pub struct ColumnDef {
     pub auto_increment: bool,
     /// Model-only hint: the column's previous name. Never stored in a migration.
     pub renamed_from: Option<String>,
+    /// Stored by PostgreSQL and MySQL; SQLite keeps it in the model only.
+    pub comment: Option<String>,
 }
 
 impl ColumnDef {
@@ -217,6 +221,7 @@ impl ColumnDef {
             default: None,
             auto_increment: false,
             renamed_from: None,
+            comment: None,
         }
     }
 }

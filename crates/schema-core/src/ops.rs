@@ -110,6 +110,13 @@ pub enum Operation {
     Execute {
         sql: ExecuteSql,
     },
+    /// Sets (or, to `None`, removes) the comment of a table, or of one of its columns.
+    SetComment {
+        table: String,
+        column: Option<String>,
+        from: Option<String>,
+        to: Option<String>,
+    },
 }
 
 impl Operation {
@@ -131,6 +138,7 @@ impl Operation {
             Operation::ValidateConstraint { .. } => "validate_constraint",
             Operation::DropConstraint { .. } => "drop_constraint",
             Operation::Execute { .. } => "execute",
+            Operation::SetComment { .. } => "set_comment",
         }
     }
 
@@ -150,6 +158,7 @@ impl Operation {
         "validate_constraint",
         "drop_constraint",
         "execute",
+        "set_comment",
     ];
 
     /// Whether code written for the schema before this operation may fail on the schema
@@ -180,6 +189,7 @@ impl Operation {
             | Operation::RenameConstraint { .. }
             | Operation::DropIndex { .. }
             | Operation::ValidateConstraint { .. }
+            | Operation::SetComment { .. }
             | Operation::DropConstraint { .. } => false,
         }
     }
@@ -253,6 +263,17 @@ impl Operation {
                 table: table.clone(),
                 constraint: constraint.clone(),
                 not_valid: false,
+            },
+            Operation::SetComment {
+                table,
+                column,
+                from,
+                to,
+            } => Operation::SetComment {
+                table: table.clone(),
+                column: column.clone(),
+                from: to.clone(),
+                to: from.clone(),
             },
             Operation::Execute { .. } | Operation::ValidateConstraint { .. } => return None,
         })
@@ -355,6 +376,18 @@ impl Operation {
                 constraint.name()
             ),
             Operation::Execute { .. } => "* execute SQL".to_string(),
+            Operation::SetComment {
+                table, column, to, ..
+            } => {
+                let on = match column {
+                    Some(c) => format!("{table}.{c}"),
+                    None => table.clone(),
+                };
+                match to {
+                    Some(_) => format!("~ comment on {on}"),
+                    None => format!("- comment on {on}"),
+                }
+            }
         }
     }
 
@@ -373,6 +406,7 @@ impl Operation {
             | Operation::DropIndex { table, .. }
             | Operation::AddConstraint { table, .. }
             | Operation::ValidateConstraint { table, .. }
+            | Operation::SetComment { table, .. }
             | Operation::DropConstraint { table, .. } => Some(table),
             Operation::Execute { .. } => None,
         }

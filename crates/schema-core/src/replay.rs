@@ -262,6 +262,23 @@ fn apply_to_table(t: &mut crate::model::TableDef, op: &Operation) -> Result<(), 
             }
             t.add_constraint(constraint.clone());
         }
+        Operation::SetComment {
+            table: tn,
+            column: Some(c),
+            to,
+            ..
+        } => {
+            let col = t.columns.iter_mut().find(|x| x.name == *c).ok_or_else(|| {
+                ReplayError::NoColumn {
+                    table: tn.clone(),
+                    column: c.clone(),
+                }
+            })?;
+            col.comment = to.clone();
+        }
+        Operation::SetComment {
+            column: None, to, ..
+        } => t.comment = to.clone(),
         Operation::ValidateConstraint { table: tn, name } if t.constraint(name).is_none() => {
             return Err(ReplayError::NoConstraint {
                 table: tn.clone(),

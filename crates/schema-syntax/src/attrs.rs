@@ -17,6 +17,7 @@ const TABLE_KEYS: &[&str] = &[
     "unique",
     "foreign_key",
     "check",
+    "comment",
 ];
 const COLUMN_KEYS: &[&str] = &[
     "primary_key",
@@ -34,6 +35,7 @@ const COLUMN_KEYS: &[&str] = &[
     "sqlite_type",
     "renamed_from",
     "skip",
+    "comment",
 ];
 
 fn unknown(meta: &ParseNestedMeta<'_>, what: &str, keys: &[&str]) -> syn::Error {
@@ -64,6 +66,19 @@ fn checked(
     let lit = meta.value()?.parse::<LitStr>()?;
     let value = lit.value();
     check(&value).map_err(|e| syn::Error::new(lit.span(), e))?;
+    Ok(value)
+}
+
+/// A comment's text (it reaches SQL as a literal, quotes doubled; NUL cannot).
+fn comment(meta: &ParseNestedMeta<'_>) -> syn::Result<String> {
+    let lit = meta.value()?.parse::<LitStr>()?;
+    let value = lit.value();
+    if value.contains('\0') {
+        return Err(syn::Error::new(
+            lit.span(),
+            "a comment cannot hold a NUL character",
+        ));
+    }
     Ok(value)
 }
 
@@ -136,6 +151,7 @@ pub struct TableAttrs {
     pub uniques: Vec<IndexAttr>,
     pub foreign_keys: Vec<ForeignKeyAttr>,
     pub checks: Vec<CheckAttr>,
+    pub comment: Option<String>,
 }
 
 impl TableAttrs {
@@ -152,6 +168,7 @@ impl TableAttrs {
                 match key.as_str() {
                     "name" => out.name = Some(string(&meta)?),
                     "renamed_from" => out.renamed_from = Some(string(&meta)?),
+                    "comment" => out.comment = Some(comment(&meta)?),
                     "primary_key" => {
                         let (mut cols, mut name) = (Vec::new(), None);
                         meta.parse_nested_meta(|m| {
@@ -302,6 +319,7 @@ pub struct ColumnAttrs {
     pub sql_types: std::collections::BTreeMap<String, String>,
     pub renamed_from: Option<String>,
     pub skip: bool,
+    pub comment: Option<String>,
 }
 
 impl ColumnAttrs {
@@ -362,6 +380,7 @@ impl ColumnAttrs {
                     "sqlite_type" => out.sqlite_type = Some(checked(&meta, input::type_spelling)?),
                     "renamed_from" => out.renamed_from = Some(string(&meta)?),
                     "skip" => out.skip = flag(&meta)?,
+                    "comment" => out.comment = Some(comment(&meta)?),
                     _ => return Err(unknown(&meta, "column", COLUMN_KEYS)),
                 }
                 Ok(())

@@ -171,6 +171,7 @@ pub fn lower_struct(
     let mut t = TableDef {
         name: table_name.clone(),
         renamed_from: tattrs.renamed_from.clone(),
+        comment: tattrs.comment.clone(),
         ..Default::default()
     };
     let mut reference_spans = Vec::new();
@@ -231,6 +232,7 @@ pub fn lower_struct(
         col.nullable = nullable_wrapper || cattrs.nullable;
         col.default = cattrs.default.clone();
         col.renamed_from = cattrs.renamed_from.clone();
+        col.comment = cattrs.comment.clone();
         let cols = vec![col_name.clone()];
         if cattrs.primary_key {
             if let Some(_prev) = pk_span.replace(ident.span()) {

@@ -69,6 +69,7 @@ fn column(core: &TokenStream, c: &ColumnDef) -> TokenStream {
         c.auto_increment,
         opt_string(&c.renamed_from),
     );
+    let comment = opt_string(&c.comment);
     quote! {
         #core::ColumnDef {
             name: ::std::string::String::from(#name),
@@ -77,6 +78,7 @@ fn column(core: &TokenStream, c: &ColumnDef) -> TokenStream {
             default: #default,
             auto_increment: #auto,
             renamed_from: #renamed,
+            comment: #comment,
         }
     }
 }
@@ -125,6 +127,7 @@ pub fn table_expr(core: &TokenStream, t: &TableDef) -> TokenStream {
         quote! { #core::IndexDef { name: ::std::string::String::from(#n), columns: #cols, unique: #u, concurrently: #c } }
     });
     let renamed = opt_string(&t.renamed_from);
+    let comment = opt_string(&t.comment);
     quote! {
         #core::TableDef {
             name: ::std::string::String::from(#name),
@@ -135,6 +138,7 @@ pub fn table_expr(core: &TokenStream, t: &TableDef) -> TokenStream {
             checks: ::std::vec![#(#checks),*],
             indexes: ::std::vec![#(#indexes),*],
             renamed_from: #renamed,
+            comment: #comment,
         }
     }
 }

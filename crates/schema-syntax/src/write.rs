@@ -130,7 +130,19 @@ pub fn model_source(tables: &[TableDef], header: &str) -> String {
     for t in tables {
         let _ = writeln!(out);
         let _ = writeln!(out, "#[derive(Debug, Clone, Table)]");
-        let _ = writeln!(out, "#[table(name = {})]", lit(&t.name));
+        match &t.comment {
+            Some(c) => {
+                let _ = writeln!(
+                    out,
+                    "#[table(name = {}, comment = {})]",
+                    lit(&t.name),
+                    lit(c)
+                );
+            }
+            None => {
+                let _ = writeln!(out, "#[table(name = {})]", lit(&t.name));
+            }
+        }
         if let Some(pk) = &t.primary_key {
             let _ = writeln!(
                 out,
@@ -192,6 +204,9 @@ pub fn model_source(tables: &[TableDef], header: &str) -> String {
             if let Some(d) = &c.default {
                 attrs.push(format!("default = {}", lit(d)));
             }
+            if let Some(text) = &c.comment {
+                attrs.push(format!("comment = {}", lit(text)));
+            }
             if !attrs.is_empty() {
                 let _ = writeln!(out, "    #[column({})]", attrs.join(", "));
             }
@@ -223,6 +238,7 @@ mod tests {
         email.default = Some("'none@example.com'".into());
         let mut kind = ColumnDef::new("type", SqlType::Decimal(Some((10, 2))));
         kind.nullable = true;
+        kind.comment = Some("what \"kind\" it is, in money".into());
         let users = TableDef {
             name: "app users".into(),
             columns: vec![
@@ -256,6 +272,7 @@ mod tests {
                 unique: true,
                 concurrently: false,
             }],
+            comment: Some("people who sign in".into()),
             ..Default::default()
         };
         let posts = TableDef {

@@ -311,8 +311,17 @@ fn action(rule: &str) -> ReferentialAction {
 }
 
 type Rows<T> = Vec<T>;
-/// Table, column, type, nullable, default, extra.
-type ColumnRow = (String, String, String, String, Option<String>, String);
+/// Table, column, type, nullable, default, extra, comment, table comment.
+type ColumnRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+);
 /// Table, constraint, column, referenced table, referenced column.
 type KeyRow = (String, String, String, Option<String>, Option<String>);
 
@@ -321,7 +330,8 @@ pub async fn introspect(conn: &mut Conn) -> Result<Schema, RunError> {
     let mut schema = Schema::new();
     let cols: Rows<ColumnRow> = conn
         .exec(
-            "SELECT c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, c.IS_NULLABLE, c.COLUMN_DEFAULT, c.EXTRA \
+            "SELECT c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, c.IS_NULLABLE, c.COLUMN_DEFAULT, c.EXTRA, \
+                    c.COLUMN_COMMENT, t.TABLE_COMMENT \
              FROM information_schema.COLUMNS c JOIN information_schema.TABLES t \
                ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME \
              WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' AND c.TABLE_NAME <> ? \
@@ -330,7 +340,7 @@ pub async fn introspect(conn: &mut Conn) -> Result<Schema, RunError> {
         )
         .await
         .map_err(db_err)?;
-    for (table, name, ty, nullable, default, extra) in cols {
+    for (table, name, ty, nullable, default, extra, comment, table_comment) in cols {
         let t = schema
             .tables
             .entry(table.clone())
@@ -343,6 +353,9 @@ pub async fn introspect(conn: &mut Conn) -> Result<Schema, RunError> {
         // MariaDB writes an explicit NULL default as the word NULL.
         c.default = default.filter(|d| !d.eq_ignore_ascii_case("null"));
         c.auto_increment = extra.to_ascii_lowercase().contains("auto_increment");
+        // An empty comment is none.
+        c.comment = Some(comment).filter(|s| !s.is_empty());
+        t.comment = Some(table_comment).filter(|s| !s.is_empty());
         t.columns.push(c);
     }
     let kinds: Rows<(String, String, String)> = conn

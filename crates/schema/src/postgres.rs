@@ -957,7 +957,8 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
     let cols = client
         .query_typed(
             "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
-                    pg_get_expr(d.adbin, d.adrelid), a.attidentity::text \
+                    pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, \
+                    col_description(c.oid, a.attnum), obj_description(c.oid, 'pg_class') \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
              LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum \
@@ -984,6 +985,8 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
         c.nullable = !row.get::<_, bool>(3);
         c.default = row.get(4);
         c.auto_increment = !identity.is_empty();
+        c.comment = row.get(6);
+        t.comment = row.get(7);
         t.columns.push(c);
     }
     let cons = client

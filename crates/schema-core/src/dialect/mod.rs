@@ -101,13 +101,26 @@ impl Dialect {
         Ok(out)
     }
 
-    /// The statements that create a whole table with its indexes.
+    /// The statements that create a whole table with its indexes (and comments, where
+    /// they are statements of their own).
     pub fn create_table(self, t: &TableDef) -> Vec<String> {
-        if self.rules().indexes_inline() {
-            return vec![create_table_sql(self, t, &t.name)];
-        }
         let mut out = vec![create_table_sql(self, t, &t.name)];
-        out.extend(t.indexes.iter().map(|i| create_index_sql(self, t, i)));
+        if !self.rules().indexes_inline() {
+            out.extend(t.indexes.iter().map(|i| create_index_sql(self, t, i)));
+        }
+        let rules = self.rules();
+        out.extend(
+            t.comment
+                .as_deref()
+                .and_then(|c| rules.comment_statement(&t.name, None, Some(c))),
+        );
+        for c in &t.columns {
+            out.extend(
+                c.comment
+                    .as_deref()
+                    .and_then(|text| rules.comment_statement(&t.name, Some(&c.name), Some(text))),
+            );
+        }
         out
     }
 
@@ -182,6 +195,12 @@ impl Dialect {
             }
             for ck in &mut t.checks {
                 ck.expr = self.rules().normalize_expr(&ck.expr);
+            }
+            if !self.rules().stores_comments() {
+                t.comment = None;
+                for c in &mut t.columns {
+                    c.comment = None;
+                }
             }
             self.rules().normalize_table(t);
         }
@@ -350,6 +369,36 @@ trait DialectRules: Sync {
         expr.to_string()
     }
     /// Whether CREATE TABLE lists the table's indexes (one statement per table).
+    /// Whether the database keeps table and column comments (SQLite: the model only).
+    fn stores_comments(&self) -> bool {
+        false
+    }
+
+    /// A column comment inside its definition (MySQL's `COMMENT '...'`), where the dialect
+    /// keeps it there.
+    fn inline_comment(&self, text: &str) -> Option<String> {
+        let _ = text;
+        None
+    }
+
+    /// A table comment after its definition (MySQL's `COMMENT='...'`).
+    fn inline_table_comment(&self, text: &str) -> Option<String> {
+        let _ = text;
+        None
+    }
+
+    /// A comment as a statement of its own (PostgreSQL's `COMMENT ON`; `None` text removes
+    /// it), where the dialect keeps comments that way.
+    fn comment_statement(
+        &self,
+        table: &str,
+        column: Option<&str>,
+        text: Option<&str>,
+    ) -> Option<String> {
+        let _ = (table, column, text);
+        None
+    }
+
     fn indexes_inline(&self) -> bool {
         false
     }
@@ -516,7 +565,19 @@ fn column_sql(d: Dialect, t: Option<&TableDef>, c: &ColumnDef) -> String {
     if let Some(def) = &c.default {
         let _ = write!(s, " DEFAULT {}", default_sql(&rules.expression_sql(def)));
     }
+    if let Some(clause) = c
+        .comment
+        .as_deref()
+        .and_then(|text| rules.inline_comment(text))
+    {
+        let _ = write!(s, " {clause}");
+    }
     s
+}
+
+/// A string literal: quotes doubled.
+pub(crate) fn string_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
 }
 
 fn action_sql(kind: &str, a: ReferentialAction) -> String {
@@ -562,8 +623,14 @@ fn create_table_sql(d: Dialect, t: &TableDef, as_name: &str) -> String {
             )
         }));
     }
+    let table_comment = t
+        .comment
+        .as_deref()
+        .and_then(|text| d.rules().inline_table_comment(text))
+        .map(|clause| format!(" {clause}"))
+        .unwrap_or_default();
     format!(
-        "CREATE TABLE {} (\n    {}\n)",
+        "CREATE TABLE {} (\n    {}\n){table_comment}",
         d.quote(as_name),
         parts.join(",\n    ")
     )
@@ -597,11 +664,25 @@ fn common_op(d: Dialect, state: &Schema, op: &Operation) -> Result<Vec<String>, 
         Operation::RenameTable { from, to } => {
             vec![format!("ALTER TABLE {} RENAME TO {}", t(from), t(to))]
         }
-        Operation::AddColumn { table, column } => vec![format!(
-            "ALTER TABLE {} ADD COLUMN {}",
-            t(table),
-            column_sql(d, state.table(table), column)
-        )],
+        Operation::AddColumn { table, column } => {
+            let mut out = vec![format!(
+                "ALTER TABLE {} ADD COLUMN {}",
+                t(table),
+                column_sql(d, state.table(table), column)
+            )];
+            out.extend(column.comment.as_deref().and_then(|text| {
+                d.rules()
+                    .comment_statement(table, Some(&column.name), Some(text))
+            }));
+            out
+        }
+        Operation::SetComment {
+            table, column, to, ..
+        } => d
+            .rules()
+            .comment_statement(table, column.as_deref(), to.as_deref())
+            .into_iter()
+            .collect(),
         Operation::DropColumn { table, column } => vec![format!(
             "ALTER TABLE {} DROP COLUMN {}",
             t(table),

@@ -120,6 +120,18 @@ impl DialectRules for Mysql {
         Some(render(state, op).map(|v| v.into_iter().map(Step::Sql).collect()))
     }
 
+    fn inline_comment(&self, text: &str) -> Option<String> {
+        Some(format!("COMMENT {}", mysql_literal(text)))
+    }
+
+    fn inline_table_comment(&self, text: &str) -> Option<String> {
+        Some(format!("COMMENT={}", mysql_literal(text)))
+    }
+
+    fn stores_comments(&self) -> bool {
+        true
+    }
+
     fn defers_cyclic_foreign_keys(&self) -> bool {
         true
     }
@@ -358,7 +370,22 @@ fn render(state: &Schema, op: &Operation) -> Result<Vec<String>, ReplayError> {
             table: tn,
             constraint,
         } => drop_constraint(tn, constraint, table(state, tn)?),
-        Operation::AlterColumn {
+        // A table's comment is an ALTER TABLE option; a column's is part of its definition.
+        Operation::SetComment {
+            table: tn,
+            column: None,
+            to,
+            ..
+        } => vec![alter(
+            tn,
+            format!("COMMENT = {}", mysql_literal(to.as_deref().unwrap_or(""))),
+        )],
+        Operation::SetComment {
+            table: tn,
+            column: Some(column),
+            ..
+        }
+        | Operation::AlterColumn {
             table: tn, column, ..
         } => {
             let mut after = state.clone();
@@ -407,6 +434,12 @@ fn with_key_lengths(
         }
     }
     Ok(out)
+}
+
+/// A string literal for MySQL: quotes doubled, and backslashes too (MySQL reads them as
+/// escapes unless NO_BACKSLASH_ESCAPES is set).
+fn mysql_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
 }
 
 #[cfg(test)]

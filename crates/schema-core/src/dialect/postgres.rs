@@ -71,6 +71,24 @@ impl DialectRules for Postgres {
         }))
     }
 
+    fn comment_statement(
+        &self,
+        table: &str,
+        column: Option<&str>,
+        text: Option<&str>,
+    ) -> Option<String> {
+        let on = match column {
+            Some(c) => format!("COLUMN {}.{}", quote(table), quote(c)),
+            None => format!("TABLE {}", quote(table)),
+        };
+        let text = text.map_or_else(|| "NULL".into(), super::string_literal);
+        Some(format!("COMMENT ON {on} IS {text}"))
+    }
+
+    fn stores_comments(&self) -> bool {
+        true
+    }
+
     fn defers_cyclic_foreign_keys(&self) -> bool {
         true
     }
