@@ -26,6 +26,9 @@ pub struct ModelCrate {
     pub dependency: bool,
     /// The crate's naming convention (its own, else its workspace's).
     pub naming: NamingConvention,
+    /// Whether `///` doc comments are comments (`doc-comments`, its own, else its
+    /// workspace's).
+    pub doc_comments: bool,
     /// The dialects its history must run on (its own, else its workspace's, else all).
     pub dialects: Vec<schema_core::Dialect>,
     pub manifest_path: PathBuf,
@@ -39,6 +42,16 @@ pub struct Workspace {
     pub packages: Vec<(String, PathBuf)>,
     /// `ddl-lock-timeout`, when the workspace sets it.
     pub ddl_lock_timeout: Option<std::time::Duration>,
+}
+
+impl ModelCrate {
+    /// How its models are read.
+    pub fn model_settings(&self) -> schema_core::manifest::ModelSettings {
+        schema_core::manifest::ModelSettings {
+            naming: self.naming.clone(),
+            doc_comments: self.doc_comments,
+        }
+    }
 }
 
 impl Workspace {
@@ -85,7 +98,7 @@ impl Workspace {
                 (&m, Some(c))
             };
             let at = |e: String| CliError::input(format!("{}: {e}", c.manifest_path.display()));
-            let naming = schema_core::manifest::crate_naming(ws, me).map_err(at)?;
+            let model = schema_core::manifest::crate_model_settings(ws, me).map_err(at)?;
             let dialects = schema_core::manifest::crate_dialects(ws, me).map_err(at)?;
             crates.push(ModelCrate {
                 name: c.name.clone(),
@@ -95,7 +108,8 @@ impl Workspace {
                 depends_on: cfg.depends_on.clone(),
                 config: cfg.clone(),
                 dependency,
-                naming,
+                naming: model.naming,
+                doc_comments: model.doc_comments,
                 dialects,
                 manifest_path: c.manifest_path.clone(),
             });
@@ -215,11 +229,12 @@ impl Workspace {
         let mut other = known.clone();
         // The crates furthest down first, so that each one's references are known.
         for dep in self.dependencies_of(krate).into_iter().rev() {
-            let found =
-                crate_models(&dep.root_file, &dep.naming, &other).map_err(|e| source_errors(&e))?;
+            let found = crate_models(&dep.root_file, &dep.model_settings(), &other)
+                .map_err(|e| source_errors(&e))?;
             other.extend(found.into_iter().map(|f| f.model.table.name));
         }
-        crate_models(&krate.root_file, &krate.naming, &other).map_err(|e| source_errors(&e))
+        crate_models(&krate.root_file, &krate.model_settings(), &other)
+            .map_err(|e| source_errors(&e))
     }
 
     pub fn graph(&self) -> Result<MigrationGraph> {

@@ -108,3 +108,49 @@ fn comments_are_written_applied_changed_and_reverted_on_every_dialect() {
         );
     }
 }
+
+/// With `doc-comments = true`, a `///` doc comment is the comment of its table or column
+/// (an explicit `comment = ...` wins); without it, doc comments stay Rust's only.
+#[test]
+fn doc_comments_become_comments_when_the_workspace_says_so() {
+    let f = Fixture::new("blog");
+    f.edit(
+        USERS,
+        "    pub bio: Option<String>,",
+        "    /// A few words, shown on the profile.\n    pub bio: Option<String>,",
+    );
+    f.schema(&["check"]).expect(0);
+    f.edit(
+        "Cargo.toml",
+        "[workspace.metadata.schema]\n",
+        "[workspace.metadata.schema]\ndoc-comments = true\n",
+    );
+    let r = f.schema(&["check"]);
+    r.expect(1);
+    let out = r.stdout();
+    assert!(
+        out.contains("~ comment on users.bio") && out.contains("~ comment on post_tags"),
+        "{out}"
+    );
+    f.schema(&["revision", "-m", "doc comments"]).expect(0);
+    let text = newest_revision(&f);
+    assert!(
+        text.contains(
+            "column = \"bio\"\ncomment = { to = \"A few words, shown on the profile.\" }"
+        ) && text.contains("comment = { to = \"The join table between posts and tags.\" }"),
+        "{text}"
+    );
+    f.schema(&["check"]).expect(0);
+    f.edit(
+        "Cargo.toml",
+        "doc-comments = true",
+        "doc-comments = \"yes\"",
+    );
+    let r = f.schema(&["check"]);
+    r.expect(2);
+    assert!(
+        r.stderr().contains("doc-comments must be true or false"),
+        "{}",
+        r.stderr()
+    );
+}

@@ -95,7 +95,7 @@ fn models(crate_dirs: &[&str]) -> Schema {
         let dir = repo_root().join("fixtures").join(dir);
         let settings = schema_syntax::config::crate_settings(&dir).expect("settings");
         let found =
-            schema_syntax::source::crate_models(&settings.roots[0], &settings.naming, &known)
+            schema_syntax::source::crate_models(&settings.roots[0], &settings.model, &known)
                 .expect("models");
         for f in found {
             known.insert(f.model.table.name.clone());

@@ -164,11 +164,11 @@ fn mutated_revision_files_never_panic_and_errors_name_the_file() {
 fn mutated_model_sources_never_panic_and_errors_name_file_and_line() {
     let f = Fixture::new("blog");
     let rel = "models/src/users.rs";
-    let naming = schema_core::NamingConvention::default();
+    let settings = schema_core::manifest::ModelSettings::default();
     let refused = run_cases(&f, rel, 0x5eed_0002, 128, |path, bytes| {
         let root = path.with_file_name("lib.rs");
         if let Err(errors) =
-            schema_syntax::source::crate_models(&root, &naming, &Default::default())
+            schema_syntax::source::crate_models(&root, &settings, &Default::default())
         {
             for e in errors {
                 assert!(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use schema::testing::{MariaDbServer, PgCluster};
 use schema_core::file::{self, RevisionFile};
-use schema_core::{autogenerate, ExecuteSql, NamingConvention, Operation, Schema};
+use schema_core::{autogenerate, ExecuteSql, Operation, Schema};
 
 const TABLES: usize = 500;
 const REVISIONS: usize = 1000;
@@ -53,7 +53,7 @@ impl Rng {
 /// The table as the derive and the CLI see it (through the one parser).
 fn lower(t: &Table) -> Result<schema_core::TableDef, String> {
     let item: syn::ItemStruct = syn::parse_str(&t.source()).map_err(|e| e.to_string())?;
-    let m = schema_syntax::lower_struct(&item, &NamingConvention::default()).map_err(|e| {
+    let m = schema_syntax::lower_struct(&item, &Default::default()).map_err(|e| {
         format!(
             "{}: {}",
             t.name,

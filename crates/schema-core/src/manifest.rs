@@ -20,6 +20,9 @@ pub struct SchemaConfig {
     /// The crate's own `dialects`, which win over the workspace's (empty: not set).
     #[serde(default)]
     pub dialects: Vec<String>,
+    /// The crate's own `doc-comments`, which wins over the workspace's.
+    #[serde(default)]
+    pub doc_comments: Option<bool>,
 }
 
 impl SchemaConfig {
@@ -47,6 +50,7 @@ impl SchemaConfig {
                 })
                 .unwrap_or_default(),
             dialects: strings(cfg.get("dialects")),
+            doc_comments: cfg.get("doc-comments").and_then(|v| v.as_bool()),
         }
     }
 }
@@ -286,6 +290,39 @@ pub fn crate_naming(
         ),
         None => workspace_naming(ws),
     }
+}
+
+/// How a crate's models are read: its naming convention, and whether `///` doc comments
+/// are the comments of tables and columns that do not say `comment = ...`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelSettings {
+    pub naming: NamingConvention,
+    pub doc_comments: bool,
+}
+
+/// [`ModelSettings`] of one crate: its own settings, else its workspace's.
+pub fn crate_model_settings(
+    ws: &WorkspaceManifest,
+    own: Option<&MemberCrate>,
+) -> Result<ModelSettings, String> {
+    let naming = crate_naming(ws, own)?;
+    let own_flag = own
+        .and_then(|m| m.schema.as_ref())
+        .and_then(|c| c.doc_comments);
+    let doc_comments = match own_flag {
+        Some(b) => b,
+        None => match ws.schema.as_ref().and_then(|s| s.get("doc-comments")) {
+            None => false,
+            Some(toml::Value::Boolean(b)) => *b,
+            Some(_) => {
+                return Err("[workspace.metadata.schema] doc-comments must be true or false".into())
+            }
+        },
+    };
+    Ok(ModelSettings {
+        naming,
+        doc_comments,
+    })
 }
 
 /// A duration as settings and flags write it: `200ms`, `5s` (a bare number is seconds).

@@ -6,7 +6,7 @@ use std::sync::{Mutex, OnceLock};
 
 use proc_macro::TokenStream;
 use quote::quote;
-use schema_core::NamingConvention;
+use schema_core::manifest::ModelSettings;
 use schema_core::TableDef;
 use schema_syntax::config::{self, CrateSettings};
 use schema_syntax::{check_references, lower_struct, source, ModelTable};
@@ -25,12 +25,11 @@ fn expand(item: &syn::ItemStruct, file: Option<&Path>) -> syn::Result<proc_macro
     let settings = match &manifest_dir {
         Some(d) => settings_for(d).map_err(|e| syn::Error::new(item.ident.span(), e))?,
         None => CrateSettings {
-            naming: NamingConvention::default(),
+            model: ModelSettings::default(),
             roots: vec![],
         },
     };
-    let naming = &settings.naming;
-    let model = lower_struct(item, naming).map_err(combine)?;
+    let model = lower_struct(item, &settings.model).map_err(combine)?;
     // References are checked against every table this crate and its `depends-on` crates
     // define, found by reading their source as the CLI does.
     // Referenced columns are checked too, since the other tables' definitions are known.
@@ -82,7 +81,7 @@ fn combine(errors: Vec<schema_syntax::ModelError>) -> syn::Error {
     first
 }
 
-fn tables_in(path: &Path, naming: &NamingConvention) -> Vec<TableDef> {
+fn tables_in(path: &Path, model: &ModelSettings) -> Vec<TableDef> {
     // One compiler process expands every derive of a crate: read each file once.
     static CACHE: OnceLock<Mutex<HashMap<PathBuf, Vec<TableDef>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
@@ -93,7 +92,7 @@ fn tables_in(path: &Path, naming: &NamingConvention) -> Vec<TableDef> {
     }
     let names: Vec<TableDef> = std::fs::read_to_string(path)
         .map(|text| {
-            source::models_in_text(&text, naming)
+            source::models_in_text(&text, model)
                 .into_iter()
                 .map(|m| m.table)
                 .collect()
@@ -109,22 +108,22 @@ fn tables_in(path: &Path, naming: &NamingConvention) -> Vec<TableDef> {
 /// crate and those it `depends-on`), found the way the CLI finds them.
 fn known_tables(settings: &CrateSettings, file: Option<&Path>) -> Vec<TableDef> {
     let mut tables: Vec<TableDef> = file
-        .map(|f| tables_in(f, &settings.naming))
+        .map(|f| tables_in(f, &settings.model))
         .unwrap_or_default();
     for root in &settings.roots {
-        tables.extend(crate_tables_cached(root, &settings.naming));
+        tables.extend(crate_tables_cached(root, &settings.model));
     }
     tables
 }
 
 /// [`source::crate_tables`], once per crate root and compiler process.
-fn crate_tables_cached(root: &Path, naming: &NamingConvention) -> Vec<TableDef> {
+fn crate_tables_cached(root: &Path, model: &ModelSettings) -> Vec<TableDef> {
     static CACHE: OnceLock<Mutex<HashMap<PathBuf, Vec<TableDef>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Some(t) = cache.lock().ok().and_then(|m| m.get(root).cloned()) {
         return t;
     }
-    let t = source::crate_tables(root, naming);
+    let t = source::crate_tables(root, model);
     if let Ok(mut m) = cache.lock() {
         m.insert(root.to_path_buf(), t.clone());
     }

@@ -5,16 +5,17 @@
 use std::path::{Path, PathBuf};
 
 use schema_core::manifest::{
-    dependency_crates, path_dependency, read_workspace, MemberCrate, RunCargo,
+    crate_model_settings, dependency_crates, path_dependency, read_workspace, MemberCrate,
+    ModelSettings, RunCargo,
 };
-use schema_core::NamingConvention;
 
 pub use schema_core::manifest::{crate_naming, naming_from_table, workspace_naming};
 
 /// What the derive needs to know about the crate it expands in.
 #[derive(Debug, Clone)]
 pub struct CrateSettings {
-    pub naming: NamingConvention,
+    /// How its models are read (naming convention, doc comments).
+    pub model: ModelSettings,
     /// The crate's root file, then those of the model crates it `depends-on`.
     pub roots: Vec<PathBuf>,
 }
@@ -31,7 +32,7 @@ pub fn crate_settings(manifest_dir: &Path) -> Result<CrateSettings, String> {
         .members
         .iter()
         .find(|m| m.manifest_path.parent() == Some(dir.as_path()));
-    let naming = crate_naming(&ws, own)?;
+    let model = crate_model_settings(&ws, own)?;
     let mut roots: Vec<PathBuf> = own.and_then(|m| m.root_file.clone()).into_iter().collect();
     let mut cached: Option<Vec<MemberCrate>> = None;
     if let Some(cfg) = own.and_then(|m| m.schema.as_ref()) {
@@ -56,5 +57,5 @@ pub fn crate_settings(manifest_dir: &Path) -> Result<CrateSettings, String> {
             }
         }
     }
-    Ok(CrateSettings { naming, roots })
+    Ok(CrateSettings { model, roots })
 }

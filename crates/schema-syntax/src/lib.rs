@@ -10,7 +10,8 @@ pub mod write;
 use std::collections::BTreeSet;
 
 use proc_macro2::Span;
-use schema_core::naming::{NameParts, NamingConvention};
+use schema_core::manifest::ModelSettings;
+use schema_core::naming::NameParts;
 use schema_core::{
     input, CheckDef, ColumnDef, ForeignKeyDef, IndexDef, PrimaryKeyDef, SqlType, TableDef,
     UniqueDef,
@@ -150,6 +151,26 @@ pub fn map_type(ty: &syn::Type) -> Option<(SqlType, bool)> {
     Some((t, false))
 }
 
+/// The `///` doc comment of an item, its lines trimmed and joined (none when empty).
+fn doc_comment(attrs: &[syn::Attribute]) -> Option<String> {
+    let lines: Vec<String> = attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            syn::Meta::NameValue(nv) => match &nv.value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) => Some(s.value().trim().to_string()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    let text = lines.join("\n").trim().replace('\0', "");
+    (!text.is_empty()).then_some(text)
+}
+
 /// The table name a struct declares, even when the rest of its definition has errors.
 pub fn table_name_of(item: &syn::ItemStruct) -> String {
     TableAttrs::parse(&item.attrs, &mut Vec::new())
@@ -160,8 +181,9 @@ pub fn table_name_of(item: &syn::ItemStruct) -> String {
 /// Lowers one `#[derive(Table)]` struct. Every problem is reported, each at its span.
 pub fn lower_struct(
     item: &syn::ItemStruct,
-    naming: &NamingConvention,
+    settings: &ModelSettings,
 ) -> Result<ModelTable, Vec<ModelError>> {
+    let naming = &settings.naming;
     let mut errors = Vec::new();
     let tattrs = TableAttrs::parse(&item.attrs, &mut errors);
     let table_name = tattrs
@@ -171,7 +193,10 @@ pub fn lower_struct(
     let mut t = TableDef {
         name: table_name.clone(),
         renamed_from: tattrs.renamed_from.clone(),
-        comment: tattrs.comment.clone(),
+        comment: tattrs
+            .comment
+            .clone()
+            .or_else(|| doc_comment(&item.attrs).filter(|_| settings.doc_comments)),
         ..Default::default()
     };
     let mut reference_spans = Vec::new();
@@ -232,7 +257,10 @@ pub fn lower_struct(
         col.nullable = nullable_wrapper || cattrs.nullable;
         col.default = cattrs.default.clone();
         col.renamed_from = cattrs.renamed_from.clone();
-        col.comment = cattrs.comment.clone();
+        col.comment = cattrs
+            .comment
+            .clone()
+            .or_else(|| doc_comment(&field.attrs).filter(|_| settings.doc_comments));
         let cols = vec![col_name.clone()];
         if cattrs.primary_key {
             if let Some(_prev) = pk_span.replace(ident.span()) {

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use schema_core::NamingConvention;
+use schema_core::manifest::ModelSettings;
 
 use crate::{check_references, derives_table, lower_struct, ModelError, ModelTable};
 
@@ -55,11 +55,11 @@ pub struct FoundModel {
     pub line: usize,
 }
 
-/// Every model of the crate whose root file is `root`, lowered with `naming`; `other_tables`
+/// Every model of the crate whose root file is `root`, lowered with `settings`; `other_tables`
 /// are tables that crates this one depends on provide. All errors are returned at once.
 pub fn crate_models(
     root: &Path,
-    naming: &NamingConvention,
+    settings: &ModelSettings,
     other_tables: &BTreeSet<String>,
 ) -> Result<Vec<FoundModel>, Vec<SourceError>> {
     let mut found = Vec::new();
@@ -69,7 +69,7 @@ pub fn crate_models(
     walk(
         root,
         true,
-        naming,
+        settings,
         &mut found,
         &mut errors,
         &mut texts,
@@ -118,12 +118,12 @@ pub fn crate_models(
 /// [`crate_models`] finds them (from the root, following `mod` declarations), for the
 /// derive's reference checks. What does not parse or lower is left out: its own derive
 /// reports it.
-pub fn crate_tables(root: &Path, naming: &NamingConvention) -> Vec<schema_core::TableDef> {
+pub fn crate_tables(root: &Path, settings: &ModelSettings) -> Vec<schema_core::TableDef> {
     let mut found = Vec::new();
     walk(
         root,
         true,
-        naming,
+        settings,
         &mut found,
         &mut Vec::new(),
         &mut Vec::new(),
@@ -199,7 +199,7 @@ pub fn nesting_within_limit(tokens: &proc_macro2::TokenStream) -> Result<(), Mod
 }
 
 /// Every model in one file's text (no `mod` following): the derive uses this on its own file.
-pub fn models_in_text(text: &str, naming: &NamingConvention) -> Vec<ModelTable> {
+pub fn models_in_text(text: &str, settings: &ModelSettings) -> Vec<ModelTable> {
     let Ok(file) = parse_source(text) else {
         return vec![];
     };
@@ -207,7 +207,7 @@ pub fn models_in_text(text: &str, naming: &NamingConvention) -> Vec<ModelTable> 
     let mut structs = Vec::new();
     collect_structs(&file.items, &mut structs);
     for s in structs {
-        if let Ok(m) = lower_struct(s, naming) {
+        if let Ok(m) = lower_struct(s, settings) {
             out.push(m);
         }
     }
@@ -231,7 +231,7 @@ fn collect_structs<'a>(items: &'a [syn::Item], out: &mut Vec<&'a syn::ItemStruct
 fn walk(
     path: &Path,
     is_root: bool,
-    naming: &NamingConvention,
+    settings: &ModelSettings,
     found: &mut Vec<FoundModel>,
     errors: &mut Vec<SourceError>,
     texts: &mut Vec<(PathBuf, String)>,
@@ -258,7 +258,7 @@ fn walk(
         path,
         &text,
         &mod_dir,
-        naming,
+        settings,
         found,
         errors,
         texts,
@@ -273,7 +273,7 @@ fn visit_items(
     path: &Path,
     text: &str,
     mod_dir: &Path,
-    naming: &NamingConvention,
+    settings: &ModelSettings,
     found: &mut Vec<FoundModel>,
     errors: &mut Vec<SourceError>,
     texts: &mut Vec<(PathBuf, String)>,
@@ -281,7 +281,7 @@ fn visit_items(
 ) {
     for item in items {
         match item {
-            syn::Item::Struct(s) if derives_table(&s.attrs) => match lower_struct(s, naming) {
+            syn::Item::Struct(s) if derives_table(&s.attrs) => match lower_struct(s, settings) {
                 Ok(model) => found.push(FoundModel {
                     model,
                     path: path.to_path_buf(),
@@ -303,7 +303,7 @@ fn visit_items(
                         path,
                         text,
                         &mod_dir.join(&name),
-                        naming,
+                        settings,
                         found,
                         errors,
                         texts,
@@ -330,7 +330,7 @@ fn visit_items(
                             ],
                         };
                         match candidates.iter().find(|c| c.is_file()) {
-                            Some(file) => walk(file, false, naming, found, errors, texts, broken),
+                            Some(file) => walk(file, false, settings, found, errors, texts, broken),
                             None => errors.push(SourceError::at(
                                 path,
                                 text,

@@ -226,8 +226,7 @@ pub fn model_source(tables: &[TableDef], header: &str) -> String {
 mod tests {
     use super::*;
     use schema_core::{
-        CheckDef, ColumnDef, ForeignKeyDef, IndexDef, NamingConvention, PrimaryKeyDef,
-        ReferentialAction, UniqueDef,
+        CheckDef, ColumnDef, ForeignKeyDef, IndexDef, PrimaryKeyDef, ReferentialAction, UniqueDef,
     };
 
     #[test]
@@ -296,7 +295,7 @@ mod tests {
             ..Default::default()
         };
         let source = model_source(&[users.clone(), posts.clone()], "adopted");
-        let parsed = crate::source::models_in_text(&source, &NamingConvention::default());
+        let parsed = crate::source::models_in_text(&source, &Default::default());
         let tables: Vec<TableDef> = parsed.into_iter().map(|m| m.table).collect();
         assert_eq!(tables, [users, posts], "{source}");
         assert!(source.contains("pub r#type: Option<String>,"), "{source}");
