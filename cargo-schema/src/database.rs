@@ -565,42 +565,19 @@ pub fn create_database(url: &str) -> Result<bool> {
                 .map_err(|e| fail(e.to_string()))?;
             Ok(true)
         }
-        Target::Postgres(u) => {
-            let (admin, name) = pg_maintenance(&u)?;
-            let exists = first_column(
-                &admin,
-                &format!(
-                    "SELECT 1 FROM pg_database WHERE datname = {}",
-                    sql_literal(&name)
-                ),
-            )?;
-            if !exists.is_empty() {
+        target => {
+            let server = ServerDatabase::of(url, &target)?;
+            if server.exists()? {
                 return Ok(false);
             }
-            let sql = format!("CREATE DATABASE {}", schema_core::dialect::quote(&name));
-            first_column(&admin, &sql).map_err(|e| fail(e.to_string()))?;
-            Ok(true)
-        }
-        Target::Mysql(u) => {
-            let (admin, name) = mysql_server_url(&u)?;
-            let exists = first_column(
-                &admin,
-                &format!(
-                    "SELECT schema_name FROM information_schema.schemata WHERE schema_name = {}",
-                    sql_literal(&name)
-                ),
-            )?;
-            if !exists.is_empty() {
-                return Ok(false);
-            }
-            first_column(
-                &admin,
-                &format!(
-                    "CREATE DATABASE {} CHARACTER SET utf8mb4",
-                    schema_core::Dialect::Mysql.quote(&name)
-                ),
-            )
-            .map_err(|e| fail(e.to_string()))?;
+            let extra = if matches!(target, Target::Mysql(_)) {
+                " CHARACTER SET utf8mb4"
+            } else {
+                ""
+            };
+            server
+                .run(&format!("CREATE DATABASE {}{extra}", server.quoted()))
+                .map_err(|e| fail(e.to_string()))?;
             Ok(true)
         }
     }
@@ -624,41 +601,66 @@ pub fn drop_database(url: &str) -> Result<bool> {
             }
             Ok(true)
         }
-        Target::Postgres(u) => {
-            let (admin, name) = pg_maintenance(&u)?;
-            let exists = first_column(
-                &admin,
-                &format!(
-                    "SELECT 1 FROM pg_database WHERE datname = {}",
-                    sql_literal(&name)
-                ),
-            )?;
-            if exists.is_empty() {
+        target => {
+            let server = ServerDatabase::of(url, &target)?;
+            if !server.exists()? {
                 return Ok(false);
             }
-            let sql = format!("DROP DATABASE {}", schema_core::dialect::quote(&name));
-            first_column(&admin, &sql).map_err(|e| fail(e.to_string()))?;
+            server
+                .run(&format!("DROP DATABASE {}", server.quoted()))
+                .map_err(|e| fail(e.to_string()))?;
             Ok(true)
         }
-        Target::Mysql(u) => {
-            let (admin, name) = mysql_server_url(&u)?;
-            let exists = first_column(
-                &admin,
-                &format!(
-                    "SELECT schema_name FROM information_schema.schemata WHERE schema_name = {}",
-                    sql_literal(&name)
-                ),
-            )?;
-            if exists.is_empty() {
-                return Ok(false);
+    }
+}
+
+/// A database on a server, reached through the server's maintenance database.
+struct ServerDatabase {
+    /// A URL of the same server without the database (MySQL) or with `postgres`.
+    admin: String,
+    name: String,
+    dialect: schema_core::Dialect,
+}
+
+impl ServerDatabase {
+    fn of(url: &str, target: &Target) -> Result<ServerDatabase> {
+        let ((admin, name), dialect) = match target {
+            Target::Postgres(u) => (pg_maintenance(u)?, schema_core::Dialect::Postgres),
+            Target::Mysql(u) => (mysql_server_url(u)?, schema_core::Dialect::Mysql),
+            Target::Sqlite(_) => {
+                return Err(CliError::input(format!(
+                    "{} is a file, not a database on a server",
+                    redact(url)
+                )))
             }
-            first_column(
-                &admin,
-                &format!("DROP DATABASE {}", schema_core::Dialect::Mysql.quote(&name)),
-            )
-            .map_err(|e| fail(e.to_string()))?;
-            Ok(true)
-        }
+        };
+        Ok(ServerDatabase {
+            admin,
+            name,
+            dialect,
+        })
+    }
+
+    fn quoted(&self) -> String {
+        self.dialect.quote(&self.name)
+    }
+
+    fn exists(&self) -> Result<bool> {
+        let sql = match self.dialect {
+            schema_core::Dialect::Postgres => format!(
+                "SELECT 1 FROM pg_database WHERE datname = {}",
+                sql_literal(&self.name)
+            ),
+            _ => format!(
+                "SELECT schema_name FROM information_schema.schemata WHERE schema_name = {}",
+                sql_literal(&self.name)
+            ),
+        };
+        Ok(!first_column(&self.admin, &sql)?.is_empty())
+    }
+
+    fn run(&self, sql: &str) -> Result<Vec<String>> {
+        first_column(&self.admin, sql)
     }
 }
 

@@ -499,22 +499,24 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
                     out.say(format!("Created {}", database::redact(&url)));
                 }
             }
+            // What every upgrade here runs with; the CLI never works on a database ahead
+            // of its files.
+            let options = schema::RunOptions {
+                allow_edited: *allow_edited,
+                single_transaction: *single_transaction,
+                lock_timeout_secs: *lock_timeout,
+                ddl_lock_timeout: ddl_lock_timeout
+                    .or(ws.ddl_lock_timeout)
+                    .unwrap_or(schema::RunOptions::default().ddl_lock_timeout),
+                ahead: schema::runner::AheadPolicy::Refuse,
+                ..Default::default()
+            };
             if let Some(opts) = fleet.options() {
                 if *rehearse || script.sql || backup.is_some() {
                     return Err(CliError::input(
                         "--targets runs the upgrade on every target; --rehearse, --sql and --backup are for one database",
                     ));
                 }
-                let options = schema::RunOptions {
-                    allow_edited: *allow_edited,
-                    single_transaction: *single_transaction,
-                    lock_timeout_secs: *lock_timeout,
-                    ddl_lock_timeout: ddl_lock_timeout
-                        .or(ws.ddl_lock_timeout)
-                        .unwrap_or(schema::RunOptions::default().ddl_lock_timeout),
-                    ahead: schema::runner::AheadPolicy::Refuse,
-                    ..Default::default()
-                };
                 let action = FleetAction::Upgrade {
                     target: target.clone(),
                     options,
@@ -522,16 +524,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
                 return commands::fleet::run(&ws, out, &opts, action);
             }
             if *rehearse {
-                return commands::db::rehearse(
-                    &db_cx(&ws, g, out),
-                    target,
-                    schema::RunOptions {
-                        allow_edited: *allow_edited,
-                        lock_timeout_secs: *lock_timeout,
-                        ahead: schema::runner::AheadPolicy::Refuse,
-                        ..Default::default()
-                    },
-                );
+                return commands::db::rehearse(&db_cx(&ws, g, out), target, options);
             }
             if script.sql {
                 return commands::db::script(
@@ -543,16 +536,9 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
                 );
             }
             let options = schema::RunOptions {
-                allow_edited: *allow_edited,
-                single_transaction: *single_transaction,
-                lock_timeout_secs: *lock_timeout,
                 backup: backup.clone(),
-                ddl_lock_timeout: ddl_lock_timeout
-                    .or(ws.ddl_lock_timeout)
-                    .unwrap_or(schema::RunOptions::default().ddl_lock_timeout),
                 observer: output::RunProgress::for_output(out),
-                ahead: schema::runner::AheadPolicy::Refuse,
-                ..Default::default()
+                ..options
             };
             commands::db::upgrade(&db_cx(&ws, g, out), target, options)
         }
@@ -565,6 +551,12 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             fleet,
         } => {
             let ws = ws()?;
+            let options = schema::RunOptions {
+                allow_edited: *allow_edited,
+                lock_timeout_secs: *lock_timeout,
+                ahead: schema::runner::AheadPolicy::Refuse,
+                ..Default::default()
+            };
             if let Some(opts) = fleet.options() {
                 if script.sql || *dry_run {
                     return Err(CliError::input(
@@ -573,12 +565,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
                 }
                 let action = FleetAction::Downgrade {
                     target: target.clone(),
-                    options: schema::RunOptions {
-                        allow_edited: *allow_edited,
-                        lock_timeout_secs: *lock_timeout,
-                        ahead: schema::runner::AheadPolicy::Refuse,
-                        ..Default::default()
-                    },
+                    options,
                 };
                 return commands::fleet::run(&ws, out, &opts, action);
             }
@@ -591,12 +578,6 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
                     script.dialect.as_deref(),
                 );
             }
-            let options = schema::RunOptions {
-                allow_edited: *allow_edited,
-                lock_timeout_secs: *lock_timeout,
-                ahead: schema::runner::AheadPolicy::Refuse,
-                ..Default::default()
-            };
             commands::db::downgrade(&db_cx(&ws, g, out), target, options, *dry_run)
         }
         Command::Stamp {

@@ -517,3 +517,28 @@ pub fn assert_schema(db: &TestDb, expected: &schema_core::Schema, context: &str)
         "{context}"
     );
 }
+
+/// A revision for the blog after 0007 whose first step works and whose second fails
+/// (a table that does not exist): for failures halfway.
+pub const HALF_GOOD_REVISION: &str = r#"revision = "0008"
+down_revision = "0007"
+message = "half good"
+
+[[upgrade]]
+op = "add_column"
+table = "users"
+column = { name = "nickname", type = "text", nullable = true }
+
+[[upgrade]]
+op = "execute"
+sql = "UPDATE no_such_table SET x = 1"
+
+[[downgrade]]
+op = "drop_column"
+table = "users"
+column = { name = "nickname", type = "text", nullable = true }
+"#;
+
+/// A revision for the blog after 0007 that widens `users.karma` (a type change that takes
+/// an ACCESS EXCLUSIVE lock on PostgreSQL).
+pub const WIDER_KARMA_REVISION: &str = "revision = \"0008\"\ndown_revision = \"0007\"\nmessage = \"wider karma\"\n\n[[upgrade]]\nop = \"alter_column\"\ntable = \"users\"\ncolumn = \"karma\"\ntype = { from = \"integer\", to = \"bigint\" }\n\n[[downgrade]]\nop = \"alter_column\"\ntable = \"users\"\ncolumn = \"karma\"\ntype = { from = \"bigint\", to = \"integer\" }\n";

@@ -4,24 +4,7 @@
 
 use schema_e2e::{Fixture, TestDb};
 
-const BAD_REVISION: &str = r#"revision = "0008"
-down_revision = "0007"
-message = "half good"
-
-[[upgrade]]
-op = "add_column"
-table = "users"
-column = { name = "nickname", type = "text", nullable = true }
-
-[[upgrade]]
-op = "execute"
-sql = "UPDATE no_such_table SET x = 1"
-
-[[downgrade]]
-op = "drop_column"
-table = "users"
-column = { name = "nickname", type = "text", nullable = true }
-"#;
+use schema_e2e::HALF_GOOD_REVISION as BAD_REVISION;
 
 #[test]
 fn a_failing_revision_leaves_the_database_at_the_revision_before() {
@@ -837,7 +820,7 @@ fn a_rehearsal_reports_steps_and_locks_and_changes_nothing() {
         f.schema(&["upgrade", "--database-url", &url]).expect(0);
         f.write(
             "models/migrations/20251124_0008_wider_karma.toml",
-            "revision = \"0008\"\ndown_revision = \"0007\"\nmessage = \"wider karma\"\n\n[[upgrade]]\nop = \"alter_column\"\ntable = \"users\"\ncolumn = \"karma\"\ntype = { from = \"integer\", to = \"bigint\" }\n\n[[downgrade]]\nop = \"alter_column\"\ntable = \"users\"\ncolumn = \"karma\"\ntype = { from = \"bigint\", to = \"integer\" }\n",
+            schema_e2e::WIDER_KARMA_REVISION,
         );
         let before = db.introspect();
         let r = f.schema(&[
@@ -890,7 +873,7 @@ fn a_ddl_lock_timeout_retries_then_fails_cleanly() {
     f.schema(&["upgrade", "--database-url", &url]).expect(0);
     f.write(
         "models/migrations/20251124_0008_wider_karma.toml",
-        "revision = \"0008\"\ndown_revision = \"0007\"\nmessage = \"wider karma\"\n\n[[upgrade]]\nop = \"alter_column\"\ntable = \"users\"\ncolumn = \"karma\"\ntype = { from = \"integer\", to = \"bigint\" }\n\n[[downgrade]]\nop = \"alter_column\"\ntable = \"users\"\ncolumn = \"karma\"\ntype = { from = \"bigint\", to = \"integer\" }\n",
+        schema_e2e::WIDER_KARMA_REVISION,
     );
     // Another session reads users in an open transaction (an AccessShareLock).
     let rt = schema_e2e::runtime();

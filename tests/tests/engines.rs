@@ -11,24 +11,7 @@ fn as_cockroach(url: &str) -> String {
     format!("{url}{sep}engine=cockroachdb")
 }
 
-const HALF_GOOD: &str = r#"revision = "0008"
-down_revision = "0007"
-message = "half good"
-
-[[upgrade]]
-op = "add_column"
-table = "users"
-column = { name = "nickname", type = "text", nullable = true }
-
-[[upgrade]]
-op = "execute"
-sql = "UPDATE no_such_table SET x = 1"
-
-[[downgrade]]
-op = "drop_column"
-table = "users"
-column = { name = "nickname", type = "text", nullable = true }
-"#;
+use schema_e2e::HALF_GOOD_REVISION as HALF_GOOD;
 
 #[test]
 fn eight_processes_share_the_lock_table_and_apply_each_revision_once() {

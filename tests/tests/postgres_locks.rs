@@ -303,7 +303,7 @@ fn the_workspace_sets_the_ddl_lock_timeout() {
     );
     f.write(
         "models/migrations/20251124_0008_wider_karma.toml",
-        "revision = \"0008\"\ndown_revision = \"0007\"\nmessage = \"wider karma\"\n\n[[upgrade]]\nop = \"alter_column\"\ntable = \"users\"\ncolumn = \"karma\"\ntype = { from = \"integer\", to = \"bigint\" }\n\n[[downgrade]]\nop = \"alter_column\"\ntable = \"users\"\ncolumn = \"karma\"\ntype = { from = \"bigint\", to = \"integer\" }\n",
+        schema_e2e::WIDER_KARMA_REVISION,
     );
     let rt = schema_e2e::runtime();
     let holder = schema_e2e::pg_connect(&rt, &url);
