@@ -22,6 +22,7 @@ const TABLE_KEYS: &[&str] = &[
 const COLUMN_KEYS: &[&str] = &[
     "primary_key",
     "auto_increment",
+    "identity",
     "name",
     "max_length",
     "default",
@@ -334,7 +335,9 @@ impl ColumnAttrs {
                     .unwrap_or_default();
                 match key.as_str() {
                     "primary_key" => out.primary_key = flag(&meta)?,
-                    "auto_increment" => out.auto_increment = Some(flag(&meta)?),
+                    // `identity` is DESIGN's spelling: PostgreSQL's identity column,
+                    // MariaDB's AUTO_INCREMENT, SQLite's rowid alias.
+                    "auto_increment" | "identity" => out.auto_increment = Some(flag(&meta)?),
                     "name" => out.name = Some(string(&meta)?),
                     "max_length" => {
                         let lit = meta.value()?.parse::<LitInt>()?;

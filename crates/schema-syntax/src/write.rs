@@ -299,6 +299,15 @@ mod tests {
         let tables: Vec<TableDef> = parsed.into_iter().map(|m| m.table).collect();
         assert_eq!(tables, [users, posts], "{source}");
         assert!(source.contains("pub r#type: Option<String>,"), "{source}");
+        // `identity` is the same as `auto_increment`.
+        let with_identity = source.replace("#[column(auto_increment)]", "#[column(identity)]");
+        assert_ne!(with_identity, source);
+        let again: Vec<TableDef> =
+            crate::source::models_in_text(&with_identity, &Default::default())
+                .into_iter()
+                .map(|m| m.table)
+                .collect();
+        assert_eq!(again, tables);
         assert!(
             source.contains(
                 "#[column(name = \"self\", sql_type = \"citext\")]\n    pub c_self: String,"
