@@ -171,6 +171,10 @@ pub fn revision(
     } else {
         (plan.diff.upgrade.clone(), plan.diff.downgrade.clone())
     };
+    let refused = schema_core::plan::unsupported_on(&upgrade, &krate.dialects);
+    if !refused.is_empty() {
+        return Err(CliError::input(refused.join("\n")));
+    }
     let created = now_utc();
     let breaking: Vec<&Operation> = upgrade.iter().filter(|o| o.is_breaking()).collect();
     // Whether part of it can ship before the code (a NOT NULL column can, added nullable).

@@ -278,6 +278,20 @@ fn diff_table(old: &TableDef, new: &TableDef, out: &mut TablePhases<'_>, hints: 
                     column: c,
                 });
             }
+            // A computed column changes by being computed anew: dropped and added back
+            // (it holds nothing of its own to lose).
+            Some(o) if o.generated != c.generated => {
+                out.changes.push(Operation::DropColumn {
+                    table: tn.clone(),
+                    column: o.clone(),
+                });
+                let mut c = c.clone();
+                c.renamed_from = None;
+                out.changes.push(Operation::AddColumn {
+                    table: tn.clone(),
+                    column: c,
+                });
+            }
             Some(o) => {
                 let change = AlterColumn {
                     ty: (o.ty != c.ty).then(|| (o.ty.clone(), c.ty.clone())),

@@ -233,6 +233,10 @@ struct RawColumn {
     auto_increment: bool,
     #[serde(default)]
     comment: Option<String>,
+    #[serde(default)]
+    generated: Option<String>,
+    #[serde(default)]
+    stored: bool,
 }
 
 #[derive(Deserialize)]
@@ -439,7 +443,22 @@ fn lower_expr(expr: Option<String>) -> Result<Option<String>, String> {
 }
 
 fn lower_column(c: RawColumn) -> Result<ColumnDef, String> {
+    let generated = match (c.generated, c.stored) {
+        (Some(expr), stored) => {
+            input::expression(&expr).map_err(|e| format!("column `{}`: {e}", c.name))?;
+            if c.default.is_some() {
+                return Err(format!(
+                    "column `{}`: a generated column has no default",
+                    c.name
+                ));
+            }
+            Some(crate::model::Generated { expr, stored })
+        }
+        (None, true) => return Err(format!("column `{}`: `stored` needs `generated`", c.name)),
+        (None, false) => None,
+    };
     Ok(ColumnDef {
+        generated,
         ty: lower_type(&c.ty, c.sqlite_type, c.types)
             .map_err(|e| format!("column `{}`: {e}", c.name))?,
         default: lower_expr(c.default).map_err(|e| format!("column `{}`: {e}", c.name))?,
@@ -738,6 +757,12 @@ fn column_inline(c: &ColumnDef) -> String {
     }
     if c.auto_increment {
         s.push_str(", auto_increment = true");
+    }
+    if let Some(g) = &c.generated {
+        let _ = write!(s, ", generated = {}", string(&g.expr));
+        if g.stored {
+            s.push_str(", stored = true");
+        }
     }
     if let Some(text) = &c.comment {
         let _ = write!(s, ", comment = {}", string(text));

@@ -210,6 +210,16 @@ pub struct ColumnDef {
     pub renamed_from: Option<String>,
     /// Stored by PostgreSQL and MySQL; SQLite keeps it in the model only.
     pub comment: Option<String>,
+    /// A column the database computes from others of its row.
+    pub generated: Option<Generated>,
+}
+
+/// `GENERATED ALWAYS AS (expr) STORED|VIRTUAL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generated {
+    pub expr: String,
+    /// Computed on write and kept (else computed on read; PostgreSQL 15 has only stored).
+    pub stored: bool,
 }
 
 impl ColumnDef {
@@ -222,6 +232,7 @@ impl ColumnDef {
             auto_increment: false,
             renamed_from: None,
             comment: None,
+            generated: None,
         }
     }
 }

@@ -173,7 +173,11 @@ impl Operation {
             | Operation::RenameTable { .. }
             | Operation::RenameColumn { .. }
             | Operation::Execute { .. } => true,
-            Operation::AddColumn { column, .. } => !column.nullable && column.default.is_none(),
+            // Code that inserts rows must give a NOT NULL column without a default; not a
+            // computed one, which it cannot give at all.
+            Operation::AddColumn { column, .. } => {
+                !column.nullable && column.default.is_none() && column.generated.is_none()
+            }
             Operation::AlterColumn { change, .. } => {
                 change.ty.is_some()
                     || change.nullable == Some((true, false))

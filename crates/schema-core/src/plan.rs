@@ -215,6 +215,35 @@ pub fn render_script(
     Ok(text)
 }
 
+/// What a listed dialect lacks among the operations (PostgreSQL 15 has no virtual
+/// generated columns): one line per item, naming it; `revision` refuses to write them.
+pub fn unsupported_on(ops: &[Operation], dialects: &[Dialect]) -> Vec<String> {
+    let mut out = Vec::new();
+    if !dialects.contains(&Dialect::Postgres) {
+        return out;
+    }
+    for op in ops {
+        let columns: Vec<(&str, &crate::model::ColumnDef)> = match op {
+            Operation::CreateTable { table } => table
+                .columns
+                .iter()
+                .map(|c| (table.name.as_str(), c))
+                .collect(),
+            Operation::AddColumn { table, column } => vec![(table.as_str(), column)],
+            _ => vec![],
+        };
+        for (t, c) in columns {
+            if c.generated.as_ref().is_some_and(|g| !g.stored) {
+                out.push(format!(
+                    "column {t}.{} is a virtual generated column, which PostgreSQL 15 does not have: mark it `stored`, or leave postgres out of the crate's `dialects`",
+                    c.name
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// Where a revision does not cover the dialects its crate lists: `execute` steps with SQL
 /// per dialect but none for a listed one (there the step does nothing). One line each.
 pub fn dialect_gaps(rev: &Revision, dialects: &[Dialect]) -> Vec<String> {

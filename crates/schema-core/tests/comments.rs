@@ -1,4 +1,4 @@
-//! Comments on tables and columns as plain functions: autogenerate, the file format,
+//! Comments and generated columns as plain functions: autogenerate, the file format,
 //! replay, and the SQL of each dialect.
 
 mod common;
@@ -104,4 +104,82 @@ fn comments_are_diffed_replayed_and_rendered_per_dialect() {
     )
     .expect_err("changes nothing");
     assert!(e.to_string().contains("changes nothing"), "{e}");
+}
+
+#[test]
+fn generated_columns_render_per_dialect_and_change_by_drop_and_add() {
+    let base = id_table(
+        "items",
+        vec![col("price", SqlType::Integer), col("qty", SqlType::Integer)],
+    );
+    let mut with = base.clone();
+    let mut total = col("total", SqlType::Integer);
+    total.generated = Some(schema_core::Generated {
+        expr: "price * qty".into(),
+        stored: true,
+    });
+    with.columns.push(total);
+    let old = schema(vec![base]);
+    let new = schema(vec![with.clone()]);
+    let diff = autogenerate(&old, &new);
+    assert!(
+        diff.upgrade.iter().all(|o| !o.is_breaking()),
+        "computed, not given by code"
+    );
+    let sql = |d: Dialect| -> String {
+        d.render_op(&old, &diff.upgrade[0])
+            .expect("renders")
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    assert_eq!(
+        sql(Dialect::Postgres),
+        r#"ALTER TABLE "items" ADD COLUMN "total" integer GENERATED ALWAYS AS (price * qty) STORED NOT NULL"#
+    );
+    assert_eq!(
+        sql(Dialect::Mysql),
+        "ALTER TABLE `items` ADD COLUMN `total` int GENERATED ALWAYS AS (price * qty) STORED",
+        "MariaDB refuses NOT NULL on a generated column"
+    );
+    assert!(
+        sql(Dialect::Sqlite).contains("CREATE TABLE"),
+        "a stored one needs a rebuild on SQLite"
+    );
+    let mut changed = with.clone();
+    changed.columns[3].generated = Some(schema_core::Generated {
+        expr: "price * qty * 2".into(),
+        stored: true,
+    });
+    let again = autogenerate(&new, &schema(vec![changed]));
+    assert_eq!(
+        again
+            .upgrade
+            .iter()
+            .map(Operation::summary)
+            .collect::<Vec<_>>(),
+        [
+            "- drop column items.total",
+            "+ add column items.total (integer)"
+        ]
+    );
+    let virtual_one = Operation::AddColumn {
+        table: "items".into(),
+        column: schema_core::ColumnDef {
+            generated: Some(schema_core::Generated {
+                expr: "price + 1".into(),
+                stored: false,
+            }),
+            ..col("next", SqlType::Integer)
+        },
+    };
+    assert_eq!(
+        schema_core::plan::unsupported_on(std::slice::from_ref(&virtual_one), &[Dialect::Sqlite]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        schema_core::plan::unsupported_on(&[virtual_one], &Dialect::ALL).len(),
+        1
+    );
 }

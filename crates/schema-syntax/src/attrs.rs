@@ -37,6 +37,8 @@ const COLUMN_KEYS: &[&str] = &[
     "renamed_from",
     "skip",
     "comment",
+    "generated",
+    "stored",
 ];
 
 fn unknown(meta: &ParseNestedMeta<'_>, what: &str, keys: &[&str]) -> syn::Error {
@@ -321,6 +323,8 @@ pub struct ColumnAttrs {
     pub renamed_from: Option<String>,
     pub skip: bool,
     pub comment: Option<String>,
+    pub generated: Option<String>,
+    pub stored: bool,
 }
 
 impl ColumnAttrs {
@@ -382,6 +386,8 @@ impl ColumnAttrs {
                     "sql_type" => out.sql_type = Some(checked(&meta, input::type_spelling)?),
                     "sqlite_type" => out.sqlite_type = Some(checked(&meta, input::type_spelling)?),
                     "renamed_from" => out.renamed_from = Some(string(&meta)?),
+                    "generated" => out.generated = Some(checked(&meta, input::expression)?),
+                    "stored" => out.stored = flag(&meta)?,
                     "skip" => out.skip = flag(&meta)?,
                     "comment" => out.comment = Some(comment(&meta)?),
                     _ => return Err(unknown(&meta, "column", COLUMN_KEYS)),

@@ -257,6 +257,25 @@ pub fn lower_struct(
         col.nullable = nullable_wrapper || cattrs.nullable;
         col.default = cattrs.default.clone();
         col.renamed_from = cattrs.renamed_from.clone();
+        match (&cattrs.generated, cattrs.stored) {
+            (Some(expr), stored) => {
+                if cattrs.default.is_some() || cattrs.primary_key {
+                    errors.push(ModelError::new(
+                        ident.span(),
+                        format!("field `{ident}`: a generated column has no default and is no primary key"),
+                    ));
+                }
+                col.generated = Some(schema_core::Generated {
+                    expr: expr.clone(),
+                    stored,
+                });
+            }
+            (None, true) => errors.push(ModelError::new(
+                ident.span(),
+                format!("field `{ident}`: `stored` needs `generated = \"...\"`"),
+            )),
+            (None, false) => {}
+        }
         col.comment = cattrs
             .comment
             .clone()

@@ -70,6 +70,13 @@ fn column(core: &TokenStream, c: &ColumnDef) -> TokenStream {
         opt_string(&c.renamed_from),
     );
     let comment = opt_string(&c.comment);
+    let generated = match &c.generated {
+        Some(g) => {
+            let (e, s) = (&g.expr, g.stored);
+            quote! { ::std::option::Option::Some(#core::Generated { expr: ::std::string::String::from(#e), stored: #s }) }
+        }
+        None => quote! { ::std::option::Option::None },
+    };
     quote! {
         #core::ColumnDef {
             name: ::std::string::String::from(#name),
@@ -79,6 +86,7 @@ fn column(core: &TokenStream, c: &ColumnDef) -> TokenStream {
             auto_increment: #auto,
             renamed_from: #renamed,
             comment: #comment,
+            generated: #generated,
         }
     }
 }

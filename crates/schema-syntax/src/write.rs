@@ -204,6 +204,12 @@ pub fn model_source(tables: &[TableDef], header: &str) -> String {
             if let Some(d) = &c.default {
                 attrs.push(format!("default = {}", lit(d)));
             }
+            if let Some(g) = &c.generated {
+                attrs.push(format!("generated = {}", lit(&g.expr)));
+                if g.stored {
+                    attrs.push("stored".into());
+                }
+            }
             if let Some(text) = &c.comment {
                 attrs.push(format!("comment = {}", lit(text)));
             }
@@ -279,6 +285,13 @@ mod tests {
             columns: vec![
                 ColumnDef::new("user_id", SqlType::BigInt),
                 ColumnDef::new("n", SqlType::Integer),
+                ColumnDef {
+                    generated: Some(schema_core::Generated {
+                        expr: "n * 2".into(),
+                        stored: true,
+                    }),
+                    ..ColumnDef::new("twice", SqlType::Integer)
+                },
             ],
             primary_key: Some(PrimaryKeyDef {
                 name: "posts_pkey".into(),

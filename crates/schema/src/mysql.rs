@@ -311,7 +311,8 @@ fn action(rule: &str) -> ReferentialAction {
 }
 
 type Rows<T> = Vec<T>;
-/// Table, column, type, nullable, default, extra, comment, table comment.
+/// Table, column, type, nullable, default, extra, comment, table comment, generation
+/// expression.
 type ColumnRow = (
     String,
     String,
@@ -321,6 +322,7 @@ type ColumnRow = (
     String,
     String,
     String,
+    Option<String>,
 );
 /// Table, constraint, column, referenced table, referenced column.
 type KeyRow = (String, String, String, Option<String>, Option<String>);
@@ -331,7 +333,7 @@ pub async fn introspect(conn: &mut Conn) -> Result<Schema, RunError> {
     let cols: Rows<ColumnRow> = conn
         .exec(
             "SELECT c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, c.IS_NULLABLE, c.COLUMN_DEFAULT, c.EXTRA, \
-                    c.COLUMN_COMMENT, t.TABLE_COMMENT \
+                    c.COLUMN_COMMENT, t.TABLE_COMMENT, c.GENERATION_EXPRESSION \
              FROM information_schema.COLUMNS c JOIN information_schema.TABLES t \
                ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME \
              WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' AND c.TABLE_NAME <> ? \
@@ -340,7 +342,7 @@ pub async fn introspect(conn: &mut Conn) -> Result<Schema, RunError> {
         )
         .await
         .map_err(db_err)?;
-    for (table, name, ty, nullable, default, extra, comment, table_comment) in cols {
+    for (table, name, ty, nullable, default, extra, comment, table_comment, generation) in cols {
         let t = schema
             .tables
             .entry(table.clone())
@@ -353,6 +355,15 @@ pub async fn introspect(conn: &mut Conn) -> Result<Schema, RunError> {
         // MariaDB writes an explicit NULL default as the word NULL.
         c.default = default.filter(|d| !d.eq_ignore_ascii_case("null"));
         c.auto_increment = extra.to_ascii_lowercase().contains("auto_increment");
+        let extra = extra.to_ascii_uppercase();
+        if extra.contains("GENERATED") {
+            c.default = None;
+            c.generated = generation.map(|expr| schema_core::Generated {
+                expr,
+                // MariaDB before 10.2 said PERSISTENT.
+                stored: extra.contains("STORED") || extra.contains("PERSISTENT"),
+            });
+        }
         // An empty comment is none.
         c.comment = Some(comment).filter(|s| !s.is_empty());
         t.comment = Some(table_comment).filter(|s| !s.is_empty());

@@ -958,7 +958,8 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
         .query_typed(
             "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
                     pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, \
-                    col_description(c.oid, a.attnum), obj_description(c.oid, 'pg_class') \
+                    col_description(c.oid, a.attnum), obj_description(c.oid, 'pg_class'), \
+                    a.attgenerated::text \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
              LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum \
@@ -987,6 +988,13 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
         c.auto_increment = !identity.is_empty();
         c.comment = row.get(6);
         t.comment = row.get(7);
+        // A generated column's expression is kept where defaults are.
+        if row.get::<_, String>(8) == "s" {
+            c.generated = c
+                .default
+                .take()
+                .map(|expr| schema_core::Generated { expr, stored: true });
+        }
         t.columns.push(c);
     }
     let cons = client

@@ -395,6 +395,39 @@ impl SqliteBackend<'_> {
     }
 }
 
+/// The expressions of `GENERATED ALWAYS AS (...)` in a CREATE TABLE statement, in order
+/// (the form this project writes).
+fn generated_expressions(sql: &str) -> Vec<String> {
+    let upper = sql.to_ascii_uppercase();
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(at) = upper[from..].find("GENERATED ALWAYS AS") {
+        let start = from + at + "GENERATED ALWAYS AS".len();
+        let Some(open) = sql[start..].find('(').map(|i| start + i) else {
+            break;
+        };
+        let mut depth = 0;
+        let mut end = None;
+        for (i, ch) in sql[open..].char_indices() {
+            match ch {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(open + i);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(end) = end else { break };
+        out.push(sql[open + 1..end].trim().to_string());
+        from = end;
+    }
+    out
+}
+
 /// Reads the schema of every user table (not SQLite's own, not the history).
 pub fn introspect(conn: &Connection) -> Result<Schema, RunError> {
     let mut stmt = conn
@@ -445,17 +478,27 @@ fn introspect_table(conn: &Connection, name: &str, sql: &str) -> Result<TableDef
                 r.get::<_, i64>(3)?,
                 r.get::<_, Option<String>>(4)?,
                 r.get::<_, i64>(5)?,
+                r.get::<_, i64>(6)?,
             ))
         })
         .map_err(db_err)?;
+    // Generated columns' expressions, in column order, from the table's definition.
+    let mut expressions = generated_expressions(sql).into_iter();
     for row in rows {
-        let (col, decl, notnull, default, pk_pos) = row.map_err(db_err)?;
+        let (col, decl, notnull, default, pk_pos, hidden) = row.map_err(db_err)?;
         let mut c = ColumnDef::new(
             col.clone(),
             SqlType::parse(&decl.to_ascii_lowercase(), None),
         );
         c.nullable = notnull == 0 && pk_pos == 0;
         c.default = default;
+        // table_xinfo's `hidden`: 2 for a virtual generated column, 3 for a stored one.
+        if hidden == 2 || hidden == 3 {
+            c.generated = expressions.next().map(|expr| schema_core::Generated {
+                expr,
+                stored: hidden == 3,
+            });
+        }
         if pk_pos > 0 {
             pk.push((pk_pos, col));
         }

@@ -192,6 +192,9 @@ impl Dialect {
                     c.nullable = false;
                 }
                 c.default = c.default.as_deref().map(|e| self.rules().normalize_expr(e));
+                if let Some(g) = &mut c.generated {
+                    g.expr = self.rules().normalize_expr(&g.expr);
+                }
             }
             for ck in &mut t.checks {
                 ck.expr = self.rules().normalize_expr(&ck.expr);
@@ -369,6 +372,11 @@ trait DialectRules: Sync {
         expr.to_string()
     }
     /// Whether CREATE TABLE lists the table's indexes (one statement per table).
+    /// Whether a generated column can be declared NOT NULL (MariaDB refuses it).
+    fn generated_not_null(&self) -> bool {
+        true
+    }
+
     /// Whether the database keeps table and column comments (SQLite: the model only).
     fn stores_comments(&self) -> bool {
         false
@@ -556,10 +564,18 @@ fn column_sql(d: Dialect, t: Option<&TableDef>, c: &ColumnDef) -> String {
     let mut s = d.quote(&c.name);
     s.push(' ');
     s.push_str(&rules.column_type(t, c));
+    if let Some(g) = &c.generated {
+        let _ = write!(
+            s,
+            " GENERATED ALWAYS AS ({}) {}",
+            rules.expression_sql(&g.expr),
+            if g.stored { "STORED" } else { "VIRTUAL" }
+        );
+    }
     if c.auto_increment {
         s.push_str(rules.numbering_clause());
     }
-    if !c.nullable {
+    if !c.nullable && (c.generated.is_none() || rules.generated_not_null()) {
         s.push_str(" NOT NULL");
     }
     if let Some(def) = &c.default {

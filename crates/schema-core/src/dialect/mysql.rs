@@ -139,6 +139,14 @@ impl DialectRules for Mysql {
     fn normalize_column(&self, table: &TableDef, c: &mut ColumnDef, numbered_key: bool) {
         c.ty = reported_type(&self.column_type(Some(table), c));
         c.auto_increment = numbered_key;
+        if c.generated.is_some() {
+            // Declared without NOT NULL (MariaDB refuses it), reported nullable.
+            c.nullable = true;
+        }
+    }
+
+    fn generated_not_null(&self) -> bool {
+        false
     }
 
     fn normalize_expr(&self, e: &str) -> String {

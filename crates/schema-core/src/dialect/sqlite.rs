@@ -74,9 +74,11 @@ impl DialectRules for Sqlite {
 pub fn rebuild_reason(state: &Schema, op: &Operation) -> Option<String> {
     match op {
         Operation::AddColumn { table, column } => {
-            let plain = match &column.default {
-                None => column.nullable,
-                Some(d) => is_literal(d),
+            let plain = match (&column.generated, &column.default) {
+                // SQLite adds a virtual generated column in place, not a stored one.
+                (Some(g), _) => !g.stored,
+                (None, None) => column.nullable,
+                (None, Some(d)) => is_literal(d),
             };
             (!plain || column.auto_increment)
                 .then(|| format!("SQLite cannot add column {table}.{} in place", column.name))
