@@ -76,6 +76,7 @@ fn states() -> Vec<Schema> {
         columns: vec!["org_id".into()],
         unique: false,
         concurrently: false,
+        ..Default::default()
     });
     s.push(Schema::from_tables([
         orgs.clone(),
@@ -109,6 +110,7 @@ fn states() -> Vec<Schema> {
         columns: vec!["MixedCase".into(), "email".into()],
         unique: true,
         concurrently: false,
+        ..Default::default()
     });
     s.push(Schema::from_tables([
         orgs.clone(),

@@ -264,6 +264,12 @@ struct RawIndex {
     unique: bool,
     #[serde(default)]
     concurrently: bool,
+    #[serde(default, rename = "where")]
+    predicate: Option<String>,
+    #[serde(default)]
+    using: Option<String>,
+    #[serde(default)]
+    include: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -511,7 +517,11 @@ fn lower_table(t: RawTable) -> Result<TableDef, String> {
             .into_iter()
             .map(|c| lower_check(c.name, c.expr))
             .collect::<Result<_, _>>()?,
-        indexes: t.indexes.into_iter().map(lower_index).collect(),
+        indexes: t
+            .indexes
+            .into_iter()
+            .map(lower_index)
+            .collect::<Result<_, _>>()?,
         renamed_from: None,
         comment: t.comment,
     })
@@ -522,13 +532,27 @@ fn lower_check(name: String, expr: String) -> Result<CheckDef, String> {
     Ok(CheckDef { name, expr })
 }
 
-fn lower_index(i: RawIndex) -> IndexDef {
-    IndexDef {
+fn lower_index(i: RawIndex) -> Result<IndexDef, String> {
+    if let Some(p) = &i.predicate {
+        input::expression(p).map_err(|e| format!("index `{}`: `where`: {e}", i.name))?;
+    }
+    if let Some(m) = &i.using {
+        if m.is_empty() || !m.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!(
+                "index `{}`: `using` names an access method (gin, gist, brin, hash, btree), not `{m}`",
+                i.name
+            ));
+        }
+    }
+    Ok(IndexDef {
         name: i.name,
         columns: i.columns,
         unique: i.unique,
         concurrently: i.concurrently,
-    }
+        predicate: i.predicate,
+        using: i.using,
+        include: i.include,
+    })
 }
 
 fn lower_constraint(c: RawConstraint) -> Result<Constraint, String> {
@@ -634,11 +658,11 @@ fn lower_op(raw: RawOp) -> Result<Operation, String> {
         }
         RawOp::CreateIndex { table, index } => Operation::CreateIndex {
             table,
-            index: lower_index(index),
+            index: lower_index(index)?,
         },
         RawOp::DropIndex { table, index } => Operation::DropIndex {
             table,
-            index: lower_index(index),
+            index: lower_index(index)?,
         },
         RawOp::AddConstraint {
             table,
@@ -786,6 +810,15 @@ fn index_inline(i: &IndexDef) -> String {
     }
     if i.concurrently {
         s.push_str(", concurrently = true");
+    }
+    if let Some(p) = &i.predicate {
+        let _ = write!(s, ", where = {}", string(p));
+    }
+    if let Some(m) = &i.using {
+        let _ = write!(s, ", using = {}", string(m));
+    }
+    if !i.include.is_empty() {
+        let _ = write!(s, ", include = {}", strings(&i.include));
     }
     s.push_str(" }");
     s

@@ -274,11 +274,22 @@ pub struct IndexDef {
     /// transaction. How an index is built is not what it is: equality ignores this, so a
     /// model gaining `concurrently` is no change and introspection compares equal.
     pub concurrently: bool,
+    /// A partial index's condition (`WHERE ...`; PostgreSQL and SQLite).
+    pub predicate: Option<String>,
+    /// PostgreSQL's access method (`gin`, `gist`, `brin`, `hash`; none: btree).
+    pub using: Option<String>,
+    /// PostgreSQL: columns stored in the index beside its key (`INCLUDE (...)`).
+    pub include: Vec<String>,
 }
 
 impl PartialEq for IndexDef {
     fn eq(&self, other: &IndexDef) -> bool {
-        self.name == other.name && self.columns == other.columns && self.unique == other.unique
+        self.name == other.name
+            && self.columns == other.columns
+            && self.unique == other.unique
+            && self.predicate == other.predicate
+            && self.using == other.using
+            && self.include == other.include
     }
 }
 

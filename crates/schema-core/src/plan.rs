@@ -216,9 +216,29 @@ pub fn render_script(
 }
 
 /// What a listed dialect lacks among the operations (PostgreSQL 15 has no virtual
-/// generated columns): one line per item, naming it; `revision` refuses to write them.
+/// generated columns, MariaDB no partial indexes): one line per item, naming it;
+/// `revision` refuses to write them.
 pub fn unsupported_on(ops: &[Operation], dialects: &[Dialect]) -> Vec<String> {
     let mut out = Vec::new();
+    if dialects.contains(&Dialect::Mysql) {
+        for op in ops {
+            let indexes: Vec<(&str, &crate::model::IndexDef)> = match op {
+                Operation::CreateTable { table } => table
+                    .indexes
+                    .iter()
+                    .map(|i| (table.name.as_str(), i))
+                    .collect(),
+                Operation::CreateIndex { table, index } => vec![(table.as_str(), index)],
+                _ => vec![],
+            };
+            for (t, i) in indexes.into_iter().filter(|(_, i)| i.predicate.is_some()) {
+                out.push(format!(
+                    "index {} on {t} is partial (`where`), which MariaDB/MySQL does not have: leave mysql out of the crate's `dialects`, or drop the condition",
+                    i.name
+                ));
+            }
+        }
+    }
     if !dialects.contains(&Dialect::Postgres) {
         return out;
     }

@@ -163,6 +163,7 @@ fn indexes_and_constraints_both_ways() {
         columns: vec!["a".into(), "b".into()],
         unique: false,
         concurrently: false,
+        ..Default::default()
     });
     t.uniques.push(UniqueDef {
         name: "uq_t_a".into(),
@@ -270,6 +271,7 @@ fn names_that_follow_a_renamed_table_are_renamed_not_recreated() {
         columns: vec!["author_id".into()],
         unique: false,
         concurrently: false,
+        ..Default::default()
     });
     let mut people = id_table("people", vec![col("email", SqlType::Text)]);
     people.uniques.push(UniqueDef {
@@ -281,6 +283,7 @@ fn names_that_follow_a_renamed_table_are_renamed_not_recreated() {
         columns: vec!["email".into()],
         unique: false,
         concurrently: false,
+        ..Default::default()
     });
     let old = schema(vec![people, posts.clone()]);
 
@@ -295,6 +298,7 @@ fn names_that_follow_a_renamed_table_are_renamed_not_recreated() {
         columns: vec!["email".into()],
         unique: false,
         concurrently: false,
+        ..Default::default()
     });
     let mut posts2 = posts;
     posts2.foreign_keys[0] = fk("posts", "author_id", "users");
@@ -327,6 +331,7 @@ fn names_that_follow_a_renamed_table_are_renamed_not_recreated() {
         columns: vec!["x".into()],
         unique: false,
         concurrently: false,
+        ..Default::default()
     });
     let mut b = a.clone();
     b.indexes[0] = IndexDef {
@@ -334,6 +339,7 @@ fn names_that_follow_a_renamed_table_are_renamed_not_recreated() {
         columns: vec!["y".into()],
         unique: false,
         concurrently: false,
+        ..Default::default()
     };
     let (up, _) = roundtrip(&schema(vec![a]), &schema(vec![b]));
     assert_eq!(

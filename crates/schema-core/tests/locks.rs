@@ -70,6 +70,7 @@ fn concurrent_builds_and_validations_run_apart_on_postgres_only() {
         columns: vec!["email".into()],
         unique: true,
         concurrently: true,
+        ..Default::default()
     };
     let create = Operation::CreateIndex {
         table: "users".into(),

@@ -66,6 +66,7 @@ fn random_table(rng: &mut Rng, name: &str, others: &[String]) -> TableDef {
                 columns: vec![c.clone()],
                 unique: rng.chance(30),
                 concurrently: false,
+                ..Default::default()
             });
         }
     }

@@ -124,6 +124,9 @@ pub struct IndexAttr {
     pub columns: Vec<String>,
     pub unique: bool,
     pub concurrently: bool,
+    pub predicate: Option<String>,
+    pub using: Option<String>,
+    pub include: Vec<String>,
     pub span: Span,
 }
 
@@ -192,6 +195,9 @@ impl TableAttrs {
                             columns: vec![],
                             unique: key == "unique",
                             concurrently: false,
+                            predicate: None,
+                            using: None,
+                            include: vec![],
                             span,
                         };
                         let is_index = key == "index";
@@ -204,9 +210,25 @@ impl TableAttrs {
                                 ix.unique = flag(&m)?;
                             } else if is_index && m.path.is_ident("concurrently") {
                                 ix.concurrently = flag(&m)?;
+                            } else if is_index && m.path.is_ident("where") {
+                                ix.predicate = Some(checked(&m, input::expression)?);
+                            } else if is_index && m.path.is_ident("using") {
+                                let lit = m.value()?.parse::<LitStr>()?;
+                                let method = lit.value();
+                                if method.is_empty()
+                                    || !method.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                                {
+                                    return Err(syn::Error::new(
+                                        lit.span(),
+                                        "`using` names an access method: gin, gist, brin, hash or btree",
+                                    ));
+                                }
+                                ix.using = Some(method);
+                            } else if is_index && m.path.is_ident("include") {
+                                ix.include = columns(&m)?;
                             } else {
                                 let keys: &[&str] = if is_index {
-                                    &["columns", "name", "unique", "concurrently"]
+                                    &["columns", "name", "unique", "concurrently", "where", "using", "include"]
                                 } else {
                                     &["columns", "name"]
                                 };

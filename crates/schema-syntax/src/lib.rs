@@ -337,6 +337,7 @@ pub fn lower_struct(
                 columns: cols.clone(),
                 unique: false,
                 concurrently: false,
+                ..Default::default()
             });
         }
         t.columns.push(col);
@@ -421,6 +422,9 @@ fn lower_table_attrs(
     }
     for ix in &tattrs.indexes {
         check_cols(&ix.columns, ix.span, errors);
+        if !ix.include.is_empty() {
+            check_cols(&ix.include, ix.span, errors);
+        }
         t.indexes.push(IndexDef {
             name: ix
                 .name
@@ -429,6 +433,9 @@ fn lower_table_attrs(
             columns: ix.columns.clone(),
             unique: ix.unique,
             concurrently: ix.concurrently,
+            predicate: ix.predicate.clone(),
+            using: ix.using.clone(),
+            include: ix.include.clone(),
         });
     }
     for uq in &tattrs.uniques {

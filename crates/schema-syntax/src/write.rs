@@ -180,12 +180,24 @@ pub fn model_source(tables: &[TableDef], header: &str) -> String {
             );
         }
         for i in &t.indexes {
+            let mut extra = String::new();
+            if i.unique {
+                extra.push_str(", unique");
+            }
+            if let Some(p) = &i.predicate {
+                let _ = write!(extra, ", where = {}", lit(p));
+            }
+            if let Some(m) = &i.using {
+                let _ = write!(extra, ", using = {}", lit(m));
+            }
+            if !i.include.is_empty() {
+                let _ = write!(extra, ", include({})", list(&i.include));
+            }
             let _ = writeln!(
                 out,
-                "#[table(index(name = {}, columns({}){}))]",
+                "#[table(index(name = {}, columns({}){extra}))]",
                 lit(&i.name),
                 list(&i.columns),
-                if i.unique { ", unique" } else { "" }
             );
         }
         let _ = writeln!(out, "pub struct {} {{", struct_name(&t.name, &mut structs));
@@ -275,6 +287,9 @@ mod tests {
                 name: "users_at_idx".into(),
                 columns: vec!["at".into(), "id".into()],
                 unique: true,
+                predicate: Some("\"type\" IS NOT NULL".into()),
+                using: Some("btree".into()),
+                include: vec!["self".into()],
                 concurrently: false,
             }],
             comment: Some("people who sign in".into()),

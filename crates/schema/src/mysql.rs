@@ -490,6 +490,7 @@ pub async fn introspect(conn: &mut Conn) -> Result<Schema, RunError> {
                 unique: non_unique == 0,
                 columns: vec![column],
                 concurrently: false,
+                ..Default::default()
             }),
         }
     }

@@ -1042,8 +1042,14 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
         .query_typed(
             "SELECT t.relname::text, i.relname::text, ix.indisunique, \
                     ARRAY(SELECT a.attname::text FROM unnest(ix.indkey::int2[]) WITH ORDINALITY k(n, ord) \
-                          JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.n ORDER BY k.ord) \
+                          JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.n \
+                          WHERE k.ord <= ix.indnkeyatts ORDER BY k.ord), \
+                    ARRAY(SELECT a.attname::text FROM unnest(ix.indkey::int2[]) WITH ORDINALITY k(n, ord) \
+                          JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.n \
+                          WHERE k.ord > ix.indnkeyatts ORDER BY k.ord), \
+                    pg_get_expr(ix.indpred, ix.indrelid), am.amname::text \
              FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid JOIN pg_class t ON t.oid = ix.indrelid \
+             JOIN pg_am am ON am.oid = i.relam \
              JOIN pg_namespace n ON n.oid = t.relnamespace \
              WHERE n.nspname = current_schema() AND t.relname NOT IN ($1, $2) \
                AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = ix.indexrelid) \
@@ -1056,10 +1062,14 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
         let Some(t) = schema.tables.get_mut(&row.get::<_, String>(0)) else {
             continue;
         };
+        let method: String = row.get(6);
         t.indexes.push(IndexDef {
             name: row.get(1),
             unique: row.get(2),
             columns: row.get(3),
+            include: row.get(4),
+            predicate: row.get(5),
+            using: (method != "btree").then_some(method),
             concurrently: false,
         });
     }

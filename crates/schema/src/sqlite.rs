@@ -395,6 +395,31 @@ impl SqliteBackend<'_> {
     }
 }
 
+/// A partial index's condition: what follows `WHERE` after the column list of its
+/// CREATE INDEX statement.
+fn index_predicate(sql: &str) -> Option<String> {
+    let open = sql.find('(')?;
+    let mut depth = 0;
+    let mut close = None;
+    for (i, ch) in sql[open..].char_indices() {
+        match ch {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(open + i);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let rest = sql[close? + 1..].trim_start();
+    rest.get(..5)
+        .filter(|w| w.eq_ignore_ascii_case("where"))
+        .map(|_| rest[5..].trim().to_string())
+}
+
 /// The expressions of `GENERATED ALWAYS AS (...)` in a CREATE TABLE statement, in order
 /// (the form this project writes).
 fn generated_expressions(sql: &str) -> Vec<String> {
@@ -541,12 +566,22 @@ fn introspect_table(conn: &Connection, name: &str, sql: &str) -> Result<TableDef
             .filter_map(|r| r.ok().flatten())
             .collect();
         match origin.as_str() {
-            "c" => t.indexes.push(IndexDef {
-                name: iname,
-                columns: cols,
-                unique,
-                concurrently: false,
-            }),
+            "c" => {
+                let sql: Option<String> = conn
+                    .query_row(
+                        "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?1",
+                        [&iname],
+                        |r| r.get(0),
+                    )
+                    .map_err(db_err)?;
+                t.indexes.push(IndexDef {
+                    name: iname,
+                    columns: cols,
+                    unique,
+                    predicate: sql.as_deref().and_then(index_predicate),
+                    ..Default::default()
+                })
+            }
             "u" => {
                 let name = named("unique", &cols).unwrap_or_default();
                 t.uniques.push(UniqueDef {

@@ -199,6 +199,22 @@ impl Dialect {
             for ck in &mut t.checks {
                 ck.expr = self.rules().normalize_expr(&ck.expr);
             }
+            for i in &mut t.indexes {
+                i.predicate = i
+                    .predicate
+                    .as_deref()
+                    .map(|p| self.rules().normalize_expr(p));
+                if !self.rules().index_methods() {
+                    i.using = None;
+                    i.include.clear();
+                } else if i
+                    .using
+                    .as_deref()
+                    .is_some_and(|m| m.eq_ignore_ascii_case("btree"))
+                {
+                    i.using = None;
+                }
+            }
             if !self.rules().stores_comments() {
                 t.comment = None;
                 for c in &mut t.columns {
@@ -372,6 +388,12 @@ trait DialectRules: Sync {
         expr.to_string()
     }
     /// Whether CREATE TABLE lists the table's indexes (one statement per table).
+    /// Whether indexes take an access method and included columns (PostgreSQL's `USING`
+    /// and `INCLUDE`); elsewhere both are left out, and comparisons ignore them.
+    fn index_methods(&self) -> bool {
+        false
+    }
+
     /// Whether a generated column can be declared NOT NULL (MariaDB refuses it).
     fn generated_not_null(&self) -> bool {
         true
@@ -653,12 +675,28 @@ fn create_table_sql(d: Dialect, t: &TableDef, as_name: &str) -> String {
 }
 
 pub(crate) fn create_index_sql(d: Dialect, t: &TableDef, i: &IndexDef) -> String {
+    let rules = d.rules();
+    let methods = rules.index_methods();
+    let using = match &i.using {
+        Some(m) if methods => format!(" USING {m}"),
+        _ => String::new(),
+    };
+    let include = if methods && !i.include.is_empty() {
+        format!(" INCLUDE ({})", quote_list(d, &i.include))
+    } else {
+        String::new()
+    };
+    let predicate = i
+        .predicate
+        .as_deref()
+        .map(|p| format!(" WHERE {}", rules.expression_sql(p)))
+        .unwrap_or_default();
     format!(
-        "CREATE {}INDEX {} ON {} ({})",
+        "CREATE {}INDEX {} ON {}{using} ({}){include}{predicate}",
         if i.unique { "UNIQUE " } else { "" },
         d.quote(&i.name),
         d.quote(&t.name),
-        d.rules().index_columns(t, i)
+        rules.index_columns(t, i)
     )
 }
 

@@ -89,6 +89,10 @@ impl DialectRules for Postgres {
         true
     }
 
+    fn index_methods(&self) -> bool {
+        true
+    }
+
     fn defers_cyclic_foreign_keys(&self) -> bool {
         true
     }
