@@ -34,6 +34,18 @@ pub struct Cli {
     global: Global,
 }
 
+impl Global {
+    /// The URL of a flag that takes one optionally (`--database`, `--from-database`):
+    /// given bare, `--database-url`'s.
+    fn database_flag<'a>(&'a self, given: &'a str) -> Option<&'a str> {
+        if given.is_empty() {
+            self.database_url.as_deref()
+        } else {
+            Some(given)
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct Global {
     /// Database URL (else DATABASE_URL, also read from a .env file).
@@ -341,11 +353,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
         Command::Init { from_database } => match from_database {
             None => commands::revision::init(&ws()?, g.package.as_deref(), out),
             Some(url) => {
-                let flag = if url.is_empty() {
-                    g.database_url.as_deref()
-                } else {
-                    Some(url.as_str())
-                };
+                let flag = g.database_flag(url);
                 commands::db::init_from_database(
                     &ws()?,
                     g.package.as_deref(),
@@ -365,11 +373,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             // The database's drift first, so that one report (one JSON document) says all.
             let drift = match database {
                 Some(url) if fleet.targets.is_none() => {
-                    let flag = if url.is_empty() {
-                        g.database_url.as_deref()
-                    } else {
-                        Some(url.as_str())
-                    };
+                    let flag = g.database_flag(url);
                     let cx = commands::db::DbContext {
                         ws: &ws,
                         url_flag: flag,
@@ -408,11 +412,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
             let applied = match database {
                 None => None,
                 Some(url) => {
-                    let flag = if url.is_empty() {
-                        g.database_url.as_deref()
-                    } else {
-                        Some(url.as_str())
-                    };
+                    let flag = g.database_flag(url);
                     let cx = commands::db::DbContext {
                         ws: &ws,
                         url_flag: flag,

@@ -117,6 +117,12 @@ impl Fixture {
         self.write(rel, &text.replacen(from, to, 1));
     }
 
+    /// The text of the newest migration file of a directory.
+    pub fn newest_migration(&self, rel_dir: &str) -> String {
+        let files = self.migrations(rel_dir);
+        self.read(&format!("{rel_dir}/{}", files.last().expect("a revision")))
+    }
+
     /// Migration files of a directory, sorted.
     pub fn migrations(&self, rel_dir: &str) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.path(rel_dir))

@@ -23,14 +23,6 @@ fn stored(db: &TestDb, table: &str) -> Vec<Vec<String>> {
     }
 }
 
-fn newest_revision(f: &Fixture) -> String {
-    let files = f.migrations("models/migrations");
-    f.read(&format!(
-        "models/migrations/{}",
-        files.last().expect("a revision")
-    ))
-}
-
 #[test]
 fn comments_are_written_applied_changed_and_reverted_on_every_dialect() {
     let f = Fixture::new("blog");
@@ -46,7 +38,7 @@ fn comments_are_written_applied_changed_and_reverted_on_every_dialect() {
         "    #[column(max_length = 255, unique, comment = \"lower-cased on write\")]\n    pub email: String,",
     );
     f.schema(&["revision", "-m", "comments"]).expect(0);
-    let text = newest_revision(&f);
+    let text = f.newest_migration("models/migrations");
     for part in [
         "op = \"set_comment\"\ntable = \"users\"\ncomment = { to = \"who writes\" }",
         "op = \"set_comment\"\ntable = \"users\"\ncolumn = \"email\"\ncomment = { to = \"lower-cased on write\" }",
@@ -59,7 +51,7 @@ fn comments_are_written_applied_changed_and_reverted_on_every_dialect() {
     f.edit(USERS, "who writes", "who writes posts");
     f.edit(USERS, ", comment = \"lower-cased on write\"", "");
     f.schema(&["revision", "-m", "comments changed"]).expect(0);
-    let text = newest_revision(&f);
+    let text = f.newest_migration("models/migrations");
     assert!(
         text.contains("comment = { from = \"who writes\", to = \"who writes posts\" }")
             && text.contains("comment = { from = \"lower-cased on write\" }"),
@@ -133,7 +125,7 @@ fn doc_comments_become_comments_when_the_workspace_says_so() {
         "{out}"
     );
     f.schema(&["revision", "-m", "doc comments"]).expect(0);
-    let text = newest_revision(&f);
+    let text = f.newest_migration("models/migrations");
     assert!(
         text.contains(
             "column = \"bio\"\ncomment = { to = \"A few words, shown on the profile.\" }"

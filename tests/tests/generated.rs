@@ -6,14 +6,6 @@ use schema_e2e::{Fixture, TestDb};
 
 const USERS: &str = "models/src/users.rs";
 
-fn newest_revision(f: &Fixture) -> String {
-    let files = f.migrations("models/migrations");
-    f.read(&format!(
-        "models/migrations/{}",
-        files.last().expect("a revision")
-    ))
-}
-
 #[test]
 fn a_stored_generated_column_is_computed_changed_and_reverted_on_every_dialect() {
     let f = Fixture::new("blog");
@@ -23,7 +15,7 @@ fn a_stored_generated_column_is_computed_changed_and_reverted_on_every_dialect()
         "    pub karma: i32,\n    #[column(generated = \"karma * 2\", stored)]\n    pub karma_twice: i32,\n",
     );
     f.schema(&["revision", "-m", "karma twice"]).expect(0);
-    let text = newest_revision(&f);
+    let text = f.newest_migration("models/migrations");
     assert!(
         text.contains("column = { name = \"karma_twice\", type = \"integer\", generated = \"karma * 2\", stored = true }"),
         "{text}"
@@ -31,7 +23,7 @@ fn a_stored_generated_column_is_computed_changed_and_reverted_on_every_dialect()
     assert!(text.contains("breaking = false"), "{text}");
     f.edit(USERS, "karma * 2", "karma * 3");
     f.schema(&["revision", "-m", "karma thrice"]).expect(0);
-    let text = newest_revision(&f);
+    let text = f.newest_migration("models/migrations");
     assert!(
         text.contains("op = \"drop_column\"") && text.contains("generated = \"karma * 3\""),
         "{text}"
@@ -91,7 +83,9 @@ fn a_virtual_generated_column_is_refused_while_postgres_is_listed() {
         "dialects = [\"sqlite\", \"mysql\"]",
     );
     f.schema(&["revision", "-m", "karma next"]).expect(0);
-    assert!(newest_revision(&f).contains("generated = \"karma + 1\" }"));
+    assert!(f
+        .newest_migration("models/migrations")
+        .contains("generated = \"karma + 1\" }"));
     for db in [TestDb::sqlite("virtual"), TestDb::mysql("virtual")] {
         let url = db.url();
         f.schema(&["upgrade", "0007", "--database-url", &url])

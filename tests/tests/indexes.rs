@@ -4,14 +4,6 @@
 
 use schema_e2e::{Fixture, TestDb};
 
-fn newest_revision(f: &Fixture) -> String {
-    let files = f.migrations("models/migrations");
-    f.read(&format!(
-        "models/migrations/{}",
-        files.last().expect("a revision")
-    ))
-}
-
 #[test]
 fn partial_hash_and_covering_indexes_on_postgres_and_sqlite() {
     let f = Fixture::new("blog");
@@ -40,7 +32,7 @@ fn partial_hash_and_covering_indexes_on_postgres_and_sqlite() {
         "dialects = [\"postgres\", \"sqlite\"]",
     );
     f.schema(&["revision", "-m", "indexes"]).expect(0);
-    let text = newest_revision(&f);
+    let text = f.newest_migration("models/migrations");
     for part in [
         "columns = [\"published_at\"], where = \"published\" }",
         "columns = [\"display_name\"], using = \"hash\" }",

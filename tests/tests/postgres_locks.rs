@@ -22,15 +22,6 @@ fn blog_with_users(name: &str) -> (Fixture, TestDb, String) {
     (f, db, url)
 }
 
-/// The newest revision file's text.
-fn newest_revision(f: &Fixture) -> String {
-    let files = f.migrations("models/migrations");
-    f.read(&format!(
-        "models/migrations/{}",
-        files.last().expect("a revision")
-    ))
-}
-
 fn history_of(db: &TestDb, id: &str) -> Vec<Vec<String>> {
     db.rows(&format!(
         "SELECT revision, progress FROM _schema_history WHERE revision = '{id}'"
@@ -58,7 +49,7 @@ fn a_concurrent_index_is_built_while_writes_go_on_and_a_failed_build_resumes() {
         "    pub created_at: NaiveDateTime,\n    pub nickname: Option<String>,\n",
     );
     f.schema(&["revision", "-m", "nicknames"]).expect(0);
-    let text = newest_revision(&f);
+    let text = f.newest_migration("models/migrations");
     assert!(
         text.contains("index = { name = \"ix_users_display_name\", columns = [\"display_name\"], unique = true, concurrently = true }"),
         "{text}"
@@ -216,7 +207,7 @@ fn a_constraint_on_an_existing_table_is_added_not_valid_and_validated_apart() {
     );
     let r = f.schema(&["revision", "-m", "names required"]);
     r.expect(0);
-    let text = newest_revision(&f);
+    let text = f.newest_migration("models/migrations");
     let upgrade = text.split("[[downgrade]]").next().unwrap_or_default();
     assert!(
         upgrade.contains(
