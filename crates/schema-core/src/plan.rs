@@ -127,12 +127,22 @@ pub fn render_range(
             rev.id(),
             comment_text(&rev.file.message)
         ));
-        for s in steps.iter().flatten() {
-            let s = if up { s.to_string() } else { in_transaction(s) };
-            text.push_str(&format!("{s};\n"));
-        }
+        text.push_str(&statements(&steps, up));
     }
     Ok(text)
+}
+
+/// A revision's statements, one per line: an upgrade's as the runner sends them, a
+/// downgrade's as they run inside its transaction.
+fn statements(steps: &[Vec<Step>], up: bool) -> String {
+    steps
+        .iter()
+        .flatten()
+        .map(|s| {
+            let s = if up { s.to_string() } else { in_transaction(s) };
+            format!("{s};\n")
+        })
+        .collect()
 }
 
 /// A step as it runs inside a transaction (a downgrade runs whole).
@@ -198,10 +208,7 @@ pub fn render_script(
             rev.id(),
             comment_text(&rev.file.message)
         ));
-        for s in steps.iter().flatten() {
-            let s = if up { s.to_string() } else { in_transaction(s) };
-            text.push_str(&format!("{s};\n"));
-        }
+        text.push_str(&statements(&steps, up));
         let record = up.then_some((
             rev.checksum.as_str(),
             content.as_str(),

@@ -1004,10 +1004,8 @@ impl<'g> Migrator<'g> {
                     ),
                 })));
             }
-            ran.extend(steps.iter().map(|s| match s {
-                Step::Detached { sql, .. } => sql.clone(),
-                s => s.to_string(),
-            }));
+            // A detached step prints as what ran: its CONCURRENTLY form.
+            ran.extend(steps.iter().map(Step::to_string));
         }
         Ok(())
     }

@@ -395,26 +395,29 @@ impl SqliteBackend<'_> {
     }
 }
 
-/// A partial index's condition: what follows `WHERE` after the column list of its
-/// CREATE INDEX statement.
-fn index_predicate(sql: &str) -> Option<String> {
-    let open = sql.find('(')?;
+/// Where the parenthesis opened at `open` closes.
+fn closing_paren(sql: &str, open: usize) -> Option<usize> {
     let mut depth = 0;
-    let mut close = None;
     for (i, ch) in sql[open..].char_indices() {
         match ch {
             '(' => depth += 1,
             ')' => {
                 depth -= 1;
                 if depth == 0 {
-                    close = Some(open + i);
-                    break;
+                    return Some(open + i);
                 }
             }
             _ => {}
         }
     }
-    let rest = sql[close? + 1..].trim_start();
+    None
+}
+
+/// A partial index's condition: what follows `WHERE` after the column list of its
+/// CREATE INDEX statement.
+fn index_predicate(sql: &str) -> Option<String> {
+    let close = closing_paren(sql, sql.find('(')?)?;
+    let rest = sql[close + 1..].trim_start();
     rest.get(..5)
         .filter(|w| w.eq_ignore_ascii_case("where"))
         .map(|_| rest[5..].trim().to_string())
@@ -431,22 +434,9 @@ fn generated_expressions(sql: &str) -> Vec<String> {
         let Some(open) = sql[start..].find('(').map(|i| start + i) else {
             break;
         };
-        let mut depth = 0;
-        let mut end = None;
-        for (i, ch) in sql[open..].char_indices() {
-            match ch {
-                '(' => depth += 1,
-                ')' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        end = Some(open + i);
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
-        let Some(end) = end else { break };
+        let Some(end) = closing_paren(sql, open) else {
+            break;
+        };
         out.push(sql[open + 1..end].trim().to_string());
         from = end;
     }
