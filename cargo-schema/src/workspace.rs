@@ -8,7 +8,8 @@ use schema_core::graph::MigrationGraph;
 use schema_core::manifest::SchemaConfig;
 use schema_core::resolver::BranchSource;
 use schema_core::NamingConvention;
-use schema_syntax::source::{crate_models, FoundModel, SourceError};
+use schema_syntax::source::{crate_models, CrateModels, SourceError};
+use schema_syntax::ModelEnum;
 
 use crate::error::{CliError, Result};
 
@@ -223,17 +224,19 @@ impl Workspace {
         out
     }
 
-    /// The models of a crate, read from its source, as the derive sees them.
-    /// `known` holds the tables other crates define (references to them are fine).
-    pub fn models(&self, krate: &ModelCrate, known: &BTreeSet<String>) -> Result<Vec<FoundModel>> {
+    /// The models and enum types of a crate, read from its source, as the derive sees
+    /// them. `known` holds the tables other crates define (references to them are fine).
+    pub fn models(&self, krate: &ModelCrate, known: &BTreeSet<String>) -> Result<CrateModels> {
         let mut other = known.clone();
+        let mut enums: Vec<ModelEnum> = Vec::new();
         // The crates furthest down first, so that each one's references are known.
         for dep in self.dependencies_of(krate).into_iter().rev() {
-            let found = crate_models(&dep.root_file, &dep.model_settings(), &other)
+            let found = crate_models(&dep.root_file, &dep.model_settings(), &other, &enums)
                 .map_err(|e| source_errors(&e))?;
-            other.extend(found.into_iter().map(|f| f.model.table.name));
+            other.extend(found.tables.into_iter().map(|f| f.model.table.name));
+            enums.extend(found.enums.into_iter().map(|e| e.model));
         }
-        crate_models(&krate.root_file, &krate.model_settings(), &other)
+        crate_models(&krate.root_file, &krate.model_settings(), &other, &enums)
             .map_err(|e| source_errors(&e))
     }
 

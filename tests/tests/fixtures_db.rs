@@ -95,9 +95,9 @@ fn models(crate_dirs: &[&str]) -> Schema {
         let dir = repo_root().join("fixtures").join(dir);
         let settings = schema_syntax::config::crate_settings(&dir).expect("settings");
         let found =
-            schema_syntax::source::crate_models(&settings.roots[0], &settings.model, &known)
+            schema_syntax::source::crate_models(&settings.roots[0], &settings.model, &known, &[])
                 .expect("models");
-        for f in found {
+        for f in found.tables {
             known.insert(f.model.table.name.clone());
             tables.push(f.model.table);
         }

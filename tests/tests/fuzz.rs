@@ -168,7 +168,7 @@ fn mutated_model_sources_never_panic_and_errors_name_file_and_line() {
     let refused = run_cases(&f, rel, 0x5eed_0002, 128, |path, bytes| {
         let root = path.with_file_name("lib.rs");
         if let Err(errors) =
-            schema_syntax::source::crate_models(&root, &settings, &Default::default())
+            schema_syntax::source::crate_models(&root, &settings, &Default::default(), &[])
         {
             for e in errors {
                 assert!(

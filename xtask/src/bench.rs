@@ -53,7 +53,7 @@ impl Rng {
 /// The table as the derive and the CLI see it (through the one parser).
 fn lower(t: &Table) -> Result<schema_core::TableDef, String> {
     let item: syn::ItemStruct = syn::parse_str(&t.source()).map_err(|e| e.to_string())?;
-    let m = schema_syntax::lower_struct(&item, &Default::default()).map_err(|e| {
+    let m = schema_syntax::lower_struct(&item, &Default::default(), &[]).map_err(|e| {
         format!(
             "{}: {}",
             t.name,

@@ -70,7 +70,8 @@ pub fn plan(
         .filter(|t| !own.contains(*t))
         .cloned()
         .collect();
-    let models = ws.models(krate, &others)?;
+    let found = ws.models(krate, &others)?;
+    let models = found.tables;
     for m in &models {
         let name = &m.model.table.name;
         if let Some(origin) = state
@@ -97,7 +98,7 @@ pub fn plan(
             )));
         }
     }
-    let old = Schema::from_tables(
+    let mut old = Schema::from_tables(
         state
             .schema
             .tables
@@ -105,7 +106,22 @@ pub fn plan(
             .filter(|t| own.contains(&t.name))
             .cloned(),
     );
-    let new = Schema::from_tables(models.into_iter().map(|f| f.model.table));
+    let mut new = Schema::from_tables(models.into_iter().map(|f| f.model.table));
+    // A crate creates, alters and drops the enum types its source defines, used or not;
+    // those of the crates it depends on are theirs.
+    let own_enums: BTreeSet<&str> = found.enums.iter().map(|e| e.model.def.name.as_str()).collect();
+    old.enums = state
+        .schema
+        .enums
+        .iter()
+        .filter(|(n, _)| own_enums.contains(n.as_str()))
+        .map(|(n, e)| (n.clone(), e.clone()))
+        .collect();
+    new.enums = found
+        .enums
+        .iter()
+        .map(|e| (e.model.def.name.clone(), e.model.def.clone()))
+        .collect();
     let diff = autogenerate(&old, &new);
     // What the new revision references that its own ancestry does not include.
     let ancestry = graph.ancestors(crate_heads(graph, krate).iter().map(|r| r.id()));

@@ -11,10 +11,10 @@ use toml::Spanned;
 
 use crate::input;
 use crate::model::{
-    CheckDef, ColumnDef, Constraint, ForeignKeyDef, IndexDef, PrimaryKeyDef, ReferentialAction,
+    CheckDef, EnumDef, ColumnDef, Constraint, ForeignKeyDef, IndexDef, PrimaryKeyDef, ReferentialAction,
     TableDef, UniqueDef,
 };
-use crate::ops::{AlterColumn, ExecuteSql, Operation};
+use crate::ops::{AlterColumn, EnumChange, ExecuteSql, Operation};
 use crate::types::SqlType;
 
 /// One revision as its file says it.
@@ -192,6 +192,31 @@ enum RawOp {
         #[serde(default)]
         column: Option<String>,
         comment: RawChange<String>,
+    },
+    CreateEnum {
+        name: String,
+        values: Vec<String>,
+    },
+    DropEnum {
+        name: String,
+        values: Vec<String>,
+    },
+    AlterEnum {
+        name: String,
+        #[serde(default)]
+        add: Option<String>,
+        #[serde(default)]
+        remove: Option<String>,
+        #[serde(default)]
+        before: Option<String>,
+        #[serde(default)]
+        rename: Option<String>,
+        #[serde(default)]
+        to: Option<String>,
+        #[serde(default)]
+        reorder: Option<Vec<String>>,
+        #[serde(default)]
+        from: Option<Vec<String>>,
     },
 }
 
@@ -476,6 +501,22 @@ fn lower_column(c: RawColumn) -> Result<ColumnDef, String> {
     })
 }
 
+fn lower_enum(name: String, values: Vec<String>) -> Result<EnumDef, String> {
+    input::identifier(&name).map_err(|e| format!("enum {e}"))?;
+    if values.is_empty() {
+        return Err(format!("enum `{name}` needs at least one value"));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(dup) = values.iter().find(|v| !seen.insert(v.as_str())) {
+        return Err(format!("enum `{name}` lists the value `{dup}` twice"));
+    }
+    Ok(EnumDef {
+        name,
+        values,
+        renamed_values: vec![],
+    })
+}
+
 fn lower_fk(f: RawForeignKey) -> Result<ForeignKeyDef, String> {
     Ok(ForeignKeyDef {
         name: f.name,
@@ -696,6 +737,48 @@ fn lower_op(raw: RawOp) -> Result<Operation, String> {
             table,
             constraint: lower_constraint(constraint)?,
         },
+        RawOp::CreateEnum { name, values } => Operation::CreateEnum {
+            def: lower_enum(name, values)?,
+        },
+        RawOp::DropEnum { name, values } => Operation::DropEnum {
+            def: lower_enum(name, values)?,
+        },
+        RawOp::AlterEnum {
+            name,
+            add,
+            remove,
+            before,
+            rename,
+            to,
+            reorder,
+            from,
+        } => {
+            input::identifier(&name).map_err(|e| format!("enum {e}"))?;
+            let change = match (add, remove, rename, reorder) {
+                (Some(value), None, None, None) if to.is_none() && from.is_none() => {
+                    EnumChange::Add { value, before }
+                }
+                (None, Some(value), None, None) if to.is_none() && from.is_none() => {
+                    EnumChange::Remove { value, before }
+                }
+                (None, None, Some(old), None) if before.is_none() && from.is_none() => {
+                    EnumChange::Rename {
+                        from: old,
+                        to: to.ok_or("`rename` needs `to`, the new value")?,
+                    }
+                }
+                (None, None, None, Some(order)) if before.is_none() && to.is_none() => {
+                    EnumChange::Reorder {
+                        from: from.ok_or("`reorder` needs `from`, the order it replaces")?,
+                        to: order,
+                    }
+                }
+                _ => {
+                    return Err("alter_enum takes one change: `add` (with `before`), `remove` (with `before`), `rename` with `to`, or `reorder` with `from`".into())
+                }
+            };
+            Operation::AlterEnum { name, change }
+        }
         RawOp::Execute { sql } => Operation::Execute {
             sql: match sql {
                 RawSql::All(s) => ExecuteSql::All(s),
@@ -1064,6 +1147,36 @@ pub fn write_op(out: &mut String, section: &str, op: &Operation) {
                 parts.push(format!("to = {}", string(t)));
             }
             let _ = writeln!(out, "comment = {{ {} }}", parts.join(", "));
+        }
+        Operation::CreateEnum { def } | Operation::DropEnum { def } => {
+            let _ = writeln!(
+                out,
+                "name = {}\nvalues = {}",
+                string(&def.name),
+                strings(&def.values)
+            );
+        }
+        Operation::AlterEnum { name, change } => {
+            let _ = writeln!(out, "name = {}", string(name));
+            match change {
+                EnumChange::Add { value, before } | EnumChange::Remove { value, before } => {
+                    let key = if matches!(change, EnumChange::Add { .. }) {
+                        "add"
+                    } else {
+                        "remove"
+                    };
+                    let _ = writeln!(out, "{key} = {}", string(value));
+                    if let Some(b) = before {
+                        let _ = writeln!(out, "before = {}", string(b));
+                    }
+                }
+                EnumChange::Rename { from, to } => {
+                    let _ = writeln!(out, "rename = {}\nto = {}", string(from), string(to));
+                }
+                EnumChange::Reorder { from, to } => {
+                    let _ = writeln!(out, "reorder = {}\nfrom = {}", strings(to), strings(from));
+                }
+            }
         }
         Operation::Execute { sql } => match sql {
             ExecuteSql::All(s) => {

@@ -46,7 +46,7 @@ pub fn identifier(name: &str) -> Result<(), String> {
 pub fn type_spelling(ty: &str) -> Result<(), String> {
     let bad = || {
         format!(
-            "`{}` is not a type: expected a name, optional `(n)` or `(n,m)`, optional `[]`",
+            "`{}` is not a type: expected a name, optional `(n)` or `(n,m)`, optional `[]`; or `enum(type_name)`",
             ty.escape_debug()
         )
     };
@@ -70,6 +70,13 @@ pub fn type_spelling(ty: &str) -> Result<(), String> {
     };
     if words.is_empty() || !words.iter().all(word_ok) {
         return Err(bad());
+    }
+    // A column of a named enum type.
+    if let (["enum" | "ENUM"], Some(args)) = (words.as_slice(), args) {
+        return match identifier(args.trim()) {
+            Ok(()) if word_ok(&args.trim()) => Ok(()),
+            _ => Err(bad()),
+        };
     }
     if let Some(args) = args {
         let nums: Vec<&str> = args.split(',').map(str::trim).collect();

@@ -8,10 +8,13 @@ use std::fmt;
 
 use crate::types::SqlType;
 
-/// A whole schema: tables by name.
+/// A whole schema: tables by name, and the enum types their columns use.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Schema {
     pub tables: BTreeMap<String, TableDef>,
+    /// Named enum types (PostgreSQL keeps them as types; SQLite and MySQL spell each
+    /// column's values out, so their schemas read back without this map).
+    pub enums: BTreeMap<String, EnumDef>,
 }
 
 impl Schema {
@@ -19,16 +22,45 @@ impl Schema {
         Schema::default()
     }
 
+    /// The tables, with the enum types their columns use.
     pub fn from_tables(tables: impl IntoIterator<Item = TableDef>) -> Schema {
-        Schema {
-            tables: tables.into_iter().map(|t| (t.name.clone(), t)).collect(),
+        let tables: BTreeMap<String, TableDef> =
+            tables.into_iter().map(|t| (t.name.clone(), t)).collect();
+        let mut enums = BTreeMap::new();
+        for c in tables.values().flat_map(|t| &t.columns) {
+            if let SqlType::Enum { name, values } = &c.ty {
+                enums.entry(name.clone()).or_insert_with(|| EnumDef {
+                    name: name.clone(),
+                    values: values.clone(),
+                    renamed_values: vec![],
+                });
+            }
         }
+        Schema { tables, enums }
     }
 
     /// The models of several crates as one schema (an app and the crates it builds on):
     /// `Schema::combine([core::models(), plugin::models()])`.
     pub fn combine(parts: impl IntoIterator<Item = Schema>) -> Schema {
-        Schema::from_tables(parts.into_iter().flat_map(|p| p.tables.into_values()))
+        let mut enums = BTreeMap::new();
+        let mut tables = Vec::new();
+        for p in parts {
+            enums.extend(p.enums);
+            tables.extend(p.tables.into_values());
+        }
+        let mut s = Schema::from_tables(tables);
+        // A part's own definition carries its hints.
+        s.enums.extend(enums);
+        s
+    }
+
+    /// Every column of the named enum type, as (table, column).
+    pub fn enum_columns(&self, enum_name: &str) -> Vec<(&TableDef, &ColumnDef)> {
+        self.tables
+            .values()
+            .flat_map(|t| t.columns.iter().map(move |c| (t, c)))
+            .filter(|(_, c)| matches!(&c.ty, SqlType::Enum { name, .. } if name == enum_name))
+            .collect()
     }
 
     pub fn table(&self, name: &str) -> Option<&TableDef> {
@@ -38,6 +70,9 @@ impl Schema {
     /// A copy without the model-only rename hints, as a database would have it.
     pub fn without_hints(&self) -> Schema {
         let mut s = self.clone();
+        for e in s.enums.values_mut() {
+            e.renamed_values.clear();
+        }
         for t in s.tables.values_mut() {
             t.renamed_from = None;
             for c in &mut t.columns {
@@ -194,6 +229,15 @@ impl TableDef {
             || self.foreign_keys.iter().any(|f| has(&f.columns))
             || self.indexes.iter().any(|i| has(&i.columns))
     }
+}
+
+/// A named enum type: its values in order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EnumDef {
+    pub name: String,
+    pub values: Vec<String>,
+    /// Model-only hint: (old value, new value) pairs. Never stored in a migration.
+    pub renamed_values: Vec<(String, String)>,
 }
 
 /// One column.

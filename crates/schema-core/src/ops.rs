@@ -1,6 +1,6 @@
 //! The dialect-neutral operations a migration file lists.
 
-use crate::model::{ColumnDef, Constraint, IndexDef, TableDef};
+use crate::model::{ColumnDef, Constraint, EnumDef, IndexDef, TableDef};
 use crate::types::SqlType;
 
 /// SQL for a data step: one string for every dialect, or one per dialect.
@@ -34,6 +34,119 @@ impl AlterColumn {
             nullable: flip(&self.nullable),
             default: flip(&self.default),
         }
+    }
+}
+
+/// One change of an enum type's values. Each carries what its inverse needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnumChange {
+    /// A value added before `before` (none: at the end).
+    Add {
+        value: String,
+        before: Option<String>,
+    },
+    /// A value removed; `before` is the value it stood before (none: it was last), so
+    /// the inverse puts it back where it was.
+    Remove {
+        value: String,
+        before: Option<String>,
+    },
+    Rename {
+        from: String,
+        to: String,
+    },
+    /// The same values in another order.
+    Reorder {
+        from: Vec<String>,
+        to: Vec<String>,
+    },
+}
+
+impl EnumChange {
+    pub fn inverse(&self) -> EnumChange {
+        match self {
+            EnumChange::Add { value, before } => EnumChange::Remove {
+                value: value.clone(),
+                before: before.clone(),
+            },
+            EnumChange::Remove { value, before } => EnumChange::Add {
+                value: value.clone(),
+                before: before.clone(),
+            },
+            EnumChange::Rename { from, to } => EnumChange::Rename {
+                from: to.clone(),
+                to: from.clone(),
+            },
+            EnumChange::Reorder { from, to } => EnumChange::Reorder {
+                from: to.clone(),
+                to: from.clone(),
+            },
+        }
+    }
+
+    /// The values after this change, or why it does not fit `values`.
+    pub fn applied_to(&self, values: &[String]) -> Result<Vec<String>, String> {
+        let has = |v: &str| values.iter().any(|x| x == v);
+        let position = |v: &Option<String>| -> Result<usize, String> {
+            match v {
+                None => Ok(values.len()),
+                Some(b) => values
+                    .iter()
+                    .position(|x| x == b)
+                    .ok_or_else(|| format!("it has no value `{b}` to stand before")),
+            }
+        };
+        let mut out = values.to_vec();
+        match self {
+            EnumChange::Add { value, before } => {
+                if has(value) {
+                    return Err(format!("it has the value `{value}` already"));
+                }
+                out.insert(position(before)?, value.clone());
+            }
+            EnumChange::Remove { value, before } => {
+                let at = values
+                    .iter()
+                    .position(|x| x == value)
+                    .ok_or_else(|| format!("it has no value `{value}`"))?;
+                if values.get(at + 1) != before.as_ref() {
+                    return Err(format!(
+                        "`{value}` stands before {}, not {}",
+                        values.get(at + 1).map_or("nothing".into(), |v| format!("`{v}`")),
+                        before.as_ref().map_or("nothing".into(), |v| format!("`{v}`"))
+                    ));
+                }
+                out.remove(at);
+            }
+            EnumChange::Rename { from, to } => {
+                if has(to) {
+                    return Err(format!("it has the value `{to}` already"));
+                }
+                let at = values
+                    .iter()
+                    .position(|x| x == from)
+                    .ok_or_else(|| format!("it has no value `{from}`"))?;
+                out[at] = to.clone();
+            }
+            EnumChange::Reorder { from, to } => {
+                if from != values {
+                    return Err(format!(
+                        "its values are {}, not {} as the reorder says",
+                        values.join(", "),
+                        from.join(", ")
+                    ));
+                }
+                let mut a = from.clone();
+                let mut b = to.clone();
+                a.sort();
+                b.sort();
+                if a != b {
+                    return Err("a reorder must keep the same values".into());
+                }
+                out = to.clone();
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -110,6 +223,19 @@ pub enum Operation {
     Execute {
         sql: ExecuteSql,
     },
+    /// Creates a named enum type (PostgreSQL; nothing on the dialects that spell the
+    /// values on each column).
+    CreateEnum {
+        def: EnumDef,
+    },
+    DropEnum {
+        def: EnumDef,
+    },
+    /// Changes an enum type's values; the columns of the type follow.
+    AlterEnum {
+        name: String,
+        change: EnumChange,
+    },
     /// Sets (or, to `None`, removes) the comment of a table, or of one of its columns.
     SetComment {
         table: String,
@@ -139,6 +265,9 @@ impl Operation {
             Operation::DropConstraint { .. } => "drop_constraint",
             Operation::Execute { .. } => "execute",
             Operation::SetComment { .. } => "set_comment",
+            Operation::CreateEnum { .. } => "create_enum",
+            Operation::DropEnum { .. } => "drop_enum",
+            Operation::AlterEnum { .. } => "alter_enum",
         }
     }
 
@@ -159,6 +288,9 @@ impl Operation {
         "drop_constraint",
         "execute",
         "set_comment",
+        "create_enum",
+        "drop_enum",
+        "alter_enum",
     ];
 
     /// Whether code written for the schema before this operation may fail on the schema
@@ -188,7 +320,15 @@ impl Operation {
                 !matches!(constraint, crate::model::Constraint::PrimaryKey(_))
             }
             Operation::CreateIndex { index, .. } => index.unique,
-            Operation::CreateTable { .. }
+            // Code may still write a removed or renamed value; an added one, or a new
+            // order, breaks nothing that ran before.
+            Operation::AlterEnum { change, .. } => matches!(
+                change,
+                EnumChange::Remove { .. } | EnumChange::Rename { .. }
+            ),
+            Operation::DropEnum { .. } => true,
+            Operation::CreateEnum { .. }
+            | Operation::CreateTable { .. }
             | Operation::RenameIndex { .. }
             | Operation::RenameConstraint { .. }
             | Operation::DropIndex { .. }
@@ -279,6 +419,12 @@ impl Operation {
                 from: to.clone(),
                 to: from.clone(),
             },
+            Operation::CreateEnum { def } => Operation::DropEnum { def: def.clone() },
+            Operation::DropEnum { def } => Operation::CreateEnum { def: def.clone() },
+            Operation::AlterEnum { name, change } => Operation::AlterEnum {
+                name: name.clone(),
+                change: change.inverse(),
+            },
             Operation::Execute { .. } | Operation::ValidateConstraint { .. } => return None,
         })
     }
@@ -302,6 +448,12 @@ impl Operation {
                 }
                 _ => None,
             },
+            Operation::AlterEnum {
+                name,
+                change: EnumChange::Remove { value, .. },
+            } => Some(format!(
+                "removes value '{value}' from enum {name}; refused while rows hold it"
+            )),
             _ => None,
         }
     }
@@ -392,6 +544,22 @@ impl Operation {
                     None => format!("- comment on {on}"),
                 }
             }
+            Operation::CreateEnum { def } => {
+                format!("+ create enum {} ({})", def.name, def.values.join(", "))
+            }
+            Operation::DropEnum { def } => format!("- drop enum {}", def.name),
+            Operation::AlterEnum { name, change } => match change {
+                EnumChange::Add { value, .. } => format!("+ add value '{value}' to enum {name}"),
+                EnumChange::Remove { value, .. } => {
+                    format!("- remove value '{value}' from enum {name}")
+                }
+                EnumChange::Rename { from, to } => {
+                    format!("~ rename value '{from}' -> '{to}' of enum {name}")
+                }
+                EnumChange::Reorder { to, .. } => {
+                    format!("~ reorder enum {name} ({})", to.join(", "))
+                }
+            },
         }
     }
 
@@ -412,7 +580,10 @@ impl Operation {
             | Operation::ValidateConstraint { table, .. }
             | Operation::SetComment { table, .. }
             | Operation::DropConstraint { table, .. } => Some(table),
-            Operation::Execute { .. } => None,
+            Operation::Execute { .. }
+            | Operation::CreateEnum { .. }
+            | Operation::DropEnum { .. }
+            | Operation::AlterEnum { .. } => None,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Offline replay: the schema that a list of operations produces, with no database.
 
-use crate::model::Schema;
+use crate::model::{ColumnDef, Schema};
 use crate::ops::Operation;
+use crate::types::SqlType;
 
 /// An operation that does not fit the schema it is applied to.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,9 +23,21 @@ pub enum ReplayError {
     NoConstraint { table: String, constraint: String },
     #[error("column `{table}.{column}` is used by a constraint or index; drop those first")]
     ColumnInUse { table: String, column: String },
+    #[error("enum type `{0}` does not exist")]
+    NoEnum(String),
+    #[error("enum type `{0}` already exists")]
+    EnumExists(String),
+    #[error("enum type `{name}` is still used by column `{table}.{column}`")]
+    EnumInUse {
+        name: String,
+        table: String,
+        column: String,
+    },
+    #[error("enum type `{name}`: {message}")]
+    EnumChange { name: String, message: String },
     #[error("in the downgrade: {0}")]
     InDowngrade(Box<ReplayError>),
-    #[error("the downgrade does not put table `{0}` back as the upgrade found it; a downgrade must be the exact inverse (was the file cut short?)")]
+    #[error("the downgrade does not put {0} back as the upgrade found it; a downgrade must be the exact inverse (was the file cut short?)")]
     NotInverse(String),
 }
 
@@ -41,7 +54,11 @@ pub fn replay<'a>(
 
 /// Applies one operation. On error the schema is unchanged.
 pub fn apply(schema: &mut Schema, op: &Operation) -> Result<(), ReplayError> {
+    let op = &*with_enum_values(schema, op)?;
     match op {
+        Operation::CreateEnum { .. } | Operation::DropEnum { .. } | Operation::AlterEnum { .. } => {
+            apply_to_enums(schema, op)
+        }
         Operation::CreateTable { .. }
         | Operation::DropTable { .. }
         | Operation::RenameTable { .. } => apply_to_tables(schema, op),
@@ -61,6 +78,112 @@ pub fn apply(schema: &mut Schema, op: &Operation) -> Result<(), ReplayError> {
             apply_to_table(t, op)
         }
     }
+}
+
+/// The operation with the values of every enum column it carries filled in from
+/// `schema` (files name only the type), or an error naming an enum `schema` lacks.
+pub fn with_enum_values<'a>(
+    schema: &Schema,
+    op: &'a Operation,
+) -> Result<std::borrow::Cow<'a, Operation>, ReplayError> {
+    let needs = |ty: &SqlType| matches!(ty, SqlType::Enum { name, values } if schema.enums.get(name).is_none_or(|e| e.values != *values));
+    let column_needs = |c: &ColumnDef| needs(&c.ty);
+    let any = match op {
+        Operation::CreateTable { table } | Operation::DropTable { table } => {
+            table.columns.iter().any(column_needs)
+        }
+        Operation::AddColumn { column, .. } | Operation::DropColumn { column, .. } => {
+            column_needs(column)
+        }
+        Operation::AlterColumn { change, .. } => change
+            .ty
+            .as_ref()
+            .is_some_and(|(a, b)| needs(a) || needs(b)),
+        _ => false,
+    };
+    if !any {
+        return Ok(std::borrow::Cow::Borrowed(op));
+    }
+    let fill = |ty: &mut SqlType| -> Result<(), ReplayError> {
+        if let SqlType::Enum { name, values } = ty {
+            let def = schema
+                .enums
+                .get(name)
+                .ok_or_else(|| ReplayError::NoEnum(name.clone()))?;
+            *values = def.values.clone();
+        }
+        Ok(())
+    };
+    let mut op = op.clone();
+    match &mut op {
+        Operation::CreateTable { table } | Operation::DropTable { table } => {
+            for c in &mut table.columns {
+                fill(&mut c.ty)?;
+            }
+        }
+        Operation::AddColumn { column, .. } | Operation::DropColumn { column, .. } => {
+            fill(&mut column.ty)?
+        }
+        Operation::AlterColumn { change, .. } => {
+            if let Some((a, b)) = &mut change.ty {
+                // The type it leaves may be gone already (a downgrade's order); only the
+                // type it goes to must exist.
+                let _ = fill(a);
+                fill(b)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(std::borrow::Cow::Owned(op))
+}
+
+/// Operations on enum types; the columns of an altered type follow it.
+fn apply_to_enums(schema: &mut Schema, op: &Operation) -> Result<(), ReplayError> {
+    match op {
+        Operation::CreateEnum { def } => {
+            if schema.enums.contains_key(&def.name) {
+                return Err(ReplayError::EnumExists(def.name.clone()));
+            }
+            let mut def = def.clone();
+            def.renamed_values.clear();
+            schema.enums.insert(def.name.clone(), def);
+        }
+        Operation::DropEnum { def } => {
+            if !schema.enums.contains_key(&def.name) {
+                return Err(ReplayError::NoEnum(def.name.clone()));
+            }
+            if let Some((t, c)) = schema.enum_columns(&def.name).first() {
+                return Err(ReplayError::EnumInUse {
+                    name: def.name.clone(),
+                    table: t.name.clone(),
+                    column: c.name.clone(),
+                });
+            }
+            schema.enums.remove(&def.name);
+        }
+        Operation::AlterEnum { name, change } => {
+            let e = schema
+                .enums
+                .get_mut(name)
+                .ok_or_else(|| ReplayError::NoEnum(name.clone()))?;
+            e.values = change
+                .applied_to(&e.values)
+                .map_err(|message| ReplayError::EnumChange {
+                    name: name.clone(),
+                    message,
+                })?;
+            let values = e.values.clone();
+            for c in schema.tables.values_mut().flat_map(|t| &mut t.columns) {
+                if let SqlType::Enum { name: n, values: v } = &mut c.ty {
+                    if n == name {
+                        *v = values.clone();
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Operations on the set of tables.
@@ -391,10 +514,23 @@ pub fn check_inverse(
         .chain(&r.file.downgrade)
         .flat_map(touched_tables)
         .collect();
-    let before: Vec<(&str, Option<crate::model::TableDef>)> = touched
+    // An altered enum changes the columns of its type, wherever they are.
+    let alters_enums = r
+        .file
+        .upgrade
         .iter()
-        .map(|n| (*n, schema.tables.get(*n).cloned()))
+        .chain(&r.file.downgrade)
+        .any(|op| matches!(op, Operation::AlterEnum { .. }));
+    let touched: std::collections::BTreeSet<&str> = if alters_enums {
+        schema.tables.keys().map(String::as_str).collect()
+    } else {
+        touched
+    };
+    let before: Vec<(String, Option<crate::model::TableDef>)> = touched
+        .iter()
+        .map(|n| (n.to_string(), schema.tables.get(*n).cloned()))
         .collect();
+    let enums_before = schema.enums.clone();
     for (index, op) in r.file.upgrade.iter().enumerate() {
         apply(schema, op).map_err(|e| revision_error(r, index, op.kind(), e))?;
     }
@@ -403,8 +539,24 @@ pub fn check_inverse(
             revision_error(r, index, op.kind(), ReplayError::InDowngrade(Box::new(e)))
         })?;
     }
+    if schema.enums != enums_before {
+        let name = schema
+            .enums
+            .keys()
+            .chain(enums_before.keys())
+            .find(|n| schema.enums.get(*n) != enums_before.get(*n))
+            .cloned()
+            .unwrap_or_default();
+        let last = r.file.downgrade.len().saturating_sub(1);
+        return Err(revision_error(
+            r,
+            last,
+            "downgrade",
+            ReplayError::NotInverse(format!("enum `{name}`")),
+        ));
+    }
     for (name, was) in &before {
-        let now = schema.tables.get(*name);
+        let now = schema.tables.get(name.as_str());
         // Equal as they stand is the common case; otherwise order must not count.
         if now != was.as_ref() && now.map(canonical_table) != was.as_ref().map(canonical_table) {
             let last = r.file.downgrade.len().saturating_sub(1);
@@ -412,7 +564,7 @@ pub fn check_inverse(
                 r,
                 last,
                 "downgrade",
-                ReplayError::NotInverse(name.to_string()),
+                ReplayError::NotInverse(format!("table `{name}`")),
             ));
         }
     }

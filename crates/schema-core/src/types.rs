@@ -21,6 +21,12 @@ pub enum SqlType {
     Uuid,
     Decimal(Option<(u32, u32)>),
     Json,
+    /// A column of a named enum type, with the type's values (kept equal to the schema's
+    /// [`crate::EnumDef`] by replay; files name only the type).
+    Enum {
+        name: String,
+        values: Vec<String>,
+    },
     /// A type the core does not know: the file's `type` spelling (PostgreSQL's, and that
     /// of every dialect without its own), and spellings per dialect name where they
     /// differ (`sqlite`, `mysql`), so a new dialect adds keys, not fields.
@@ -75,6 +81,12 @@ impl SqlType {
             if let Some(t) = known {
                 return t;
             }
+            if let Some(name) = enum_name(s) {
+                return SqlType::Enum {
+                    name: name.to_string(),
+                    values: vec![],
+                };
+            }
             if let Some(n) = parenthesised(&lower, &["varchar", "character varying"]) {
                 if let [len] = n.as_slice() {
                     return SqlType::Varchar(*len);
@@ -124,6 +136,19 @@ impl SqlType {
     }
 }
 
+/// `enum(channel_role)`: the file spelling of a column of a named enum type.
+fn enum_name(s: &str) -> Option<&str> {
+    let inner = s
+        .strip_prefix("enum(")
+        .or_else(|| s.strip_prefix("ENUM("))?
+        .strip_suffix(')')?;
+    let mut chars = inner.chars();
+    let first = chars.next()?;
+    ((first.is_ascii_alphabetic() || first == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    .then_some(inner)
+}
+
 fn parenthesised(s: &str, names: &[&str]) -> Option<Vec<u32>> {
     let open = s.find('(')?;
     let head = s[..open].trim();
@@ -156,6 +181,7 @@ impl fmt::Display for SqlType {
             SqlType::Decimal(Some((p, s))) => write!(f, "numeric({p},{s})"),
             SqlType::Json => f.write_str("json"),
             SqlType::Custom { name, .. } => f.write_str(name),
+            SqlType::Enum { name, .. } => write!(f, "enum({name})"),
         }
     }
 }
@@ -183,6 +209,24 @@ mod tests {
                 per_dialect: [("sqlite".to_string(), "text".to_string())].into()
             }
         );
+    }
+
+    #[test]
+    fn enum_spelling() {
+        let t = SqlType::parse("enum(channel_role)", None);
+        assert_eq!(
+            t,
+            SqlType::Enum {
+                name: "channel_role".into(),
+                values: vec![]
+            }
+        );
+        assert_eq!(t.to_string(), "enum(channel_role)");
+        // MySQL's spelled-out values stay a custom type.
+        assert!(matches!(
+            SqlType::parse("enum('a','b')", None),
+            SqlType::Custom { .. }
+        ));
     }
 
     #[test]

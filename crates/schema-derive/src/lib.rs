@@ -1,4 +1,5 @@
-//! `#[derive(Table)]`: a thin shim over `schema-syntax`, which the CLI uses too.
+//! `#[derive(Table)]` and `#[derive(Enum)]`: a thin shim over `schema-syntax`, which the
+//! CLI uses too.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use quote::quote;
 use schema_core::manifest::ModelSettings;
 use schema_core::TableDef;
 use schema_syntax::config::{self, CrateSettings};
-use schema_syntax::{check_references, lower_struct, source, ModelTable};
+use schema_syntax::{check_references, lower_struct, source, ModelEnum, ModelTable};
 
 #[proc_macro_derive(Table, attributes(table, column))]
 pub fn derive_table(input: TokenStream) -> TokenStream {
@@ -18,6 +19,43 @@ pub fn derive_table(input: TokenStream) -> TokenStream {
         .and_then(|item| expand(&item, file.as_deref()))
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
+}
+
+#[proc_macro_derive(Enum, attributes(enum_type, enum_value))]
+pub fn derive_enum(input: TokenStream) -> TokenStream {
+    syn::parse::<syn::ItemEnum>(input)
+        .and_then(|item| expand_enum(&item))
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+fn expand_enum(item: &syn::ItemEnum) -> syn::Result<proc_macro2::TokenStream> {
+    let model = schema_syntax::lower_enum(item).map_err(combine)?;
+    let ident = &item.ident;
+    let name = &model.def.name;
+    let values = &model.def.values;
+    let variants: Vec<syn::Ident> = model
+        .variants
+        .iter()
+        .map(|v| syn::Ident::new(v, proc_macro2::Span::call_site()))
+        .collect();
+    Ok(quote! {
+        impl ::schema::EnumType for #ident {
+            const TYPE_NAME: &'static str = #name;
+            const VALUES: &'static [&'static str] = &[#(#values),*];
+            fn as_value(&self) -> &'static str {
+                match self {
+                    #(Self::#variants => #values,)*
+                }
+            }
+            fn from_value(value: &str) -> ::std::option::Option<Self> {
+                match value {
+                    #(#values => ::std::option::Option::Some(Self::#variants),)*
+                    _ => ::std::option::Option::None,
+                }
+            }
+        }
+    })
 }
 
 fn expand(item: &syn::ItemStruct, file: Option<&Path>) -> syn::Result<proc_macro2::TokenStream> {
@@ -29,7 +67,10 @@ fn expand(item: &syn::ItemStruct, file: Option<&Path>) -> syn::Result<proc_macro
             roots: vec![],
         },
     };
-    let model = lower_struct(item, &settings.model).map_err(combine)?;
+    // A field of a `#[derive(Enum)]` type is known by reading the enums of this file and
+    // of the crate roots, as the CLI finds them.
+    let enums = known_enums(&settings, file);
+    let model = lower_struct(item, &settings.model, &enums).map_err(combine)?;
     // References are checked against every table this crate and its `depends-on` crates
     // define, found by reading their source as the CLI does.
     // Referenced columns are checked too, since the other tables' definitions are known.
@@ -81,49 +122,59 @@ fn combine(errors: Vec<schema_syntax::ModelError>) -> syn::Error {
     first
 }
 
-fn tables_in(path: &Path, model: &ModelSettings) -> Vec<TableDef> {
+/// What one file defines: its tables and enum types (no `mod` following).
+type Definitions = (Vec<TableDef>, Vec<ModelEnum>);
+
+fn definitions_in(path: &Path, model: &ModelSettings) -> Definitions {
     // One compiler process expands every derive of a crate: read each file once.
-    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Vec<TableDef>>>> = OnceLock::new();
+    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Definitions>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
-    if let Ok(map) = cache.lock() {
-        if let Some(names) = map.get(path) {
-            return names.clone();
-        }
+    if let Some(d) = cache.lock().ok().and_then(|m| m.get(path).cloned()) {
+        return d;
     }
-    let names: Vec<TableDef> = std::fs::read_to_string(path)
+    let d: Definitions = std::fs::read_to_string(path)
         .map(|text| {
-            source::models_in_text(&text, model)
-                .into_iter()
-                .map(|m| m.table)
-                .collect()
+            let (tables, enums) = source::models_in_text(&text, model, &[]);
+            (tables.into_iter().map(|m| m.table).collect(), enums)
         })
         .unwrap_or_default();
     if let Ok(mut map) = cache.lock() {
-        map.insert(path.to_path_buf(), names.clone());
+        map.insert(path.to_path_buf(), d.clone());
     }
-    names
+    d
 }
 
 /// The tables of the file being expanded and of the crate roots in `settings` (this
 /// crate and those it `depends-on`), found the way the CLI finds them.
 fn known_tables(settings: &CrateSettings, file: Option<&Path>) -> Vec<TableDef> {
     let mut tables: Vec<TableDef> = file
-        .map(|f| tables_in(f, &settings.model))
+        .map(|f| definitions_in(f, &settings.model).0)
         .unwrap_or_default();
     for root in &settings.roots {
-        tables.extend(crate_tables_cached(root, &settings.model));
+        tables.extend(crate_definitions_cached(root, &settings.model).0);
     }
     tables
 }
 
-/// [`source::crate_tables`], once per crate root and compiler process.
-fn crate_tables_cached(root: &Path, model: &ModelSettings) -> Vec<TableDef> {
-    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Vec<TableDef>>>> = OnceLock::new();
+/// The enum types of the file being expanded and of the crate roots in `settings`.
+fn known_enums(settings: &CrateSettings, file: Option<&Path>) -> Vec<ModelEnum> {
+    let mut enums: Vec<ModelEnum> = file
+        .map(|f| definitions_in(f, &settings.model).1)
+        .unwrap_or_default();
+    for root in &settings.roots {
+        enums.extend(crate_definitions_cached(root, &settings.model).1);
+    }
+    enums
+}
+
+/// [`source::crate_definitions`], once per crate root and compiler process.
+fn crate_definitions_cached(root: &Path, model: &ModelSettings) -> Definitions {
+    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Definitions>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Some(t) = cache.lock().ok().and_then(|m| m.get(root).cloned()) {
         return t;
     }
-    let t = source::crate_tables(root, model);
+    let t = source::crate_definitions(root, model);
     if let Ok(mut m) = cache.lock() {
         m.insert(root.to_path_buf(), t.clone());
     }

@@ -3,6 +3,7 @@
 
 mod attrs;
 pub mod config;
+pub mod enums;
 pub mod source;
 pub mod tokens;
 pub mod write;
@@ -20,6 +21,7 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 pub use attrs::{ColumnAttrs, TableAttrs};
+pub use enums::{lower_enum, ModelEnum};
 
 /// A problem in a model definition, at the span that caused it.
 #[derive(Debug, Clone)]
@@ -52,13 +54,18 @@ pub struct ModelTable {
 
 /// Whether the struct has `#[derive(Table)]` (by the derive's last path segment).
 pub fn derives_table(attrs: &[syn::Attribute]) -> bool {
+    derives(attrs, "Table")
+}
+
+/// Whether the item has `#[derive(<name>)]` (by the derive's last path segment).
+pub fn derives(attrs: &[syn::Attribute], name: &str) -> bool {
     attrs
         .iter()
         .filter(|a| a.path().is_ident("derive"))
         .any(|a| {
             let mut found = false;
             let _ = a.parse_nested_meta(|m| {
-                if m.path.segments.last().is_some_and(|s| s.ident == "Table") {
+                if m.path.segments.last().is_some_and(|s| s.ident == name) {
                     found = true;
                 }
                 Ok(())
@@ -178,10 +185,12 @@ pub fn table_name_of(item: &syn::ItemStruct) -> String {
         .unwrap_or_else(|| snake_case(&item.ident.to_string()))
 }
 
-/// Lowers one `#[derive(Table)]` struct. Every problem is reported, each at its span.
+/// Lowers one `#[derive(Table)]` struct; a field whose type is one of `enums` is a
+/// column of that enum type. Every problem is reported, each at its span.
 pub fn lower_struct(
     item: &syn::ItemStruct,
     settings: &ModelSettings,
+    enums: &[ModelEnum],
 ) -> Result<ModelTable, Vec<ModelError>> {
     let naming = &settings.naming;
     let mut errors = Vec::new();
@@ -242,7 +251,9 @@ pub fn lower_struct(
             ));
             continue;
         }
-        let mapped = map_type(&field.ty);
+        let mapped = map_type(&field.ty).or_else(|| {
+            enums::field_enum(&field.ty, enums).map(|(e, optional)| (e.sql_type(), optional))
+        });
         let nullable_wrapper = is_option(&field.ty);
         let Some(ty) = field_type(field, ident, &cattrs, mapped.as_ref(), &mut errors) else {
             continue;
@@ -521,7 +532,7 @@ fn field_type(
                 field.ty.span(),
                 format!(
                     "field `{ident}` has type `{}`, which has no SQL type; give it \
-                     #[column(sql_type = \"...\")] or #[column(skip)]",
+                     #[column(sql_type = \"...\")] or #[column(skip)], or #[derive(Enum)] it in this crate",
                     quote::quote!(#ty).to_string().replace(' ', "")
                 ),
             ));

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 
 use schema_core::manifest::ModelSettings;
 
-use crate::{check_references, derives_table, lower_struct, ModelError, ModelTable};
+use crate::{
+    check_references, derives, derives_table, lower_enum, lower_struct, ModelEnum, ModelError,
+    ModelTable,
+};
 
 /// A problem in a source file, at file:line:col.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -55,26 +58,97 @@ pub struct FoundModel {
     pub line: usize,
 }
 
-/// Every model of the crate whose root file is `root`, lowered with `settings`; `other_tables`
-/// are tables that crates this one depends on provide. All errors are returned at once.
+/// A `#[derive(Enum)]` with the file it was found in.
+#[derive(Debug, Clone)]
+pub struct FoundEnum {
+    pub model: ModelEnum,
+    pub path: PathBuf,
+    pub line: usize,
+}
+
+/// What a crate's source defines: its tables and its enum types.
+#[derive(Debug, Clone, Default)]
+pub struct CrateModels {
+    pub tables: Vec<FoundModel>,
+    pub enums: Vec<FoundEnum>,
+}
+
+/// Every model of the crate whose root file is `root`, lowered with `settings`;
+/// `other_tables` are tables and `other_enums` enum types that crates this one depends on
+/// provide. All errors are returned at once.
 pub fn crate_models(
     root: &Path,
     settings: &ModelSettings,
     other_tables: &BTreeSet<String>,
-) -> Result<Vec<FoundModel>, Vec<SourceError>> {
+    other_enums: &[ModelEnum],
+) -> Result<CrateModels, Vec<SourceError>> {
+    let mut scan = Scan::default();
+    walk(root, true, &mut scan);
+    let mut errors = std::mem::take(&mut scan.errors);
+    let text_of = |scan: &Scan, path: &Path| -> String {
+        scan.texts
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, t)| t.clone())
+            .unwrap_or_default()
+    };
+    let mut enums: Vec<FoundEnum> = Vec::new();
+    for (path, item) in &scan.enums {
+        match lower_enum(item) {
+            Ok(model) => {
+                let twice = enums.iter().find(|e| {
+                    e.model.def.name == model.def.name || e.model.rust_name == model.rust_name
+                });
+                let elsewhere = other_enums.iter().any(|o| o.def.name == model.def.name);
+                if twice.is_some() || elsewhere {
+                    let at = twice
+                        .map(|p| format!("at {}:{}", p.path.display(), p.line))
+                        .unwrap_or_else(|| "by a crate this one depends on".into());
+                    errors.push(SourceError {
+                        path: path.clone(),
+                        line: item.ident.span().start().line,
+                        column: 1,
+                        message: format!(
+                            "enum `{}` (type `{}`) is defined twice: here and {at}",
+                            model.rust_name, model.def.name,
+                        ),
+                        source_line: String::new(),
+                    });
+                    continue;
+                }
+                enums.push(FoundEnum {
+                    model,
+                    path: path.clone(),
+                    line: item.ident.span().start().line,
+                })
+            }
+            Err(es) => {
+                let text = text_of(&scan, path);
+                errors.extend(es.iter().map(|e| SourceError::at(path, &text, e)));
+            }
+        }
+    }
+    let known_enums: Vec<ModelEnum> = enums
+        .iter()
+        .map(|e| e.model.clone())
+        .chain(other_enums.iter().cloned())
+        .collect();
     let mut found = Vec::new();
-    let mut errors = Vec::new();
-    let mut texts = Vec::new();
     let mut broken = BTreeSet::new();
-    walk(
-        root,
-        true,
-        settings,
-        &mut found,
-        &mut errors,
-        &mut texts,
-        &mut broken,
-    );
+    for (path, item) in &scan.structs {
+        match lower_struct(item, settings, &known_enums) {
+            Ok(model) => found.push(FoundModel {
+                model,
+                path: path.clone(),
+                line: item.ident.span().start().line,
+            }),
+            Err(es) => {
+                broken.insert(crate::table_name_of(item));
+                let text = text_of(&scan, path);
+                errors.extend(es.iter().map(|e| SourceError::at(path, &text, e)));
+            }
+        }
+    }
     // A model with errors of its own still defines its table: references to it are fine.
     let mut other_tables = other_tables.clone();
     other_tables.extend(broken);
@@ -100,36 +174,40 @@ pub fn crate_models(
     }
     for (i, e) in check_references(&models, &other_tables) {
         let f = &found[i];
-        let text = texts
-            .iter()
-            .find(|(p, _)| *p == f.path)
-            .map(|(_, t)| t.as_str())
-            .unwrap_or("");
-        errors.push(SourceError::at(&f.path, text, &e));
+        let text = text_of(&scan, &f.path);
+        errors.push(SourceError::at(&f.path, &text, &e));
     }
     if errors.is_empty() {
-        Ok(found)
+        Ok(CrateModels {
+            tables: found,
+            enums,
+        })
     } else {
         Err(errors)
     }
 }
 
-/// The tables the crate whose root file is `root` defines, found exactly as
-/// [`crate_models`] finds them (from the root, following `mod` declarations), for the
-/// derive's reference checks. What does not parse or lower is left out: its own derive
-/// reports it.
-pub fn crate_tables(root: &Path, settings: &ModelSettings) -> Vec<schema_core::TableDef> {
-    let mut found = Vec::new();
-    walk(
-        root,
-        true,
-        settings,
-        &mut found,
-        &mut Vec::new(),
-        &mut Vec::new(),
-        &mut BTreeSet::new(),
-    );
-    found.into_iter().map(|f| f.model.table).collect()
+/// The tables and enum types the crate whose root file is `root` defines, found exactly
+/// as [`crate_models`] finds them (from the root, following `mod` declarations), for the
+/// derive's checks. What does not parse or lower is left out: its own derive reports it.
+pub fn crate_definitions(
+    root: &Path,
+    settings: &ModelSettings,
+) -> (Vec<schema_core::TableDef>, Vec<ModelEnum>) {
+    let mut scan = Scan::default();
+    walk(root, true, &mut scan);
+    let enums: Vec<ModelEnum> = scan
+        .enums
+        .iter()
+        .filter_map(|(_, item)| lower_enum(item).ok())
+        .collect();
+    let tables = scan
+        .structs
+        .iter()
+        .filter_map(|(_, item)| lower_struct(item, settings, &enums).ok())
+        .map(|m| m.table)
+        .collect();
+    (tables, enums)
 }
 
 /// How deep brackets and generic arguments may nest in a model source file.
@@ -198,29 +276,44 @@ pub fn nesting_within_limit(tokens: &proc_macro2::TokenStream) -> Result<(), Mod
     Ok(())
 }
 
-/// Every model in one file's text (no `mod` following): the derive uses this on its own file.
-pub fn models_in_text(text: &str, settings: &ModelSettings) -> Vec<ModelTable> {
+/// Every model in one file's text (no `mod` following), with the enum types it
+/// defines: the derive uses this on its own file. `more_enums` are enum types known
+/// from elsewhere (the crate's other files).
+pub fn models_in_text(
+    text: &str,
+    settings: &ModelSettings,
+    more_enums: &[ModelEnum],
+) -> (Vec<ModelTable>, Vec<ModelEnum>) {
     let Ok(file) = parse_source(text) else {
-        return vec![];
+        return (vec![], vec![]);
     };
-    let mut out = Vec::new();
     let mut structs = Vec::new();
-    collect_structs(&file.items, &mut structs);
-    for s in structs {
-        if let Ok(m) = lower_struct(s, settings) {
-            out.push(m);
-        }
-    }
-    out
+    let mut enum_items = Vec::new();
+    collect_items(&file.items, &mut structs, &mut enum_items);
+    let enums: Vec<ModelEnum> = enum_items
+        .into_iter()
+        .filter_map(|e| lower_enum(e).ok())
+        .collect();
+    let known: Vec<ModelEnum> = enums.iter().chain(more_enums).cloned().collect();
+    let tables = structs
+        .into_iter()
+        .filter_map(|s| lower_struct(s, settings, &known).ok())
+        .collect();
+    (tables, enums)
 }
 
-fn collect_structs<'a>(items: &'a [syn::Item], out: &mut Vec<&'a syn::ItemStruct>) {
+fn collect_items<'a>(
+    items: &'a [syn::Item],
+    structs: &mut Vec<&'a syn::ItemStruct>,
+    enums: &mut Vec<&'a syn::ItemEnum>,
+) {
     for item in items {
         match item {
-            syn::Item::Struct(s) if derives_table(&s.attrs) => out.push(s),
+            syn::Item::Struct(s) if derives_table(&s.attrs) => structs.push(s),
+            syn::Item::Enum(e) if derives(&e.attrs, "Enum") => enums.push(e),
             syn::Item::Mod(m) => {
                 if let Some((_, items)) = &m.content {
-                    collect_structs(items, out);
+                    collect_items(items, structs, enums);
                 }
             }
             _ => {}
@@ -228,22 +321,24 @@ fn collect_structs<'a>(items: &'a [syn::Item], out: &mut Vec<&'a syn::ItemStruct
     }
 }
 
-fn walk(
-    path: &Path,
-    is_root: bool,
-    settings: &ModelSettings,
-    found: &mut Vec<FoundModel>,
-    errors: &mut Vec<SourceError>,
-    texts: &mut Vec<(PathBuf, String)>,
-    broken: &mut BTreeSet<String>,
-) {
+/// What a walk from a crate root collects: the items to lower, each with its file, the
+/// texts read, and the errors met.
+#[derive(Default)]
+struct Scan {
+    structs: Vec<(PathBuf, syn::ItemStruct)>,
+    enums: Vec<(PathBuf, syn::ItemEnum)>,
+    errors: Vec<SourceError>,
+    texts: Vec<(PathBuf, String)>,
+}
+
+fn walk(path: &Path, is_root: bool, scan: &mut Scan) {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) => return errors.push(SourceError::io(path, e)),
+        Err(e) => return scan.errors.push(SourceError::io(path, e)),
     };
     let file = match parse_source(&text) {
         Ok(f) => f,
-        Err(err) => return errors.push(SourceError::at(path, &text, &err)),
+        Err(err) => return scan.errors.push(SourceError::at(path, &text, &err)),
     };
     // Where `mod x;` looks: next to a root or mod.rs, else in a directory named after the file.
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
@@ -253,62 +348,28 @@ fn walk(
     } else {
         dir.join(stem)
     };
-    visit_items(
-        &file.items,
-        path,
-        &text,
-        &mod_dir,
-        settings,
-        found,
-        errors,
-        texts,
-        broken,
-    );
-    texts.push((path.to_path_buf(), text));
+    visit_items(&file.items, path, &text, &mod_dir, scan);
+    scan.texts.push((path.to_path_buf(), text));
 }
 
-#[allow(clippy::too_many_arguments)]
-fn visit_items(
-    items: &[syn::Item],
-    path: &Path,
-    text: &str,
-    mod_dir: &Path,
-    settings: &ModelSettings,
-    found: &mut Vec<FoundModel>,
-    errors: &mut Vec<SourceError>,
-    texts: &mut Vec<(PathBuf, String)>,
-    broken: &mut BTreeSet<String>,
-) {
+fn visit_items(items: &[syn::Item], path: &Path, text: &str, mod_dir: &Path, scan: &mut Scan) {
     for item in items {
         match item {
-            syn::Item::Struct(s) if derives_table(&s.attrs) => match lower_struct(s, settings) {
-                Ok(model) => found.push(FoundModel {
-                    model,
-                    path: path.to_path_buf(),
-                    line: s.ident.span().start().line,
-                }),
-                Err(es) => {
-                    broken.insert(crate::table_name_of(s));
-                    errors.extend(es.iter().map(|e| SourceError::at(path, text, e)))
-                }
-            },
+            syn::Item::Struct(s) if derives_table(&s.attrs) => {
+                scan.structs.push((path.to_path_buf(), s.clone()))
+            }
+            syn::Item::Enum(e) if derives(&e.attrs, "Enum") => {
+                scan.enums.push((path.to_path_buf(), e.clone()))
+            }
             syn::Item::Mod(m) => {
                 if cfg_test(&m.attrs) {
                     continue;
                 }
                 let name = m.ident.to_string();
                 match &m.content {
-                    Some((_, items)) => visit_items(
-                        items,
-                        path,
-                        text,
-                        &mod_dir.join(&name),
-                        settings,
-                        found,
-                        errors,
-                        texts,
-                        broken,
-                    ),
+                    Some((_, items)) => {
+                        visit_items(items, path, text, &mod_dir.join(&name), scan)
+                    }
                     None => {
                         let explicit = m.attrs.iter().find(|a| a.path().is_ident("path")).and_then(
                             |a| match &a.meta {
@@ -330,8 +391,8 @@ fn visit_items(
                             ],
                         };
                         match candidates.iter().find(|c| c.is_file()) {
-                            Some(file) => walk(file, false, settings, found, errors, texts, broken),
-                            None => errors.push(SourceError::at(
+                            Some(file) => walk(file, false, scan),
+                            None => scan.errors.push(SourceError::at(
                                 path,
                                 text,
                                 &ModelError::new(

@@ -36,6 +36,10 @@ fn sql_type(core: &TokenStream, t: &SqlType) -> TokenStream {
             quote! { #ty::Decimal(::std::option::Option::Some((#p, #s))) }
         }
         SqlType::Json => quote! { #ty::Json },
+        SqlType::Enum { name, values } => {
+            let values = strings(values);
+            quote! { #ty::Enum { name: ::std::string::String::from(#name), values: #values } }
+        }
         SqlType::Custom { name, per_dialect } => {
             let (keys, values): (Vec<&String>, Vec<&String>) = per_dialect.iter().unzip();
             quote! {

@@ -323,7 +323,7 @@ mod tests {
             ..Default::default()
         };
         let source = model_source(&[users.clone(), posts.clone()], "adopted");
-        let parsed = crate::source::models_in_text(&source, &Default::default());
+        let parsed = crate::source::models_in_text(&source, &Default::default(), &[]).0;
         let tables: Vec<TableDef> = parsed.into_iter().map(|m| m.table).collect();
         assert_eq!(tables, [users, posts], "{source}");
         assert!(source.contains("pub r#type: Option<String>,"), "{source}");
@@ -331,7 +331,8 @@ mod tests {
         let with_identity = source.replace("#[column(auto_increment)]", "#[column(identity)]");
         assert_ne!(with_identity, source);
         let again: Vec<TableDef> =
-            crate::source::models_in_text(&with_identity, &Default::default())
+            crate::source::models_in_text(&with_identity, &Default::default(), &[])
+                .0
                 .into_iter()
                 .map(|m| m.table)
                 .collect();

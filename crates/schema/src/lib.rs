@@ -19,7 +19,7 @@ pub mod testing;
 #[doc(hidden)]
 pub use schema_core as core;
 pub use schema_core::{ColumnDef, Dialect, ReferentialAction, Schema, SqlType, TableDef};
-pub use schema_derive::Table;
+pub use schema_derive::{Enum, Table};
 
 pub use embed::EmbeddedMigrations;
 pub use runner::{create_all, drop_all, Backend, Migrator, RunError, RunOptions, RunReport};
@@ -30,6 +30,36 @@ pub trait Table {
     const TABLE_NAME: &'static str;
     /// The table as the model defines it (names resolved by the naming convention).
     fn table_def() -> schema_core::TableDef;
+}
+
+/// A Rust enum that is a SQL enum type: `#[derive(Enum)]` implements it. A field of the
+/// enum in a `#[derive(Table)]` struct is a column of the type.
+///
+/// ```
+/// use schema::{Enum, EnumType, Table};
+///
+/// #[derive(Enum, Debug, PartialEq)]
+/// #[enum_type(name = "channel_role")]
+/// pub enum Role {
+///     Owner,
+///     #[enum_value(name = "viewer", renamed_from = "guest")]
+///     ReadOnly,
+/// }
+///
+/// assert_eq!(Role::TYPE_NAME, "channel_role");
+/// assert_eq!(Role::VALUES, ["owner", "viewer"]);
+/// assert_eq!(Role::ReadOnly.as_value(), "viewer");
+/// assert_eq!(Role::from_value("owner"), Some(Role::Owner));
+/// ```
+pub trait EnumType: Sized {
+    /// The type's name in the database.
+    const TYPE_NAME: &'static str;
+    /// Its values, in order.
+    const VALUES: &'static [&'static str];
+    /// The value a variant is stored as.
+    fn as_value(&self) -> &'static str;
+    /// The variant a stored value stands for.
+    fn from_value(value: &str) -> Option<Self>;
 }
 
 /// Collects models into one schema, for `create_all` and for comparing with migrations:

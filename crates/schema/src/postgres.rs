@@ -954,14 +954,36 @@ fn action(code: &str) -> ReferentialAction {
 /// transaction-pooling proxy could route to another server connection.
 pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
     let mut schema = Schema::new();
+    let enums = client
+        .query_typed(
+            "SELECT t.typname::text, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) \
+             FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+             JOIN pg_enum e ON e.enumtypid = t.oid \
+             WHERE n.nspname = current_schema() GROUP BY t.typname",
+            &[],
+        )
+        .await
+        .map_err(db_err)?;
+    for row in enums {
+        let name: String = row.get(0);
+        schema.enums.insert(
+            name.clone(),
+            schema_core::EnumDef {
+                name,
+                values: row.get(1),
+                renamed_values: vec![],
+            },
+        );
+    }
     let cols = client
         .query_typed(
             "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
                     pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, \
                     col_description(c.oid, a.attnum), obj_description(c.oid, 'pg_class'), \
-                    a.attgenerated::text \
+                    a.attgenerated::text, ty.typtype::text, ty.typname::text \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+             JOIN pg_type ty ON ty.oid = a.atttypid \
              LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum \
              WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname NOT IN ($1, $2) \
              ORDER BY c.relname, a.attnum",
@@ -979,10 +1001,15 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
                 ..Default::default()
             });
         let identity: String = row.get(5);
-        let mut c = ColumnDef::new(
-            row.get::<_, String>(1),
-            SqlType::parse(&row.get::<_, String>(2), None),
-        );
+        let type_name: String = row.get(10);
+        let ty = match (row.get::<_, String>(9).as_str(), schema.enums.get(&type_name)) {
+            ("e", Some(e)) => SqlType::Enum {
+                name: type_name,
+                values: e.values.clone(),
+            },
+            _ => SqlType::parse(&row.get::<_, String>(2), None),
+        };
+        let mut c = ColumnDef::new(row.get::<_, String>(1), ty);
         c.nullable = !row.get::<_, bool>(3);
         c.default = row.get(4);
         c.auto_increment = !identity.is_empty();

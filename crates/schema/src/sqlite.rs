@@ -519,6 +519,15 @@ fn introspect_table(conn: &Connection, name: &str, sql: &str) -> Result<TableDef
         }
         t.columns.push(c);
     }
+    // An enum column is TEXT with a CHECK on its values (the type's name is nowhere).
+    for (column, values) in schema_core::dialect::enum_checks(sql) {
+        if let Some(c) = t.column_mut(&column) {
+            c.ty = SqlType::Enum {
+                name: String::new(),
+                values,
+            };
+        }
+    }
     pk.sort();
     let pk_cols: Vec<String> = pk.into_iter().map(|(_, c)| c).collect();
     if !pk_cols.is_empty() {

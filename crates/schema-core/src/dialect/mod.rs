@@ -15,7 +15,7 @@ use crate::ops::{ExecuteSql, Operation};
 use crate::replay::{apply, ReplayError};
 use crate::types::SqlType;
 
-pub use sqlite::{constraint_clauses, rebuild_reason as sqlite_rebuild_reason, Clause};
+pub use sqlite::{constraint_clauses, enum_checks, rebuild_reason as sqlite_rebuild_reason, Clause};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Dialect {
@@ -78,6 +78,7 @@ impl Dialect {
 
     /// The steps for one operation, given the schema just before it.
     pub fn render_op(self, state: &Schema, op: &Operation) -> Result<Vec<Step>, ReplayError> {
+        let op = &*crate::replay::with_enum_values(state, op)?;
         if let Some(steps) = self.rules().render_special(state, op) {
             return steps;
         }
@@ -132,6 +133,19 @@ impl Dialect {
         let defer = self.rules().defers_cyclic_foreign_keys();
         let mut out = Vec::new();
         let mut late = Vec::new();
+        let mut state = Schema::new();
+        for def in schema.enums.values() {
+            let create = Operation::CreateEnum { def: def.clone() };
+            // Rendering a creation needs no state and cannot fail.
+            out.extend(
+                self.render_op(&state, &create)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(Step::as_sql)
+                    .map(str::to_string),
+            );
+            let _ = apply(&mut state, &create);
+        }
         for name in order {
             let mut t = schema.tables[&name].clone();
             if defer {
@@ -154,17 +168,24 @@ impl Dialect {
         out
     }
 
-    /// Drops the named tables (dependents first) if they exist.
+    /// Drops the schema's tables (dependents first) and `extra` ones if they exist, then
+    /// its named enum types.
     pub fn drop_tables(self, schema: &Schema, extra: &[&str]) -> Vec<String> {
         let names: Vec<String> = schema.tables.keys().cloned().collect();
         let (order, _) = schema.creation_order(&names);
         let cascade = self.rules().drop_cascade();
+        let types = schema
+            .enums
+            .keys()
+            .filter(|_| self.rules().named_enums())
+            .map(|e| format!("DROP TYPE IF EXISTS {}", self.quote(e)));
         order
             .iter()
             .rev()
             .map(String::as_str)
             .chain(extra.iter().copied())
             .map(|t| format!("DROP TABLE IF EXISTS {}{cascade}", self.quote(t)))
+            .chain(types)
             .collect()
     }
 
@@ -172,6 +193,9 @@ impl Dialect {
     /// database says.
     pub fn normalize(self, s: &Schema) -> Schema {
         let mut s = s.canonical();
+        if !self.rules().named_enums() {
+            s.enums.clear();
+        }
         for t in s.tables.values_mut() {
             let before = t.clone();
             let pk_cols = t
@@ -432,6 +456,17 @@ trait DialectRules: Sync {
     fn indexes_inline(&self) -> bool {
         false
     }
+    /// Whether enum types are named types of their own (PostgreSQL), rather than spelled
+    /// out on each column.
+    fn named_enums(&self) -> bool {
+        true
+    }
+    /// A column-level `CHECK` that keeps an enum column to its values, where the type
+    /// itself does not (SQLite).
+    fn enum_check(&self, column: &str, values: &[String]) -> Option<String> {
+        let _ = (column, values);
+        None
+    }
     fn type_sql(&self, ty: &SqlType) -> String;
     /// The type of a column in CREATE TABLE / ADD COLUMN (a numbered key may differ).
     fn column_type(&self, table: Option<&TableDef>, c: &ColumnDef) -> String {
@@ -603,6 +638,11 @@ fn column_sql(d: Dialect, t: Option<&TableDef>, c: &ColumnDef) -> String {
     if let Some(def) = &c.default {
         let _ = write!(s, " DEFAULT {}", default_sql(&rules.expression_sql(def)));
     }
+    if let SqlType::Enum { values, .. } = &c.ty {
+        if let Some(check) = rules.enum_check(&c.name, values) {
+            let _ = write!(s, " {check}");
+        }
+    }
     if let Some(clause) = c
         .comment
         .as_deref()
@@ -755,9 +795,15 @@ fn common_op(d: Dialect, state: &Schema, op: &Operation) -> Result<Vec<String>, 
         } => {
             let mut out = Vec::new();
             let prefix = format!("ALTER TABLE {} ALTER COLUMN {}", t(table), t(column));
-            if let Some((_, ty)) = &change.ty {
+            if let Some((from, ty)) = &change.ty {
+                // An enum converts to another type (or enum) only through text.
+                let via = if matches!(from, SqlType::Enum { .. }) {
+                    "::text"
+                } else {
+                    ""
+                };
                 let ty = d.type_sql(ty);
-                out.push(format!("{prefix} TYPE {ty} USING {}::{ty}", t(column)));
+                out.push(format!("{prefix} TYPE {ty} USING {}{via}::{ty}", t(column)));
             }
             if let Some((_, nullable)) = change.nullable {
                 out.push(format!(
@@ -799,6 +845,11 @@ fn common_op(d: Dialect, state: &Schema, op: &Operation) -> Result<Vec<String>, 
             .execute_text(sql)
             .map(|s| vec![s.trim().to_string()])
             .unwrap_or_default(),
+        // Named types are PostgreSQL's (its dialect renders them); elsewhere each column
+        // spells its values, and the dialect rewrites those columns when they change.
+        Operation::CreateEnum { .. } | Operation::DropEnum { .. } | Operation::AlterEnum { .. } => {
+            vec![]
+        }
     })
 }
 

@@ -20,7 +20,7 @@ use super::{column_sql, constraint_sql, Dialect, DialectRules, Step};
 use crate::model::{
     ColumnDef, Constraint, ForeignKeyDef, IndexDef, ReferentialAction, Schema, TableDef,
 };
-use crate::ops::Operation;
+use crate::ops::{EnumChange, Operation};
 use crate::replay::{apply, ReplayError};
 use crate::types::SqlType;
 
@@ -67,6 +67,14 @@ impl DialectRules for Mysql {
             SqlType::Decimal(None) => "decimal(65,30)".into(),
             SqlType::Decimal(Some((p, s))) => format!("decimal({p},{s})"),
             SqlType::Json => "json".into(),
+            SqlType::Enum { values, .. } => format!(
+                "enum({})",
+                values
+                    .iter()
+                    .map(|v| mysql_literal(v))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
             SqlType::Custom { name, .. } => match ty.spelling_for("mysql") {
                 Some(own) => own.to_string(),
                 None => custom_spelling(name),
@@ -159,6 +167,10 @@ impl DialectRules for Mysql {
             }
             _ => plain,
         }
+    }
+
+    fn named_enums(&self) -> bool {
+        false
     }
 
     fn normalize_table(&self, t: &mut TableDef) {
@@ -288,6 +300,42 @@ fn modify(t: &TableDef, c: &ColumnDef) -> String {
     )
 }
 
+/// Each column of the enum gets its new value list. A renamed value takes three steps:
+/// the list with both spellings, the rows moved over, then the final list.
+fn alter_enum(
+    state: &Schema,
+    op: &Operation,
+    name: &str,
+    change: &EnumChange,
+) -> Result<Vec<String>, ReplayError> {
+    let mut after = state.clone();
+    apply(&mut after, op)?;
+    let mut out = Vec::new();
+    for (t, c) in state.enum_columns(name) {
+        let t_after = table(&after, &t.name)?;
+        let Some(c_after) = t_after.column(&c.name) else {
+            continue;
+        };
+        if let (EnumChange::Rename { from, to }, SqlType::Enum { values, .. }) = (change, &c.ty) {
+            let mut both = c.clone();
+            both.ty = SqlType::Enum {
+                name: name.to_string(),
+                values: values.iter().cloned().chain([to.clone()]).collect(),
+            };
+            out.push(modify(t, &both));
+            out.push(format!(
+                "UPDATE {} SET {col} = {} WHERE {col} = {}",
+                D.quote(&t.name),
+                mysql_literal(to),
+                mysql_literal(from),
+                col = D.quote(&c.name)
+            ));
+        }
+        out.push(modify(t_after, c_after));
+    }
+    Ok(out)
+}
+
 /// Dropping a foreign key leaves the index InnoDB made for it (named after it) behind.
 fn drop_foreign_key(table: &str, fk: &ForeignKeyDef, t: &TableDef) -> Vec<String> {
     let mut out = vec![alter(
@@ -405,6 +453,7 @@ fn render(state: &Schema, op: &Operation) -> Result<Vec<String>, ReplayError> {
             })?;
             vec![modify(t, c)]
         }
+        Operation::AlterEnum { name, change } => alter_enum(state, op, name, change)?,
         _ => super::common_op(D, state, op)?,
     };
     with_key_lengths(state, op, main)

@@ -1,9 +1,11 @@
 //! PostgreSQL: every change is an ALTER statement; identity columns; cyclic foreign keys
 //! added after the tables.
 
-use super::{constraint_sql, create_index_sql, quote, Dialect, DialectRules, Step};
+use super::{
+    constraint_sql, create_index_sql, quote, string_literal, Dialect, DialectRules, Step,
+};
 use crate::model::{ColumnDef, Constraint, Schema, TableDef};
-use crate::ops::Operation;
+use crate::ops::{EnumChange, Operation};
 use crate::replay::ReplayError;
 use crate::types::SqlType;
 
@@ -15,9 +17,10 @@ impl DialectRules for Postgres {
     }
 
     fn type_sql(&self, ty: &SqlType) -> String {
-        match ty.spelling_for("postgres") {
-            Some(own) => own.to_string(),
-            None => ty.to_string(),
+        match (ty, ty.spelling_for("postgres")) {
+            (SqlType::Enum { name, .. }, _) => quote(name),
+            (_, Some(own)) => own.to_string(),
+            (_, None) => ty.to_string(),
         }
     }
 
@@ -59,6 +62,15 @@ impl DialectRules for Postgres {
                 q(table),
                 constraint_sql(Dialect::Postgres, constraint)
             ))],
+            Operation::CreateEnum { def } => vec![Step::Sql(format!(
+                "CREATE TYPE {} AS ENUM ({})",
+                q(&def.name),
+                value_list(&def.values)
+            ))],
+            Operation::DropEnum { def } => vec![Step::Sql(format!("DROP TYPE {}", q(&def.name)))],
+            Operation::AlterEnum { name, change } => {
+                return Some(alter_enum(state, name, change));
+            }
             Operation::ValidateConstraint { table, name } => {
                 let sql = format!("ALTER TABLE {} VALIDATE CONSTRAINT {}", q(table), q(name));
                 vec![Step::Detached {
@@ -102,6 +114,9 @@ impl DialectRules for Postgres {
     }
 
     fn normalize_column(&self, _: &TableDef, c: &mut ColumnDef, _numbered_key: bool) {
+        if matches!(c.ty, SqlType::Enum { .. }) {
+            return;
+        }
         // PostgreSQL reports the SQL-standard names of the short spellings.
         let spelled = self.type_sql(&c.ty).to_ascii_lowercase();
         let spelled = match spelled.as_str() {
@@ -125,6 +140,117 @@ impl DialectRules for Postgres {
             }
         }
     }
+}
+
+fn value_list(values: &[String]) -> String {
+    values
+        .iter()
+        .map(|v| string_literal(v))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An enum's values changed. A value added goes in by `ADD VALUE`, in a step of its own
+/// that commits before later steps may use it; inside one transaction (a rehearsal,
+/// `--single-transaction`) the type is rebuilt instead, since values of a type created
+/// in the transaction are usable at once. A rename is in place. A removal or a new
+/// order rebuilds the type: a new type, each column converted through text, the old
+/// type dropped and the new one renamed; a removal first counts the rows that still
+/// hold the value, and refuses with that count.
+fn alter_enum(state: &Schema, name: &str, change: &EnumChange) -> Result<Vec<Step>, ReplayError> {
+    let def = state
+        .enums
+        .get(name)
+        .ok_or_else(|| ReplayError::NoEnum(name.to_string()))?;
+    let after = change
+        .applied_to(&def.values)
+        .map_err(|message| ReplayError::EnumChange {
+            name: name.to_string(),
+            message,
+        })?;
+    let rebuild = || rebuild_enum(state, name, &after);
+    Ok(match change {
+        EnumChange::Rename { from, to } => vec![Step::Sql(format!(
+            "ALTER TYPE {} RENAME VALUE {} TO {}",
+            quote(name),
+            string_literal(from),
+            string_literal(to)
+        ))],
+        EnumChange::Add { value, before } => {
+            let place = before
+                .as_deref()
+                .map(|b| format!(" BEFORE {}", string_literal(b)))
+                .unwrap_or_default();
+            vec![Step::Detached {
+                // IF NOT EXISTS: a run killed after the value went in finds it there.
+                sql: format!(
+                    "ALTER TYPE {} ADD VALUE IF NOT EXISTS {}{place}",
+                    quote(name),
+                    string_literal(value)
+                ),
+                in_transaction: rebuild().join(";\n"),
+                builds_index: None,
+            }]
+        }
+        EnumChange::Remove { value, .. } => {
+            let mut out: Vec<Step> = state
+                .enum_columns(name)
+                .into_iter()
+                .map(|(t, c)| Step::Sql(refuse_rows_holding(name, &t.name, &c.name, value)))
+                .collect();
+            out.extend(rebuild().into_iter().map(Step::Sql));
+            out
+        }
+        EnumChange::Reorder { .. } => rebuild().into_iter().map(Step::Sql).collect(),
+    })
+}
+
+/// The statements that replace enum `name` by a type with `values`, converting every
+/// column of it through text.
+fn rebuild_enum(state: &Schema, name: &str, values: &[String]) -> Vec<String> {
+    let new = quote(&format!("_schema_new_{name}"));
+    let mut out = vec![format!(
+        "CREATE TYPE {new} AS ENUM ({})",
+        value_list(values)
+    )];
+    for (t, c) in state.enum_columns(name) {
+        let prefix = format!(
+            "ALTER TABLE {} ALTER COLUMN {}",
+            quote(&t.name),
+            quote(&c.name)
+        );
+        // A default of the old type cannot be cast to the new one: set it again after.
+        if c.default.is_some() {
+            out.push(format!("{prefix} DROP DEFAULT"));
+        }
+        out.push(format!(
+            "{prefix} TYPE {new} USING {}::text::{new}",
+            quote(&c.name)
+        ));
+        if let Some(d) = &c.default {
+            out.push(format!("{prefix} SET DEFAULT {}", super::default_sql(d)));
+        }
+    }
+    out.push(format!("DROP TYPE {}", quote(name)));
+    out.push(format!("ALTER TYPE {new} RENAME TO {}", quote(name)));
+    out
+}
+
+/// A statement that fails, saying how many rows hold it, when any row of `table.column`
+/// still holds `value`.
+fn refuse_rows_holding(name: &str, table: &str, column: &str, value: &str) -> String {
+    let lit = string_literal;
+    format!(
+        "DO $schema$ DECLARE n bigint; BEGIN SELECT count(*) INTO n FROM {} WHERE {}::text = {}; \
+         IF n > 0 THEN RAISE EXCEPTION '% row(s) of %.% still hold %, which this revision removes from enum %; change them first', n, {}, {}, {}, {}; END IF; END $schema$",
+        quote(table),
+        quote(column),
+        lit(value),
+        lit(table),
+        lit(column),
+        lit(&format!("'{value}'")),
+        lit(name),
+    )
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use super::{
     create_index_sql, create_table_sql, is_literal, quote, quote_list, Dialect, DialectRules, Step,
 };
 use crate::model::{ColumnDef, IndexDef, Schema, TableDef};
-use crate::ops::Operation;
+use crate::ops::{EnumChange, Operation};
 use crate::replay::{apply, ReplayError};
 use crate::types::SqlType;
 
@@ -24,6 +24,7 @@ impl DialectRules for Sqlite {
     fn type_sql(&self, ty: &SqlType) -> String {
         match ty {
             SqlType::Bytes => "BLOB".into(),
+            SqlType::Enum { .. } => "TEXT".into(),
             SqlType::Custom { name, .. } => ty.spelling_for("sqlite").unwrap_or(name).to_string(),
             other => other.to_string().to_ascii_uppercase(),
         }
@@ -38,11 +39,30 @@ impl DialectRules for Sqlite {
         }
     }
 
+    fn named_enums(&self) -> bool {
+        false
+    }
+
+    fn enum_check(&self, column: &str, values: &[String]) -> Option<String> {
+        Some(format!(
+            "CHECK ({} IN ({}))",
+            quote(column),
+            values
+                .iter()
+                .map(|v| super::string_literal(v))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    }
+
     fn render_special(
         &self,
         state: &Schema,
         op: &Operation,
     ) -> Option<Result<Vec<Step>, ReplayError>> {
+        if let Operation::AlterEnum { name, change } = op {
+            return Some(alter_enum(state, op, name, change));
+        }
         if rebuild_reason(state, op).is_some() {
             return Some(rebuild_for(state, op));
         }
@@ -60,7 +80,13 @@ impl DialectRules for Sqlite {
     }
 
     fn normalize_column(&self, _: &TableDef, c: &mut ColumnDef, numbered_key: bool) {
-        c.ty = if numbered_key {
+        c.ty = if let SqlType::Enum { values, .. } = &c.ty {
+            // The values are in the column's CHECK; the type's name is nowhere.
+            SqlType::Enum {
+                name: String::new(),
+                values: values.clone(),
+            }
+        } else if numbered_key {
             SqlType::Integer
         } else {
             SqlType::parse(&self.type_sql(&c.ty).to_ascii_lowercase(), None)
@@ -151,12 +177,111 @@ fn rebuild_for(state: &Schema, op: &Operation) -> Result<Vec<Step>, ReplayError>
     let mut after_schema = Schema::from_tables([before.clone()]);
     apply(&mut after_schema, op)?;
     let after = after_schema.tables.get(tn).cloned().unwrap_or_default();
-    Ok(rebuild(&before, &after))
+    Ok(rebuild(&before, &after, &Default::default()))
+}
+
+/// An enum's values changed: every table with a column of it is rebuilt with the new
+/// `CHECK`; a renamed value is rewritten as the rows are copied.
+fn alter_enum(
+    state: &Schema,
+    op: &Operation,
+    name: &str,
+    change: &EnumChange,
+) -> Result<Vec<Step>, ReplayError> {
+    let mut after = state.clone();
+    apply(&mut after, op)?;
+    let mut tables: Vec<&str> = state
+        .enum_columns(name)
+        .iter()
+        .map(|(t, _)| t.name.as_str())
+        .collect();
+    tables.dedup();
+    let mut out = Vec::new();
+    for tn in tables {
+        let (Some(before), Some(t_after)) = (state.table(tn), after.table(tn)) else {
+            continue;
+        };
+        let mut copy = std::collections::BTreeMap::new();
+        if let EnumChange::Rename { from, to } = change {
+            for (_, c) in state.enum_columns(name).iter().filter(|(t, _)| t.name == tn) {
+                copy.insert(
+                    c.name.clone(),
+                    format!(
+                        "CASE {col} WHEN {} THEN {} ELSE {col} END",
+                        super::string_literal(from),
+                        super::string_literal(to),
+                        col = quote(&c.name)
+                    ),
+                );
+            }
+        }
+        out.extend(rebuild(before, t_after, &copy));
+    }
+    Ok(out)
+}
+
+/// The values of the enum `CHECK`s of a CREATE TABLE statement's columns, by column, as
+/// [`DialectRules::enum_check`] writes them: `CHECK ("c" IN ('a', 'b'))`, unnamed.
+pub fn enum_checks(sql: &str) -> Vec<(String, Vec<String>)> {
+    let toks = tokenize(sql);
+    let mut out = Vec::new();
+    let mut depth = 0;
+    for i in 0..toks.len() {
+        match &toks[i].0 {
+            Token::Open => depth += 1,
+            Token::Close => depth -= 1,
+            Token::Word(w) if depth == 1 && w.eq_ignore_ascii_case("CHECK") => {
+                let named = i >= 2
+                    && matches!(&toks[i - 2].0, Token::Word(c) if c.eq_ignore_ascii_case("CONSTRAINT"));
+                if named {
+                    continue;
+                }
+                let (Some(Token::Open), Some(Token::Quoted(col)), Some(Token::Word(kw)), Some(Token::Open)) = (
+                    toks.get(i + 1).map(|t| &t.0),
+                    toks.get(i + 2).map(|t| &t.0),
+                    toks.get(i + 3).map(|t| &t.0),
+                    toks.get(i + 4).map(|t| &t.0),
+                ) else {
+                    continue;
+                };
+                if !kw.eq_ignore_ascii_case("IN") {
+                    continue;
+                }
+                let mut values = Vec::new();
+                let mut j = i + 5;
+                let mut closed = false;
+                while let Some((t, _, _)) = toks.get(j) {
+                    match t {
+                        Token::Other(lit) if lit.len() >= 2 && lit.starts_with('\'') => {
+                            values.push(lit[1..lit.len() - 1].replace("''", "'"));
+                        }
+                        Token::Comma => {}
+                        Token::Close => {
+                            closed = true;
+                            break;
+                        }
+                        _ => break,
+                    }
+                    j += 1;
+                }
+                if closed && matches!(toks.get(j + 1).map(|t| &t.0), Some(Token::Close)) {
+                    out.push((col.clone(), values));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The documented rebuild. The runner turns foreign key enforcement off around the
-/// revision, as the procedure requires.
-fn rebuild(before: &TableDef, after: &TableDef) -> Vec<Step> {
+/// revision, as the procedure requires. `copy` gives, by column, the expression its rows
+/// are copied through (none: the column as it is).
+fn rebuild(
+    before: &TableDef,
+    after: &TableDef,
+    copy: &std::collections::BTreeMap<String, String>,
+) -> Vec<Step> {
     let tmp = format!("{REBUILD_PREFIX}{}", after.name);
     let common: Vec<String> = after
         .columns
@@ -166,11 +291,16 @@ fn rebuild(before: &TableDef, after: &TableDef) -> Vec<Step> {
         .collect();
     let mut out = vec![Step::Sql(create_table_sql(Dialect::Sqlite, after, &tmp))];
     if !common.is_empty() {
+        let select = common
+            .iter()
+            .map(|c| copy.get(c).cloned().unwrap_or_else(|| quote(c)))
+            .collect::<Vec<_>>()
+            .join(", ");
         out.push(Step::Sql(format!(
-            "INSERT INTO {} ({cols}) SELECT {cols} FROM {}",
+            "INSERT INTO {} ({}) SELECT {select} FROM {}",
             quote(&tmp),
+            quote_list(Dialect::Sqlite, &common),
             quote(&before.name),
-            cols = quote_list(Dialect::Sqlite, &common)
         )));
     }
     out.push(Step::SaveDependents {
