@@ -109,7 +109,11 @@ pub fn plan(
     let mut new = Schema::from_tables(models.into_iter().map(|f| f.model.table));
     // A crate creates, alters and drops the enum types its source defines, used or not;
     // those of the crates it depends on are theirs.
-    let own_enums: BTreeSet<&str> = found.enums.iter().map(|e| e.model.def.name.as_str()).collect();
+    let own_enums: BTreeSet<&str> = found
+        .enums
+        .iter()
+        .map(|e| e.model.def.name.as_str())
+        .collect();
     old.enums = state
         .schema
         .enums

@@ -11,8 +11,8 @@ use toml::Spanned;
 
 use crate::input;
 use crate::model::{
-    CheckDef, EnumDef, ColumnDef, Constraint, ForeignKeyDef, IndexDef, PrimaryKeyDef, ReferentialAction,
-    TableDef, UniqueDef,
+    CheckDef, ColumnDef, Constraint, EnumDef, ForeignKeyDef, IndexDef, PrimaryKeyDef,
+    ReferentialAction, TableDef, UniqueDef,
 };
 use crate::ops::{AlterColumn, EnumChange, ExecuteSql, Operation};
 use crate::types::SqlType;

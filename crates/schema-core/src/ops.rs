@@ -112,8 +112,12 @@ impl EnumChange {
                 if values.get(at + 1) != before.as_ref() {
                     return Err(format!(
                         "`{value}` stands before {}, not {}",
-                        values.get(at + 1).map_or("nothing".into(), |v| format!("`{v}`")),
-                        before.as_ref().map_or("nothing".into(), |v| format!("`{v}`"))
+                        values
+                            .get(at + 1)
+                            .map_or("nothing".into(), |v| format!("`{v}`")),
+                        before
+                            .as_ref()
+                            .map_or("nothing".into(), |v| format!("`{v}`"))
                     ));
                 }
                 out.remove(at);

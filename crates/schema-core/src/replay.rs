@@ -173,10 +173,24 @@ fn apply_to_enums(schema: &mut Schema, op: &Operation) -> Result<(), ReplayError
                     message,
                 })?;
             let values = e.values.clone();
+            // A default naming a renamed value names the new one (PostgreSQL keeps the
+            // value itself, not its spelling; the other dialects are told).
+            let renamed = match change {
+                crate::ops::EnumChange::Rename { from, to } => Some((
+                    crate::dialect::string_literal(from),
+                    crate::dialect::string_literal(to),
+                )),
+                _ => None,
+            };
             for c in schema.tables.values_mut().flat_map(|t| &mut t.columns) {
                 if let SqlType::Enum { name: n, values: v } = &mut c.ty {
                     if n == name {
                         *v = values.clone();
+                        if let (Some((from, to)), Some(d)) = (&renamed, &mut c.default) {
+                            if d.trim() == from {
+                                *d = to.clone();
+                            }
+                        }
                     }
                 }
             }

@@ -6,8 +6,8 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use schema_core::diff::enum_value_changes;
 use schema_core::dialect::Dialect;
+use schema_core::diff::enum_value_changes;
 use schema_core::file::{self, RevisionFile};
 use schema_core::replay::replay;
 use schema_core::{autogenerate, EnumChange, EnumDef, Operation, Schema, SqlType};
@@ -27,10 +27,17 @@ fn role(values: &[&str]) -> SqlType {
 fn members(values: &[&str], renamed: &[(&str, &str)]) -> Schema {
     let mut role_col = col("role", role(values));
     // The default names a value the type keeps (owner, until it is removed).
-    let default = if values.contains(&"owner") { "owner" } else { values[0] };
+    let default = if values.contains(&"owner") {
+        "owner"
+    } else {
+        values[0]
+    };
     role_col.default = Some(format!("'{default}'"));
     let mut s = schema(vec![id_table("members", vec![role_col])]);
-    s.enums.get_mut("channel_role").expect("derived").renamed_values = renamed
+    s.enums
+        .get_mut("channel_role")
+        .expect("derived")
+        .renamed_values = renamed
         .iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect();
@@ -38,7 +45,10 @@ fn members(values: &[&str], renamed: &[(&str, &str)]) -> Schema {
 }
 
 /// The file autogenerate writes, read back: what runs is what was written.
-fn through_file(upgrade: &[Operation], downgrade: &[Operation]) -> (Vec<Operation>, Vec<Operation>) {
+fn through_file(
+    upgrade: &[Operation],
+    downgrade: &[Operation],
+) -> (Vec<Operation>, Vec<Operation>) {
     let rf = RevisionFile {
         revision: "0002".into(),
         down_revisions: vec!["0001".into()],
@@ -126,7 +136,10 @@ fn five_revisions_replay_and_revert_through_the_file() {
         match i {
             0 => assert_eq!(
                 kinds,
-                ["+ create enum channel_role (owner, guest)", "+ create table members"]
+                [
+                    "+ create enum channel_role (owner, guest)",
+                    "+ create table members"
+                ]
             ),
             1 => assert_eq!(kinds, ["+ add value 'maintainer' to enum channel_role"]),
             2 => assert_eq!(
@@ -148,7 +161,11 @@ fn five_revisions_replay_and_revert_through_the_file() {
         }
         let before = state.clone();
         replay(&mut state, &up).expect("upgrade replays");
-        assert_eq!(state.canonical(), model.without_hints().canonical(), "step {i}");
+        assert_eq!(
+            state.canonical(),
+            model.without_hints().canonical(),
+            "step {i}"
+        );
         // The column carries the type's values after every change.
         assert_eq!(
             state.tables["members"].column("role").expect("role").ty,
@@ -161,7 +178,10 @@ fn five_revisions_replay_and_revert_through_the_file() {
     // The drop comes after the table's.
     let diff = autogenerate(&state, &Schema::new());
     assert_eq!(
-        diff.upgrade.iter().map(Operation::summary).collect::<Vec<_>>(),
+        diff.upgrade
+            .iter()
+            .map(Operation::summary)
+            .collect::<Vec<_>>(),
         ["- drop table members", "- drop enum channel_role"]
     );
 }
@@ -223,7 +243,10 @@ fn bad_enum_operations_are_replay_errors() {
     )
     .expect("parses");
     let e2 = replay(&mut Schema::new(), &e.upgrade).expect_err("no such enum");
-    assert!(e2.to_string().contains("enum type `nope` does not exist"), "{e2}");
+    assert!(
+        e2.to_string().contains("enum type `nope` does not exist"),
+        "{e2}"
+    );
 }
 
 #[test]
@@ -273,7 +296,9 @@ fn each_dialect_renders_the_changes() {
     assert!(pg_add[0]
         .as_sql()
         .expect("in-transaction form")
-        .starts_with(r#"CREATE TYPE "_schema_new_channel_role" AS ENUM ('owner', 'maintainer', 'guest')"#));
+        .starts_with(
+            r#"CREATE TYPE "_schema_new_channel_role" AS ENUM ('owner', 'maintainer', 'guest')"#
+        ));
     let remove = render(
         Dialect::Postgres,
         EnumChange::Remove {
@@ -281,7 +306,10 @@ fn each_dialect_renders_the_changes() {
             before: None,
         },
     );
-    assert!(remove[0].starts_with("DO $schema$") && remove[0].contains("'''guest'''"), "{remove:?}");
+    assert!(
+        remove[0].starts_with("DO $schema$") && remove[0].contains("'''guest'''"),
+        "{remove:?}"
+    );
     assert_eq!(
         &remove[1..],
         [
@@ -302,11 +330,15 @@ fn each_dialect_renders_the_changes() {
         },
     );
     assert!(
-        rename[0].contains(r#""role" TEXT NOT NULL DEFAULT 'owner' CHECK ("role" IN ('owner', 'viewer'))"#),
+        rename[0].contains(
+            r#""role" TEXT NOT NULL DEFAULT 'owner' CHECK ("role" IN ('owner', 'viewer'))"#
+        ),
         "{rename:?}"
     );
     assert!(
-        rename[1].contains(r#"SELECT "id", CASE "role" WHEN 'guest' THEN 'viewer' ELSE "role" END FROM "members""#),
+        rename[1].contains(
+            r#"SELECT "id", CASE "role" WHEN 'guest' THEN 'viewer' ELSE "role" END FROM "members""#
+        ),
         "{rename:?}"
     );
     // MySQL: both spellings, the rows moved, the final list.
@@ -332,8 +364,14 @@ fn each_dialect_renders_the_changes() {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    assert_eq!(pg[0], r#"CREATE TYPE "channel_role" AS ENUM ('owner', 'guest')"#);
-    assert!(pg[1].contains(r#""role" "channel_role" NOT NULL DEFAULT 'owner'"#), "{pg:?}");
+    assert_eq!(
+        pg[0],
+        r#"CREATE TYPE "channel_role" AS ENUM ('owner', 'guest')"#
+    );
+    assert!(
+        pg[1].contains(r#""role" "channel_role" NOT NULL DEFAULT 'owner'"#),
+        "{pg:?}"
+    );
     let sqlite: Vec<String> = Dialect::Sqlite
         .render_ops(&mut Schema::new(), &create.upgrade)
         .expect("renders")

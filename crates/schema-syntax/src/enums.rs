@@ -119,7 +119,10 @@ pub fn lower_enum(item: &syn::ItemEnum) -> Result<ModelEnum, Vec<ModelError>> {
             Ok(())
         });
         if let Err(e) = r {
-            errors.extend(e.into_iter().map(|e| ModelError::new(e.span(), e.to_string())));
+            errors.extend(
+                e.into_iter()
+                    .map(|e| ModelError::new(e.span(), e.to_string())),
+            );
         }
     }
     let name = name.unwrap_or_else(|| snake_case(&item.ident.to_string()));
@@ -159,7 +162,10 @@ pub fn lower_enum(item: &syn::ItemEnum) -> Result<ModelEnum, Vec<ModelError>> {
                 Ok(())
             });
             if let Err(e) = r {
-                errors.extend(e.into_iter().map(|e| ModelError::new(e.span(), e.to_string())));
+                errors.extend(
+                    e.into_iter()
+                        .map(|e| ModelError::new(e.span(), e.to_string())),
+                );
             }
         }
         // A `renamed_from` names the old spelling of this variant's final value.

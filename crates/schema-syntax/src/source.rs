@@ -367,9 +367,7 @@ fn visit_items(items: &[syn::Item], path: &Path, text: &str, mod_dir: &Path, sca
                 }
                 let name = m.ident.to_string();
                 match &m.content {
-                    Some((_, items)) => {
-                        visit_items(items, path, text, &mod_dir.join(&name), scan)
-                    }
+                    Some((_, items)) => visit_items(items, path, text, &mod_dir.join(&name), scan),
                     None => {
                         let explicit = m.attrs.iter().find(|a| a.path().is_ident("path")).and_then(
                             |a| match &a.meta {

@@ -2,7 +2,7 @@
 //! `#[derive(Table)]` struct per table, every name written out, so that parsing it back
 //! gives the same tables whatever the naming convention.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use schema_core::{SqlType, TableDef};
@@ -26,6 +26,19 @@ fn list(items: &[String]) -> String {
     items.iter().map(|s| lit(s)).collect::<Vec<_>>().join(", ")
 }
 
+/// `s` lower-cased, with `_` for each character that is not an ASCII letter or digit.
+fn lower_word(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// A field name for a column: the column name when it is a plain snake_case identifier
 /// (raw for a keyword), else a cleaned one (and the caller writes `name = ...`).
 fn field_name(column: &str, taken: &mut BTreeSet<String>) -> (String, bool) {
@@ -38,16 +51,7 @@ fn field_name(column: &str, taken: &mut BTreeSet<String>) -> (String, bool) {
     let mut name = if plain {
         column.to_string()
     } else {
-        let mut n: String = column
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let mut n = lower_word(column);
         if n.is_empty()
             || n.starts_with(|c: char| c.is_ascii_digit())
             || NOT_RAW.contains(&n.as_str())
@@ -119,14 +123,70 @@ fn rust_type(ty: &SqlType) -> (&'static str, Option<String>) {
     }
 }
 
-/// The source of one module holding a struct per table, in the order given.
+/// The enum types the tables' columns use, each with the Rust name it is written under:
+/// by the type's name, or (SQLite keeps no name) after its table and column.
+fn enum_types(
+    tables: &[TableDef],
+    taken: &mut BTreeSet<String>,
+) -> BTreeMap<(String, String), (String, String, Vec<String>)> {
+    let mut by_type: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    for t in tables {
+        for c in &t.columns {
+            let SqlType::Enum { name, values } = &c.ty else {
+                continue;
+            };
+            let sql_name = if name.is_empty() {
+                lower_word(&format!("{}_{}", t.name, c.name))
+            } else {
+                name.clone()
+            };
+            let (rust, _) = by_type
+                .entry(sql_name.clone())
+                .or_insert_with(|| (struct_name(&sql_name, taken), values.clone()))
+                .clone();
+            out.insert(
+                (t.name.clone(), c.name.clone()),
+                (rust, sql_name, values.clone()),
+            );
+        }
+    }
+    out
+}
+
+/// `#[derive(Enum)]` for one type, every value written out.
+fn write_enum(out: &mut String, rust: &str, sql_name: &str, values: &[String]) {
+    let _ = writeln!(out, "\n#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]");
+    let _ = writeln!(out, "#[enum_type(name = {})]", lit(sql_name));
+    let _ = writeln!(out, "pub enum {rust} {{");
+    let mut variants = BTreeSet::new();
+    for v in values {
+        let variant = struct_name(v, &mut variants);
+        let _ = writeln!(out, "    #[enum_value(name = {})]\n    {variant},", lit(v));
+    }
+    let _ = writeln!(out, "}}");
+}
+
+/// The source of one module holding a struct per table, in the order given, and an enum
+/// per enum type its columns use.
 pub fn model_source(tables: &[TableDef], header: &str) -> String {
     let mut out = String::new();
     for line in header.lines() {
         let _ = writeln!(out, "//! {line}");
     }
-    let _ = writeln!(out, "\nuse schema::Table;");
     let mut structs = BTreeSet::new();
+    let enums = enum_types(tables, &mut structs);
+    if enums.is_empty() {
+        let _ = writeln!(out, "\nuse schema::Table;");
+    } else {
+        let _ = writeln!(out, "\nuse schema::{{Enum, Table}};");
+    }
+    let mut written = BTreeSet::new();
+    for (rust, sql_name, values) in enums.values() {
+        if written.insert(sql_name.clone()) {
+            write_enum(&mut out, rust, sql_name, values);
+        }
+    }
     for t in tables {
         let _ = writeln!(out);
         let _ = writeln!(out, "#[derive(Debug, Clone, Table)]");
@@ -204,7 +264,10 @@ pub fn model_source(tables: &[TableDef], header: &str) -> String {
         let mut fields = BTreeSet::new();
         for c in &t.columns {
             let (field, renamed) = field_name(&c.name, &mut fields);
-            let (ty, type_attr) = rust_type(&c.ty);
+            let (ty, type_attr) = match enums.get(&(t.name.clone(), c.name.clone())) {
+                Some((rust, _, _)) => (rust.as_str(), None),
+                None => rust_type(&c.ty),
+            };
             let mut attrs: Vec<String> = Vec::new();
             if renamed {
                 attrs.push(format!("name = {}", lit(&c.name)));
@@ -270,6 +333,13 @@ mod tests {
                     },
                 ),
                 ColumnDef::new("at", SqlType::TimestampTz),
+                ColumnDef::new(
+                    "role",
+                    SqlType::Enum {
+                        name: "user_role".into(),
+                        values: vec!["owner".into(), "read-only".into()],
+                    },
+                ),
             ],
             primary_key: Some(PrimaryKeyDef {
                 name: "users_pkey".into(),

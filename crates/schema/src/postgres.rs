@@ -1002,7 +1002,10 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
             });
         let identity: String = row.get(5);
         let type_name: String = row.get(10);
-        let ty = match (row.get::<_, String>(9).as_str(), schema.enums.get(&type_name)) {
+        let ty = match (
+            row.get::<_, String>(9).as_str(),
+            schema.enums.get(&type_name),
+        ) {
             ("e", Some(e)) => SqlType::Enum {
                 name: type_name,
                 values: e.values.clone(),

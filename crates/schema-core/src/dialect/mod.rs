@@ -15,7 +15,9 @@ use crate::ops::{ExecuteSql, Operation};
 use crate::replay::{apply, ReplayError};
 use crate::types::SqlType;
 
-pub use sqlite::{constraint_clauses, enum_checks, rebuild_reason as sqlite_rebuild_reason, Clause};
+pub use sqlite::{
+    constraint_clauses, enum_checks, rebuild_reason as sqlite_rebuild_reason, Clause,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Dialect {
@@ -654,7 +656,7 @@ fn column_sql(d: Dialect, t: Option<&TableDef>, c: &ColumnDef) -> String {
 }
 
 /// A string literal: quotes doubled.
-pub(crate) fn string_literal(s: &str) -> String {
+pub fn string_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 

@@ -1,9 +1,7 @@
 //! PostgreSQL: every change is an ALTER statement; identity columns; cyclic foreign keys
 //! added after the tables.
 
-use super::{
-    constraint_sql, create_index_sql, quote, string_literal, Dialect, DialectRules, Step,
-};
+use super::{constraint_sql, create_index_sql, quote, string_literal, Dialect, DialectRules, Step};
 use crate::model::{ColumnDef, Constraint, Schema, TableDef};
 use crate::ops::{EnumChange, Operation};
 use crate::replay::ReplayError;

@@ -203,7 +203,11 @@ fn alter_enum(
         };
         let mut copy = std::collections::BTreeMap::new();
         if let EnumChange::Rename { from, to } = change {
-            for (_, c) in state.enum_columns(name).iter().filter(|(t, _)| t.name == tn) {
+            for (_, c) in state
+                .enum_columns(name)
+                .iter()
+                .filter(|(t, _)| t.name == tn)
+            {
                 copy.insert(
                     c.name.clone(),
                     format!(
@@ -236,12 +240,18 @@ pub fn enum_checks(sql: &str) -> Vec<(String, Vec<String>)> {
                 if named {
                     continue;
                 }
-                let (Some(Token::Open), Some(Token::Quoted(col)), Some(Token::Word(kw)), Some(Token::Open)) = (
+                let (
+                    Some(Token::Open),
+                    Some(Token::Quoted(col)),
+                    Some(Token::Word(kw)),
+                    Some(Token::Open),
+                ) = (
                     toks.get(i + 1).map(|t| &t.0),
                     toks.get(i + 2).map(|t| &t.0),
                     toks.get(i + 3).map(|t| &t.0),
                     toks.get(i + 4).map(|t| &t.0),
-                ) else {
+                )
+                else {
                     continue;
                 };
                 if !kw.eq_ignore_ascii_case("IN") {
