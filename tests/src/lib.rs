@@ -374,22 +374,31 @@ impl TestDb {
 
     /// Runs SQL statements (no results).
     pub fn execute(&self, sql: &str) {
+        if let Err(e) = self.try_execute(sql) {
+            panic!("execute {sql}: {e}");
+        }
+    }
+
+    /// Runs SQL, giving the database's refusal back as text.
+    pub fn try_execute(&self, sql: &str) -> Result<(), String> {
         match self {
             TestDb::Sqlite(p) => rusqlite::Connection::open(p)
                 .expect("open")
                 .execute_batch(sql)
-                .expect("execute"),
+                .map_err(|e| e.to_string()),
             TestDb::Postgres(u) => {
                 let rt = runtime();
                 let c = pg_connect(&rt, u);
-                rt.block_on(c.batch_execute(sql)).expect("execute");
+                rt.block_on(c.batch_execute(sql))
+                    .map_err(|e| format!("{e:?}"))
             }
             TestDb::Mysql(u) => {
                 use mysql_async::prelude::Queryable;
                 let rt = runtime();
                 let mut c = my_connect(&rt, u);
-                rt.block_on(c.query_drop(sql)).expect("execute");
+                let r = rt.block_on(c.query_drop(sql)).map_err(|e| e.to_string());
                 let _ = rt.block_on(c.disconnect());
+                r
             }
         }
     }

@@ -1,15 +1,17 @@
 //! One model using every schema object built so far (an enum type, comments, an identity
 //! key, a stored generated column, an index with `include`, and where the dialects allow
-//! it a partial index): `revision` writes it, `upgrade` runs it, and `create_all` from the
-//! same models gives the same database as the replayed chain, with `check --database`
-//! finding no drift, on every dialect with the features it has.
+//! them a partial index and one over an expression): `revision` writes it, `upgrade` runs
+//! it, and `create_all` from the same models gives the same database as the replayed
+//! chain, with `check --database` finding no drift, on every dialect with the features it
+//! has.
 
 use schema_core::Schema;
 use schema_e2e::{assert_schema, CreateAll, Fixture, TestDb};
 
 const USERS: &str = "models/src/users.rs";
 
-/// The blog's models with every feature; `partial` adds a partial index (not on MariaDB).
+/// The blog's models with every feature; `partial` adds a partial index and an index over
+/// an expression (neither on MariaDB).
 fn fixture(partial: bool) -> Fixture {
     let f = Fixture::new("blog");
     f.edit(
@@ -18,7 +20,7 @@ fn fixture(partial: bool) -> Fixture {
         "use schema::{Enum, Table};\n\n#[derive(Debug, Clone, Copy, PartialEq, Enum)]\n#[enum_type(name = \"user_role\")]\npub enum Role {\n    Owner,\n    Guest,\n}\n",
     );
     let partial_index = if partial {
-        "#[table(index(name = \"ix_users_active_email\", columns(\"email\"), where = \"karma > 0\"))]\n"
+        "#[table(index(name = \"ix_users_active_email\", columns(\"email\"), where = \"karma > 0\"))]\n#[table(index(name = \"ix_users_lower_name\", expressions(\"lower(display_name)\"), unique))]\n"
     } else {
         ""
     };

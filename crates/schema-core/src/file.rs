@@ -295,6 +295,8 @@ struct RawIndex {
     using: Option<String>,
     #[serde(default)]
     include: Vec<String>,
+    #[serde(default)]
+    expressions: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -577,6 +579,15 @@ fn lower_index(i: RawIndex) -> Result<IndexDef, String> {
     if let Some(p) = &i.predicate {
         input::expression(p).map_err(|e| format!("index `{}`: `where`: {e}", i.name))?;
     }
+    for e in &i.expressions {
+        input::expression(e).map_err(|err| format!("index `{}`: `expressions`: {err}", i.name))?;
+    }
+    if i.columns.is_empty() && i.expressions.is_empty() {
+        return Err(format!(
+            "index `{}` needs `columns` or `expressions`",
+            i.name
+        ));
+    }
     if let Some(m) = &i.using {
         if m.is_empty() || !m.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(format!(
@@ -593,6 +604,7 @@ fn lower_index(i: RawIndex) -> Result<IndexDef, String> {
         predicate: i.predicate,
         using: i.using,
         include: i.include,
+        expressions: i.expressions,
     })
 }
 
@@ -888,6 +900,9 @@ fn index_inline(i: &IndexDef) -> String {
         string(&i.name),
         strings(&i.columns)
     );
+    if !i.expressions.is_empty() {
+        let _ = write!(s, ", expressions = {}", strings(&i.expressions));
+    }
     if i.unique {
         s.push_str(", unique = true");
     }

@@ -324,6 +324,8 @@ pub struct IndexDef {
     pub using: Option<String>,
     /// PostgreSQL: columns stored in the index beside its key (`INCLUDE (...)`).
     pub include: Vec<String>,
+    /// Expressions in the key after `columns` (`lower(email)`; PostgreSQL and SQLite).
+    pub expressions: Vec<String>,
 }
 
 impl PartialEq for IndexDef {
@@ -334,6 +336,7 @@ impl PartialEq for IndexDef {
             && self.predicate == other.predicate
             && self.using == other.using
             && self.include == other.include
+            && self.expressions == other.expressions
     }
 }
 

@@ -238,11 +238,19 @@ pub fn unsupported_on(ops: &[Operation], dialects: &[Dialect]) -> Vec<String> {
                 Operation::CreateIndex { table, index } => vec![(table.as_str(), index)],
                 _ => vec![],
             };
-            for (t, i) in indexes.into_iter().filter(|(_, i)| i.predicate.is_some()) {
-                out.push(format!(
-                    "index {} on {t} is partial (`where`), which MariaDB/MySQL does not have: leave mysql out of the crate's `dialects`, or drop the condition",
-                    i.name
-                ));
+            for (t, i) in indexes {
+                if i.predicate.is_some() {
+                    out.push(format!(
+                        "index {} on {t} is partial (`where`), which MariaDB/MySQL does not have: leave mysql out of the crate's `dialects`, or drop the condition",
+                        i.name
+                    ));
+                }
+                if !i.expressions.is_empty() {
+                    out.push(format!(
+                        "index {} on {t} has expressions, which MariaDB does not index: leave mysql out of the crate's `dialects`, or index a stored generated column instead",
+                        i.name
+                    ));
+                }
             }
         }
     }

@@ -127,6 +127,7 @@ pub struct IndexAttr {
     pub predicate: Option<String>,
     pub using: Option<String>,
     pub include: Vec<String>,
+    pub expressions: Vec<String>,
     pub span: Span,
 }
 
@@ -198,6 +199,7 @@ impl TableAttrs {
                             predicate: None,
                             using: None,
                             include: vec![],
+                            expressions: vec![],
                             span,
                         };
                         let is_index = key == "index";
@@ -226,9 +228,21 @@ impl TableAttrs {
                                 ix.using = Some(method);
                             } else if is_index && m.path.is_ident("include") {
                                 ix.include = columns(&m)?;
+                            } else if is_index && m.path.is_ident("expressions") {
+                                let content;
+                                syn::parenthesized!(content in m.input);
+                                let list = content.parse_terminated(
+                                    <LitStr as syn::parse::Parse>::parse,
+                                    syn::Token![,],
+                                )?;
+                                for lit in &list {
+                                    input::expression(&lit.value())
+                                        .map_err(|e| syn::Error::new(lit.span(), e))?;
+                                }
+                                ix.expressions = list.iter().map(LitStr::value).collect();
                             } else {
                                 let keys: &[&str] = if is_index {
-                                    &["columns", "name", "unique", "concurrently", "where", "using", "include"]
+                                    &["columns", "expressions", "name", "unique", "concurrently", "where", "using", "include"]
                                 } else {
                                     &["columns", "name"]
                                 };

@@ -432,7 +432,16 @@ fn lower_table_attrs(
         });
     }
     for ix in &tattrs.indexes {
-        check_cols(&ix.columns, ix.span, errors);
+        // An index of expressions alone names no column, and needs a name of its own.
+        let expressions_only = ix.columns.is_empty() && !ix.expressions.is_empty();
+        if !expressions_only {
+            check_cols(&ix.columns, ix.span, errors);
+        } else if ix.name.is_none() {
+            errors.push(ModelError::new(
+                ix.span,
+                "an index of `expressions` alone needs `name = \"...\"`",
+            ));
+        }
         if !ix.include.is_empty() {
             check_cols(&ix.include, ix.span, errors);
         }
@@ -447,6 +456,7 @@ fn lower_table_attrs(
             predicate: ix.predicate.clone(),
             using: ix.using.clone(),
             include: ix.include.clone(),
+            expressions: ix.expressions.clone(),
         });
     }
     for uq in &tattrs.uniques {

@@ -137,7 +137,8 @@ pub fn table_expr(core: &TokenStream, t: &TableDef) -> TokenStream {
     let indexes = t.indexes.iter().map(|i| {
         let (n, cols, u, c) = (&i.name, strings(&i.columns), i.unique, i.concurrently);
         let (p, m, inc) = (opt_string(&i.predicate), opt_string(&i.using), strings(&i.include));
-        quote! { #core::IndexDef { name: ::std::string::String::from(#n), columns: #cols, unique: #u, concurrently: #c, predicate: #p, using: #m, include: #inc } }
+        let exprs = strings(&i.expressions);
+        quote! { #core::IndexDef { name: ::std::string::String::from(#n), columns: #cols, unique: #u, concurrently: #c, predicate: #p, using: #m, include: #inc, expressions: #exprs } }
     });
     let renamed = opt_string(&t.renamed_from);
     let comment = opt_string(&t.comment);

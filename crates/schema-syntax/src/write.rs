@@ -241,6 +241,9 @@ pub fn model_source(tables: &[TableDef], header: &str) -> String {
         }
         for i in &t.indexes {
             let mut extra = String::new();
+            if !i.expressions.is_empty() {
+                let _ = write!(extra, ", expressions({})", list(&i.expressions));
+            }
             if i.unique {
                 extra.push_str(", unique");
             }
@@ -361,6 +364,7 @@ mod tests {
                 using: Some("btree".into()),
                 include: vec!["self".into()],
                 concurrently: false,
+                expressions: vec!["lower(\"self\")".into()],
             }],
             comment: Some("people who sign in".into()),
             ..Default::default()

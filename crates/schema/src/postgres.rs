@@ -1077,7 +1077,10 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
                     ARRAY(SELECT a.attname::text FROM unnest(ix.indkey::int2[]) WITH ORDINALITY k(n, ord) \
                           JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.n \
                           WHERE k.ord > ix.indnkeyatts ORDER BY k.ord), \
-                    pg_get_expr(ix.indpred, ix.indrelid), am.amname::text \
+                    pg_get_expr(ix.indpred, ix.indrelid), am.amname::text, \
+                    ARRAY(SELECT pg_get_indexdef(ix.indexrelid, k.ord::int, true) \
+                          FROM unnest(ix.indkey::int2[]) WITH ORDINALITY k(n, ord) \
+                          WHERE k.n = 0 AND k.ord <= ix.indnkeyatts ORDER BY k.ord) \
              FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid JOIN pg_class t ON t.oid = ix.indrelid \
              JOIN pg_am am ON am.oid = i.relam \
              JOIN pg_namespace n ON n.oid = t.relnamespace \
@@ -1101,6 +1104,7 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
             predicate: row.get(5),
             using: (method != "btree").then_some(method),
             concurrently: false,
+            expressions: row.get(7),
         });
     }
     Ok(schema)

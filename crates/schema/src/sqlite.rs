@@ -443,6 +443,43 @@ fn generated_expressions(sql: &str) -> Vec<String> {
     out
 }
 
+/// The expressions among an index's keys, from its `CREATE INDEX` statement: the
+/// parenthesised elements of the key list (a column is a bare or quoted name).
+fn index_expressions(sql: &str) -> Vec<String> {
+    // The key list opens at the first parenthesis after ` ON `.
+    let upper = sql.to_ascii_uppercase();
+    let Some(on) = upper.find(" ON ") else {
+        return vec![];
+    };
+    let Some(open) = sql[on..].find('(').map(|i| i + on) else {
+        return vec![];
+    };
+    let Some(close) = closing_paren(sql, open) else {
+        return vec![];
+    };
+    let keys = &sql[open + 1..close];
+    let mut out = Vec::new();
+    let (mut depth, mut start, mut quote) = (0i32, 0usize, None::<char>);
+    for (i, ch) in keys.char_indices().chain([(keys.len(), ',')]) {
+        match (quote, ch) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(ch),
+            (None, '(') => depth += 1,
+            (None, ')') => depth -= 1,
+            (None, ',') if depth == 0 => {
+                let key = keys[start..i].trim();
+                if let Some(inner) = key.strip_prefix('(').and_then(|k| k.strip_suffix(')')) {
+                    out.push(inner.trim().to_string());
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Reads the schema of every user table (not SQLite's own, not the history).
 pub fn introspect(conn: &Connection) -> Result<Schema, RunError> {
     let mut stmt = conn
@@ -578,6 +615,7 @@ fn introspect_table(conn: &Connection, name: &str, sql: &str) -> Result<TableDef
                     columns: cols,
                     unique,
                     predicate: sql.as_deref().and_then(index_predicate),
+                    expressions: sql.as_deref().map(index_expressions).unwrap_or_default(),
                     ..Default::default()
                 })
             }

@@ -230,6 +230,9 @@ impl Dialect {
                     .predicate
                     .as_deref()
                     .map(|p| self.rules().normalize_expr(p));
+                for e in &mut i.expressions {
+                    *e = self.rules().normalize_expr(e);
+                }
                 if !self.rules().index_methods() {
                     i.using = None;
                     i.include.clear();
@@ -406,6 +409,11 @@ trait DialectRules: Sync {
         i.columns
             .iter()
             .map(|c| format!("\"{}\"", c.replace('"', "\"\"")))
+            .chain(
+                i.expressions
+                    .iter()
+                    .map(|e| format!("({})", self.expression_sql(e))),
+            )
             .collect::<Vec<_>>()
             .join(", ")
     }

@@ -112,6 +112,12 @@ impl DialectRules for Mysql {
                     D.quote(name)
                 }
             })
+            // MySQL 8's functional key parts; MariaDB has none (`revision` refuses them).
+            .chain(
+                i.expressions
+                    .iter()
+                    .map(|e| format!("(({}))", backquoted(e))),
+            )
             .collect::<Vec<_>>()
             .join(", ")
     }
