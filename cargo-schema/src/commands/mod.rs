@@ -107,24 +107,33 @@ pub fn plan(
             .cloned(),
     );
     let mut new = Schema::from_tables(models.into_iter().map(|f| f.model.table));
-    // A crate creates, alters and drops the enum types its source defines, used or not;
-    // those of the crates it depends on are theirs.
-    let own_enums: BTreeSet<&str> = found
-        .enums
-        .iter()
-        .map(|e| e.model.def.name.as_str())
-        .collect();
+    // A crate creates, alters and drops the enum types and views its source defines (an
+    // enum type used or not); those the other crates' revisions created are theirs.
+    let own_enums = state.ownership.enums_of(&krate.branch);
+    let own_views = state.ownership.views_of(&krate.branch);
     old.enums = state
         .schema
         .enums
         .iter()
-        .filter(|(n, _)| own_enums.contains(n.as_str()))
+        .filter(|(n, _)| own_enums.contains(*n))
         .map(|(n, e)| (n.clone(), e.clone()))
+        .collect();
+    old.views = state
+        .schema
+        .views
+        .iter()
+        .filter(|(n, _)| own_views.contains(*n))
+        .map(|(n, v)| (n.clone(), v.clone()))
         .collect();
     new.enums = found
         .enums
         .iter()
         .map(|e| (e.model.def.name.clone(), e.model.def.clone()))
+        .collect();
+    new.views = found
+        .views
+        .iter()
+        .map(|v| (v.model.def.name.clone(), v.model.def.clone()))
         .collect();
     let diff = autogenerate(&old, &new);
     // What the new revision references that its own ancestry does not include.

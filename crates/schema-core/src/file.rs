@@ -12,7 +12,7 @@ use toml::Spanned;
 use crate::input;
 use crate::model::{
     CheckDef, ColumnDef, Constraint, EnumDef, ForeignKeyDef, IndexDef, PrimaryKeyDef,
-    ReferentialAction, TableDef, UniqueDef,
+    ReferentialAction, TableDef, UniqueDef, ViewDef,
 };
 use crate::ops::{AlterColumn, EnumChange, ExecuteSql, Operation};
 use crate::types::SqlType;
@@ -193,6 +193,8 @@ enum RawOp {
         column: Option<String>,
         comment: RawChange<String>,
     },
+    CreateView(RawView),
+    DropView(RawView),
     CreateEnum {
         name: String,
         values: Vec<String>,
@@ -218,6 +220,15 @@ enum RawOp {
         #[serde(default)]
         from: Option<Vec<String>>,
     },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawView {
+    name: String,
+    sql: RawSql,
+    #[serde(default)]
+    materialized: bool,
 }
 
 #[derive(Deserialize)]
@@ -500,6 +511,46 @@ fn lower_column(c: RawColumn) -> Result<ColumnDef, String> {
         auto_increment: c.auto_increment,
         renamed_from: None,
         comment: c.comment,
+    })
+}
+
+/// SQL given once for every dialect, or per dialect (known keys, at least one).
+fn lower_sql(sql: RawSql) -> Result<ExecuteSql, String> {
+    Ok(match sql {
+        RawSql::All(s) => ExecuteSql::All(s),
+        RawSql::PerDialect(texts) => {
+            let names: Vec<&str> = Dialect::ALL.iter().map(|d| d.name()).collect();
+            if let Some(k) = texts.keys().find(|k| !names.contains(&k.as_str())) {
+                return Err(format!(
+                    "`sql` has an unknown dialect key `{k}`; the keys are {}",
+                    names.join(", ")
+                ));
+            }
+            if texts.is_empty() {
+                return Err(format!(
+                    "`sql` needs a string or keys per dialect ({})",
+                    names.join(", ")
+                ));
+            }
+            ExecuteSql::PerDialect(texts)
+        }
+    })
+}
+
+fn lower_view(v: RawView) -> Result<ViewDef, String> {
+    input::identifier(&v.name).map_err(|e| format!("view {e}"))?;
+    let sql = lower_sql(v.sql)?;
+    let texts: Vec<&String> = match &sql {
+        ExecuteSql::All(s) => vec![s],
+        ExecuteSql::PerDialect(m) => m.values().collect(),
+    };
+    for t in texts {
+        input::view_query(t).map_err(|e| format!("view `{}`: {e}", v.name))?;
+    }
+    Ok(ViewDef {
+        name: v.name,
+        sql,
+        materialized: v.materialized,
     })
 }
 
@@ -792,25 +843,13 @@ fn lower_op(raw: RawOp) -> Result<Operation, String> {
             Operation::AlterEnum { name, change }
         }
         RawOp::Execute { sql } => Operation::Execute {
-            sql: match sql {
-                RawSql::All(s) => ExecuteSql::All(s),
-                RawSql::PerDialect(texts) => {
-                    let names: Vec<&str> = Dialect::ALL.iter().map(|d| d.name()).collect();
-                    if let Some(k) = texts.keys().find(|k| !names.contains(&k.as_str())) {
-                        return Err(format!(
-                            "`sql` has an unknown dialect key `{k}`; the keys are {}",
-                            names.join(", ")
-                        ));
-                    }
-                    if texts.is_empty() {
-                        return Err(format!(
-                            "`sql` needs a string or keys per dialect ({})",
-                            names.join(", ")
-                        ));
-                    }
-                    ExecuteSql::PerDialect(texts)
-                }
-            },
+            sql: lower_sql(sql)?,
+        },
+        RawOp::CreateView(v) => Operation::CreateView {
+            view: lower_view(v)?,
+        },
+        RawOp::DropView(v) => Operation::DropView {
+            view: lower_view(v)?,
         },
     })
 }
@@ -1163,6 +1202,13 @@ pub fn write_op(out: &mut String, section: &str, op: &Operation) {
             }
             let _ = writeln!(out, "comment = {{ {} }}", parts.join(", "));
         }
+        Operation::CreateView { view } | Operation::DropView { view } => {
+            let _ = writeln!(out, "name = {}", string(&view.name));
+            write_sql(out, &view.sql);
+            if view.materialized {
+                let _ = writeln!(out, "materialized = true");
+            }
+        }
         Operation::CreateEnum { def } | Operation::DropEnum { def } => {
             let _ = writeln!(
                 out,
@@ -1193,18 +1239,22 @@ pub fn write_op(out: &mut String, section: &str, op: &Operation) {
                 }
             }
         }
-        Operation::Execute { sql } => match sql {
-            ExecuteSql::All(s) => {
-                let _ = writeln!(out, "sql = {}", string(s));
-            }
-            ExecuteSql::PerDialect(texts) => {
-                let parts: Vec<String> = texts
-                    .iter()
-                    .map(|(k, v)| format!("{k} = {}", string(v)))
-                    .collect();
-                let _ = writeln!(out, "sql = {{ {} }}", parts.join(", "));
-            }
-        },
+        Operation::Execute { sql } => write_sql(out, sql),
+    }
+}
+
+fn write_sql(out: &mut String, sql: &ExecuteSql) {
+    match sql {
+        ExecuteSql::All(s) => {
+            let _ = writeln!(out, "sql = {}", string(s));
+        }
+        ExecuteSql::PerDialect(texts) => {
+            let parts: Vec<String> = texts
+                .iter()
+                .map(|(k, v)| format!("{k} = {}", string(v)))
+                .collect();
+            let _ = writeln!(out, "sql = {{ {} }}", parts.join(", "));
+        }
     }
 }
 

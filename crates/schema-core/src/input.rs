@@ -140,6 +140,54 @@ fn one_expression(d: &dyn ParserDialect, expr: &str) -> Result<(), String> {
     }
 }
 
+/// A view's query: exactly one query (`SELECT ...`, `WITH ... SELECT ...`, `VALUES`), as
+/// PostgreSQL, SQLite or MySQL parses it. `SELECT 1; DROP TABLE t` is refused.
+pub fn view_query(sql: &str) -> Result<(), String> {
+    let text = sql.trim().trim_end_matches(';');
+    if text.trim().is_empty() {
+        return Err("empty view query".into());
+    }
+    let dialects: [&dyn ParserDialect; 3] = [
+        &PostgreSqlDialect {},
+        &SQLiteDialect {},
+        &sqlparser::dialect::MySqlDialect {},
+    ];
+    let mut first_error = None;
+    for d in dialects {
+        let parsed = Parser::new(d)
+            .try_with_sql(text)
+            .and_then(|mut p| {
+                let q = p.parse_query()?;
+                Ok((q, p.peek_token().token))
+            })
+            .map_err(|e| e.to_string())
+            .and_then(|(q, next)| {
+                use sqlparser::ast::SetExpr;
+                match *q.body {
+                    SetExpr::Select(_)
+                    | SetExpr::Query(_)
+                    | SetExpr::SetOperation { .. }
+                    | SetExpr::Values(_)
+                    | SetExpr::Table(_) => Ok(next),
+                    _ => Err("a view's query reads rows; it does not change them".to_string()),
+                }
+            });
+        match parsed {
+            Ok(Token::EOF) => return Ok(()),
+            Ok(t) => {
+                first_error.get_or_insert(format!("unexpected `{t}` after the query"));
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(format!(
+        "not one query: {}",
+        first_error.unwrap_or_default()
+    ))
+}
+
 /// Text for a one-line SQL comment: line breaks become spaces, so nothing a user wrote
 /// (a revision message) can start a statement in a script.
 pub fn comment_text(s: &str) -> String {
@@ -183,6 +231,20 @@ mod tests {
             "numeric(1,2,3)",
         ] {
             assert!(type_spelling(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn view_queries() {
+        for ok in [
+            "SELECT id, email FROM members WHERE deleted_at IS NULL",
+            "WITH a AS (SELECT 1 AS x) SELECT x FROM a;",
+            "SELECT `id` FROM `users`",
+        ] {
+            assert!(view_query(ok).is_ok(), "{ok}: {:?}", view_query(ok));
+        }
+        for bad in ["SELECT 1; DROP TABLE users", "", "DELETE FROM users"] {
+            assert!(view_query(bad).is_err(), "{bad}");
         }
     }
 

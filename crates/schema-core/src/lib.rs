@@ -26,7 +26,7 @@ pub use file::{FileError, RevisionFile};
 pub use graph::{GraphError, MigrationGraph, Revision};
 pub use model::{
     CheckDef, ColumnDef, Constraint, EnumDef, ForeignKeyDef, Generated, IndexDef, PrimaryKeyDef,
-    ReferentialAction, Schema, TableDef, UniqueDef,
+    ReferentialAction, Schema, TableDef, UniqueDef, ViewDef,
 };
 pub use naming::NamingConvention;
 pub use ops::{AlterColumn, EnumChange, ExecuteSql, Operation};

@@ -15,6 +15,8 @@ pub struct Schema {
     /// Named enum types (PostgreSQL keeps them as types; SQLite and MySQL spell each
     /// column's values out, so their schemas read back without this map).
     pub enums: BTreeMap<String, EnumDef>,
+    /// Views by name.
+    pub views: BTreeMap<String, ViewDef>,
 }
 
 impl Schema {
@@ -36,21 +38,28 @@ impl Schema {
                 });
             }
         }
-        Schema { tables, enums }
+        Schema {
+            tables,
+            enums,
+            views: BTreeMap::new(),
+        }
     }
 
     /// The models of several crates as one schema (an app and the crates it builds on):
     /// `Schema::combine([core::models(), plugin::models()])`.
     pub fn combine(parts: impl IntoIterator<Item = Schema>) -> Schema {
         let mut enums = BTreeMap::new();
+        let mut views = BTreeMap::new();
         let mut tables = Vec::new();
         for p in parts {
             enums.extend(p.enums);
+            views.extend(p.views);
             tables.extend(p.tables.into_values());
         }
         let mut s = Schema::from_tables(tables);
         // A part's own definition carries its hints.
         s.enums.extend(enums);
+        s.views = views;
         s
     }
 
@@ -228,6 +237,75 @@ impl TableDef {
             || self.uniques.iter().any(|u| has(&u.columns))
             || self.foreign_keys.iter().any(|f| has(&f.columns))
             || self.indexes.iter().any(|i| has(&i.columns))
+    }
+}
+
+/// A view: its query (one for every dialect, or one per dialect), as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewDef {
+    pub name: String,
+    pub sql: crate::ops::ExecuteSql,
+    /// PostgreSQL's materialized view (its rows kept, refreshed by hand).
+    pub materialized: bool,
+}
+
+impl ViewDef {
+    /// Whether the view's query names `object` (a table or view), by its words: enough
+    /// to order views and to know which a change of `object` touches (a false match only
+    /// recreates a view).
+    pub fn mentions(&self, object: &str) -> bool {
+        let texts: Vec<&str> = match &self.sql {
+            crate::ops::ExecuteSql::All(s) => vec![s.as_str()],
+            crate::ops::ExecuteSql::PerDialect(m) => m.values().map(String::as_str).collect(),
+        };
+        texts.iter().any(|t| {
+            t.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+                .any(|w| w.eq_ignore_ascii_case(object))
+        })
+    }
+}
+
+impl Schema {
+    /// View names ordered so that a view comes after the views it reads.
+    pub fn view_order(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut visiting = std::collections::BTreeSet::new();
+        fn visit(
+            s: &Schema,
+            name: &str,
+            out: &mut Vec<String>,
+            visiting: &mut std::collections::BTreeSet<String>,
+        ) {
+            if out.iter().any(|o| o == name) || !visiting.insert(name.to_string()) {
+                return;
+            }
+            if let Some(v) = s.views.get(name) {
+                for other in s.views.keys().filter(|o| *o != name) {
+                    if v.mentions(other) {
+                        visit(s, other, out, visiting);
+                    }
+                }
+            }
+            out.push(name.to_string());
+        }
+        for name in self.views.keys() {
+            visit(self, name, &mut out, &mut visiting);
+        }
+        out
+    }
+
+    /// The views that read `object`, directly or through other views, in creation order.
+    pub fn views_over(&self, objects: &[&str]) -> Vec<String> {
+        let mut hit: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+        let order = self.view_order();
+        // In creation order, a view's dependencies are decided before it.
+        for name in &order {
+            let v = &self.views[name];
+            if objects.iter().any(|o| v.mentions(o)) || hit.iter().any(|h| v.mentions(h)) {
+                hit.insert(name.clone());
+            }
+        }
+        order.into_iter().filter(|n| hit.contains(n)).collect()
     }
 }
 

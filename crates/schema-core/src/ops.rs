@@ -1,6 +1,6 @@
 //! The dialect-neutral operations a migration file lists.
 
-use crate::model::{ColumnDef, Constraint, EnumDef, IndexDef, TableDef};
+use crate::model::{ColumnDef, Constraint, EnumDef, IndexDef, TableDef, ViewDef};
 use crate::types::SqlType;
 
 /// SQL for a data step: one string for every dialect, or one per dialect.
@@ -240,6 +240,12 @@ pub enum Operation {
         name: String,
         change: EnumChange,
     },
+    CreateView {
+        view: ViewDef,
+    },
+    DropView {
+        view: ViewDef,
+    },
     /// Sets (or, to `None`, removes) the comment of a table, or of one of its columns.
     SetComment {
         table: String,
@@ -272,6 +278,8 @@ impl Operation {
             Operation::CreateEnum { .. } => "create_enum",
             Operation::DropEnum { .. } => "drop_enum",
             Operation::AlterEnum { .. } => "alter_enum",
+            Operation::CreateView { .. } => "create_view",
+            Operation::DropView { .. } => "drop_view",
         }
     }
 
@@ -295,6 +303,8 @@ impl Operation {
         "create_enum",
         "drop_enum",
         "alter_enum",
+        "create_view",
+        "drop_view",
     ];
 
     /// Whether code written for the schema before this operation may fail on the schema
@@ -330,8 +340,9 @@ impl Operation {
                 change,
                 EnumChange::Remove { .. } | EnumChange::Rename { .. }
             ),
-            Operation::DropEnum { .. } => true,
-            Operation::CreateEnum { .. }
+            Operation::DropEnum { .. } | Operation::DropView { .. } => true,
+            Operation::CreateView { .. }
+            | Operation::CreateEnum { .. }
             | Operation::CreateTable { .. }
             | Operation::RenameIndex { .. }
             | Operation::RenameConstraint { .. }
@@ -429,6 +440,8 @@ impl Operation {
                 name: name.clone(),
                 change: change.inverse(),
             },
+            Operation::CreateView { view } => Operation::DropView { view: view.clone() },
+            Operation::DropView { view } => Operation::CreateView { view: view.clone() },
             Operation::Execute { .. } | Operation::ValidateConstraint { .. } => return None,
         })
     }
@@ -552,6 +565,16 @@ impl Operation {
                 format!("+ create enum {} ({})", def.name, def.values.join(", "))
             }
             Operation::DropEnum { def } => format!("- drop enum {}", def.name),
+            Operation::CreateView { view } => format!(
+                "+ create {}view {}",
+                if view.materialized {
+                    "materialized "
+                } else {
+                    ""
+                },
+                view.name
+            ),
+            Operation::DropView { view } => format!("- drop view {}", view.name),
             Operation::AlterEnum { name, change } => match change {
                 EnumChange::Add { value, .. } => format!("+ add value '{value}' to enum {name}"),
                 EnumChange::Remove { value, .. } => {
@@ -587,7 +610,9 @@ impl Operation {
             Operation::Execute { .. }
             | Operation::CreateEnum { .. }
             | Operation::DropEnum { .. }
-            | Operation::AlterEnum { .. } => None,
+            | Operation::AlterEnum { .. }
+            | Operation::CreateView { .. }
+            | Operation::DropView { .. } => None,
         }
     }
 }

@@ -8,6 +8,14 @@ use crate::graph::MigrationGraph;
 use crate::model::{ColumnDef, Constraint, ForeignKeyDef, Schema};
 use crate::ops::Operation;
 
+fn owned_by(objects: &BTreeMap<String, ObjectOrigin>, branch: &str) -> BTreeSet<String> {
+    objects
+        .iter()
+        .filter(|(_, o)| o.branch.as_deref() == Some(branch))
+        .map(|(n, _)| n.clone())
+        .collect()
+}
+
 /// Where one table of the state comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableOrigin {
@@ -21,10 +29,20 @@ pub struct TableOrigin {
     pub columns: BTreeMap<String, String>,
 }
 
-/// The origin of every table the whole graph, replayed in order, leaves.
+/// Where an enum type or a view of the state comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectOrigin {
+    pub branch: Option<String>,
+    pub created_by: String,
+}
+
+/// The origin of every table, enum type and view the whole graph, replayed in order,
+/// leaves.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ownership {
     pub tables: BTreeMap<String, TableOrigin>,
+    pub enums: BTreeMap<String, ObjectOrigin>,
+    pub views: BTreeMap<String, ObjectOrigin>,
 }
 
 impl Ownership {
@@ -32,10 +50,28 @@ impl Ownership {
     /// skipped: replay reports those, with their file and line.
     pub fn of(graph: &MigrationGraph) -> Ownership {
         let mut tables: BTreeMap<String, TableOrigin> = BTreeMap::new();
+        let mut enums = BTreeMap::new();
+        let mut views = BTreeMap::new();
         for rev in graph.ordered() {
             let key = rev.id();
+            let origin = || ObjectOrigin {
+                branch: graph.branch_of(key),
+                created_by: key.to_string(),
+            };
             for op in &rev.file.upgrade {
                 match op {
+                    Operation::CreateEnum { def } => {
+                        enums.insert(def.name.clone(), origin());
+                    }
+                    Operation::DropEnum { def } => {
+                        enums.remove(&def.name);
+                    }
+                    Operation::CreateView { view } => {
+                        views.insert(view.name.clone(), origin());
+                    }
+                    Operation::DropView { view } => {
+                        views.remove(&view.name);
+                    }
                     Operation::CreateTable { table } => {
                         tables.insert(
                             table.name.clone(),
@@ -80,7 +116,21 @@ impl Ownership {
                 }
             }
         }
-        Ownership { tables }
+        Ownership {
+            tables,
+            enums,
+            views,
+        }
+    }
+
+    /// The enum types a branch's revisions created.
+    pub fn enums_of(&self, branch: &str) -> BTreeSet<String> {
+        owned_by(&self.enums, branch)
+    }
+
+    /// The views a branch's revisions created.
+    pub fn views_of(&self, branch: &str) -> BTreeSet<String> {
+        owned_by(&self.views, branch)
     }
 
     /// The tables a branch owns.
@@ -97,6 +147,28 @@ impl Ownership {
     /// is the schema the operations lead to (where a renamed constraint is found).
     pub fn referenced_by(&self, ops: &[Operation], after: &Schema) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
+        // A column of another branch's enum type needs the revision that created it.
+        let mut enum_of = |ty: &crate::SqlType| {
+            if let crate::SqlType::Enum { name, .. } = ty {
+                if let Some(o) = self.enums.get(name) {
+                    out.insert(o.created_by.clone());
+                }
+            }
+        };
+        for op in ops {
+            match op {
+                Operation::CreateTable { table } => {
+                    table.columns.iter().for_each(|c| enum_of(&c.ty))
+                }
+                Operation::AddColumn { column, .. } => enum_of(&column.ty),
+                Operation::AlterColumn { change, .. } => {
+                    if let Some((_, to)) = &change.ty {
+                        enum_of(to)
+                    }
+                }
+                _ => {}
+            }
+        }
         let mut refer = |fk: &ForeignKeyDef| {
             if let Some(t) = self.tables.get(&fk.ref_table) {
                 out.insert(t.named_by.clone());

@@ -227,6 +227,27 @@ pub fn render_script(
 /// `revision` refuses to write them.
 pub fn unsupported_on(ops: &[Operation], dialects: &[Dialect]) -> Vec<String> {
     let mut out = Vec::new();
+    for op in ops {
+        let Operation::CreateView { view } = op else {
+            continue;
+        };
+        if view.materialized {
+            for d in dialects.iter().filter(|d| **d != Dialect::Postgres) {
+                out.push(format!(
+                    "view {} is materialized, which only PostgreSQL has and `dialects` lists {d}: leave {d} out, or make it a plain view",
+                    view.name
+                ));
+            }
+        }
+        if let ExecuteSql::PerDialect(texts) = &view.sql {
+            for d in dialects.iter().filter(|d| !texts.contains_key(d.name())) {
+                out.push(format!(
+                    "view {} has no `{d}` query, and `dialects` lists {d}: give `sql({d} = \"...\")` or one query for all",
+                    view.name
+                ));
+            }
+        }
+    }
     if dialects.contains(&Dialect::Mysql) {
         for op in ops {
             let indexes: Vec<(&str, &crate::model::IndexDef)> = match op {

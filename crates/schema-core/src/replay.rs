@@ -23,6 +23,10 @@ pub enum ReplayError {
     NoConstraint { table: String, constraint: String },
     #[error("column `{table}.{column}` is used by a constraint or index; drop those first")]
     ColumnInUse { table: String, column: String },
+    #[error("view `{0}` does not exist")]
+    NoView(String),
+    #[error("a view or table `{0}` exists already")]
+    ViewExists(String),
     #[error("enum type `{0}` does not exist")]
     NoEnum(String),
     #[error("enum type `{0}` already exists")]
@@ -59,6 +63,18 @@ pub fn apply(schema: &mut Schema, op: &Operation) -> Result<(), ReplayError> {
         Operation::CreateEnum { .. } | Operation::DropEnum { .. } | Operation::AlterEnum { .. } => {
             apply_to_enums(schema, op)
         }
+        Operation::CreateView { view } => {
+            if schema.views.contains_key(&view.name) || schema.tables.contains_key(&view.name) {
+                return Err(ReplayError::ViewExists(view.name.clone()));
+            }
+            schema.views.insert(view.name.clone(), view.clone());
+            Ok(())
+        }
+        Operation::DropView { view } => schema
+            .views
+            .remove(&view.name)
+            .map(|_| ())
+            .ok_or_else(|| ReplayError::NoView(view.name.clone())),
         Operation::CreateTable { .. }
         | Operation::DropTable { .. }
         | Operation::RenameTable { .. } => apply_to_tables(schema, op),

@@ -21,6 +21,27 @@ pub fn derive_table(input: TokenStream) -> TokenStream {
         .into()
 }
 
+#[proc_macro_derive(View, attributes(view))]
+pub fn derive_view(input: TokenStream) -> TokenStream {
+    syn::parse::<syn::ItemStruct>(input)
+        .and_then(|item| {
+            let model = schema_syntax::lower_view(&item).map_err(combine)?;
+            let ident = &item.ident;
+            let name = &model.def.name;
+            let view = schema_syntax::tokens::view_expr(&quote! { ::schema::core }, &model.def);
+            Ok(quote! {
+                impl ::schema::View for #ident {
+                    const VIEW_NAME: &'static str = #name;
+                    fn view_def() -> ::schema::core::ViewDef {
+                        #view
+                    }
+                }
+            })
+        })
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
 #[proc_macro_derive(Enum, attributes(enum_type, enum_value))]
 pub fn derive_enum(input: TokenStream) -> TokenStream {
     syn::parse::<syn::ItemEnum>(input)

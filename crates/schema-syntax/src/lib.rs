@@ -6,6 +6,7 @@ pub mod config;
 pub mod enums;
 pub mod source;
 pub mod tokens;
+pub mod views;
 pub mod write;
 
 use std::collections::BTreeSet;
@@ -22,6 +23,7 @@ use syn::spanned::Spanned;
 
 pub use attrs::{ColumnAttrs, TableAttrs};
 pub use enums::{lower_enum, ModelEnum};
+pub use views::{lower_view, ModelView};
 
 /// A problem in a model definition, at the span that caused it.
 #[derive(Debug, Clone)]

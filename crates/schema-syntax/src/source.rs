@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use schema_core::manifest::ModelSettings;
 
 use crate::{
-    check_references, derives, derives_table, lower_enum, lower_struct, ModelEnum, ModelError,
-    ModelTable,
+    check_references, derives, derives_table, lower_enum, lower_struct, lower_view, ModelEnum,
+    ModelError, ModelTable, ModelView,
 };
 
 /// A problem in a source file, at file:line:col.
@@ -66,11 +66,20 @@ pub struct FoundEnum {
     pub line: usize,
 }
 
-/// What a crate's source defines: its tables and its enum types.
+/// A `#[derive(View)]` with the file it was found in.
+#[derive(Debug, Clone)]
+pub struct FoundView {
+    pub model: ModelView,
+    pub path: PathBuf,
+    pub line: usize,
+}
+
+/// What a crate's source defines: its tables, enum types and views.
 #[derive(Debug, Clone, Default)]
 pub struct CrateModels {
     pub tables: Vec<FoundModel>,
     pub enums: Vec<FoundEnum>,
+    pub views: Vec<FoundView>,
 }
 
 /// Every model of the crate whose root file is `root`, lowered with `settings`;
@@ -177,10 +186,58 @@ pub fn crate_models(
         let text = text_of(&scan, &f.path);
         errors.push(SourceError::at(&f.path, &text, &e));
     }
+    let mut views: Vec<FoundView> = Vec::new();
+    for (path, item) in &scan.views {
+        let line = item.ident.span().start().line;
+        match lower_view(item) {
+            Ok(model) => {
+                let name = &model.def.name;
+                let clash = views
+                    .iter()
+                    .find(|v| v.model.def.name == *name)
+                    .map(|v| {
+                        format!(
+                            "view `{name}` is defined twice: here and at {}:{}",
+                            v.path.display(),
+                            v.line
+                        )
+                    })
+                    .or_else(|| {
+                        found.iter().find(|f| f.model.table.name == *name).map(|f| {
+                            format!(
+                                "view `{name}` has the name of the table `{}` defines at {}:{}",
+                                f.model.struct_name,
+                                f.path.display(),
+                                f.line
+                            )
+                        })
+                    });
+                match clash {
+                    Some(message) => errors.push(SourceError {
+                        path: path.clone(),
+                        line,
+                        column: 1,
+                        message,
+                        source_line: String::new(),
+                    }),
+                    None => views.push(FoundView {
+                        model,
+                        path: path.clone(),
+                        line,
+                    }),
+                }
+            }
+            Err(es) => {
+                let text = text_of(&scan, path);
+                errors.extend(es.iter().map(|e| SourceError::at(path, &text, e)));
+            }
+        }
+    }
     if errors.is_empty() {
         Ok(CrateModels {
             tables: found,
             enums,
+            views,
         })
     } else {
         Err(errors)
@@ -327,6 +384,7 @@ fn collect_items<'a>(
 struct Scan {
     structs: Vec<(PathBuf, syn::ItemStruct)>,
     enums: Vec<(PathBuf, syn::ItemEnum)>,
+    views: Vec<(PathBuf, syn::ItemStruct)>,
     errors: Vec<SourceError>,
     texts: Vec<(PathBuf, String)>,
 }
@@ -360,6 +418,9 @@ fn visit_items(items: &[syn::Item], path: &Path, text: &str, mod_dir: &Path, sca
             }
             syn::Item::Enum(e) if derives(&e.attrs, "Enum") => {
                 scan.enums.push((path.to_path_buf(), e.clone()))
+            }
+            syn::Item::Struct(s) if derives(&s.attrs, "View") => {
+                scan.views.push((path.to_path_buf(), s.clone()))
             }
             syn::Item::Mod(m) => {
                 if cfg_test(&m.attrs) {

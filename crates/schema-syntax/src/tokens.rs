@@ -2,7 +2,7 @@
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use schema_core::{ColumnDef, ReferentialAction, SqlType, TableDef};
+use schema_core::{ColumnDef, ExecuteSql, ReferentialAction, SqlType, TableDef, ViewDef};
 
 fn strings(v: &[String]) -> TokenStream {
     quote! { ::std::vec![#(::std::string::String::from(#v)),*] }
@@ -153,6 +153,34 @@ pub fn table_expr(core: &TokenStream, t: &TableDef) -> TokenStream {
             indexes: ::std::vec![#(#indexes),*],
             renamed_from: #renamed,
             comment: #comment,
+        }
+    }
+}
+
+/// Rust code that rebuilds a lowered view at run time.
+pub fn view_expr(core: &TokenStream, v: &ViewDef) -> TokenStream {
+    let name = &v.name;
+    let materialized = v.materialized;
+    let sql = match &v.sql {
+        ExecuteSql::All(s) => {
+            quote! { #core::ExecuteSql::All(::std::string::String::from(#s)) }
+        }
+        ExecuteSql::PerDialect(m) => {
+            let (keys, values): (Vec<&String>, Vec<&String>) = m.iter().unzip();
+            quote! {
+                #core::ExecuteSql::PerDialect(
+                    [#((::std::string::String::from(#keys), ::std::string::String::from(#values))),*]
+                        .into_iter()
+                        .collect(),
+                )
+            }
+        }
+    };
+    quote! {
+        #core::ViewDef {
+            name: ::std::string::String::from(#name),
+            sql: #sql,
+            materialized: #materialized,
         }
     }
 }

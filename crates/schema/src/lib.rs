@@ -19,7 +19,7 @@ pub mod testing;
 #[doc(hidden)]
 pub use schema_core as core;
 pub use schema_core::{ColumnDef, Dialect, ReferentialAction, Schema, SqlType, TableDef};
-pub use schema_derive::{Enum, Table};
+pub use schema_derive::{Enum, Table, View};
 
 pub use embed::EmbeddedMigrations;
 pub use runner::{create_all, drop_all, Backend, Migrator, RunError, RunOptions, RunReport};
@@ -62,6 +62,14 @@ pub trait EnumType: Sized {
     fn from_value(value: &str) -> Option<Self>;
 }
 
+/// A view: `#[derive(View)]` implements it.
+pub trait View {
+    /// The view's name in the database.
+    const VIEW_NAME: &'static str;
+    /// The view as the model defines it.
+    fn view_def() -> schema_core::ViewDef;
+}
+
 /// Collects models into one schema, for `create_all` and for comparing with migrations:
 /// `schema::models!(pub fn models = [User, Post]);` defines `pub fn models() -> Schema`.
 ///
@@ -88,8 +96,17 @@ pub trait EnumType: Sized {
 #[macro_export]
 macro_rules! models {
     ($vis:vis fn $name:ident = [$($model:ty),* $(,)?]) => {
+        $crate::models!($vis fn $name = [$($model),*]; views = []);
+    };
+    ($vis:vis fn $name:ident = [$($model:ty),* $(,)?]; views = [$($view:ty),* $(,)?]) => {
         $vis fn $name() -> $crate::Schema {
-            $crate::Schema::from_tables([$(<$model as $crate::Table>::table_def()),*]).without_hints()
+            #[allow(unused_mut)]
+            let mut schema = $crate::Schema::from_tables([$(<$model as $crate::Table>::table_def()),*]);
+            $(
+                let view = <$view as $crate::View>::view_def();
+                schema.views.insert(view.name.clone(), view);
+            )*
+            schema.without_hints()
         }
     };
 }

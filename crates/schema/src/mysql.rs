@@ -494,5 +494,26 @@ pub async fn introspect(conn: &mut Conn) -> Result<Schema, RunError> {
             }),
         }
     }
+    let recorded = schema
+        .tables
+        .remove(schema_core::dialect::VIEWS_TABLE)
+        .is_some();
+    let views: Vec<String> = conn
+        .query("SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()")
+        .await
+        .map_err(db_err)?;
+    let mut checksums = std::collections::BTreeMap::new();
+    if recorded {
+        let rows: Vec<(String, String)> = conn
+            .query(format!(
+                "SELECT name, checksum FROM {}",
+                Dialect::Mysql.quote(schema_core::dialect::VIEWS_TABLE)
+            ))
+            .await
+            .map_err(db_err)?;
+        checksums.extend(rows);
+    }
+    schema.views =
+        schema_core::dialect::views_from_catalog(views.into_iter().map(|v| (v, false)), &checksums);
     Ok(schema)
 }

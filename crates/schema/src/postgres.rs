@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use schema_core::dialect::{quote, Dialect, Step};
+use schema_core::dialect::{quote, Dialect, Step, VIEWS_TABLE};
 use schema_core::model::{
     CheckDef, ColumnDef, ForeignKeyDef, IndexDef, PrimaryKeyDef, ReferentialAction, UniqueDef,
 };
@@ -1107,6 +1107,27 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
             expressions: row.get(7),
         });
     }
+    let recorded = schema.tables.remove(VIEWS_TABLE).is_some();
+    let views = client
+        .query_typed(
+            "SELECT c.relname::text, c.relkind = 'm' FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relkind IN ('v', 'm')",
+            &[],
+        )
+        .await
+        .map_err(db_err)?;
+    let mut checksums = std::collections::BTreeMap::new();
+    if recorded {
+        let sql = format!("SELECT name, checksum FROM {}", quote(VIEWS_TABLE));
+        for row in client.query_typed(&sql, &[]).await.map_err(db_err)? {
+            checksums.insert(row.get::<_, String>(0), row.get::<_, String>(1));
+        }
+    }
+    schema.views = schema_core::dialect::views_from_catalog(
+        views.iter().map(|r| (r.get(0), r.get(1))),
+        &checksums,
+    );
     Ok(schema)
 }
 

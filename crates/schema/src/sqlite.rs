@@ -498,11 +498,41 @@ pub fn introspect(conn: &Connection) -> Result<Schema, RunError> {
         .collect::<Result<_, _>>()
         .map_err(db_err)?;
     let mut schema = Schema::new();
+    let mut recorded = false;
     for (name, sql) in tables {
+        if name == schema_core::dialect::VIEWS_TABLE {
+            recorded = true;
+            continue;
+        }
         schema
             .tables
             .insert(name.clone(), introspect_table(conn, &name, &sql)?);
     }
+    let mut stmt = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'view'")
+        .map_err(db_err)?;
+    let views: Vec<(String, bool)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, false)))
+        .map_err(db_err)?
+        .collect::<Result<_, _>>()
+        .map_err(db_err)?;
+    let mut checksums = std::collections::BTreeMap::new();
+    if recorded {
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT name, checksum FROM {}",
+                quote(schema_core::dialect::VIEWS_TABLE)
+            ))
+            .map_err(db_err)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(db_err)?;
+        for row in rows {
+            let (n, sum) = row.map_err(db_err)?;
+            checksums.insert(n, sum);
+        }
+    }
+    schema.views = schema_core::dialect::views_from_catalog(views, &checksums);
     Ok(schema)
 }
 

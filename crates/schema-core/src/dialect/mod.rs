@@ -10,7 +10,7 @@ mod sqlite;
 
 use std::fmt::{self, Write as _};
 
-use crate::model::{ColumnDef, Constraint, IndexDef, ReferentialAction, Schema, TableDef};
+use crate::model::{ColumnDef, Constraint, IndexDef, ReferentialAction, Schema, TableDef, ViewDef};
 use crate::ops::{ExecuteSql, Operation};
 use crate::replay::{apply, ReplayError};
 use crate::types::SqlType;
@@ -167,6 +167,9 @@ impl Dialect {
             out.extend(self.create_table(&t));
         }
         out.extend(late);
+        for name in schema.view_order() {
+            out.extend(self.view_steps(&schema.views[&name], true));
+        }
         out
     }
 
@@ -181,12 +184,24 @@ impl Dialect {
             .keys()
             .filter(|_| self.rules().named_enums())
             .map(|e| format!("DROP TYPE IF EXISTS {}", self.quote(e)));
-        order
-            .iter()
-            .rev()
-            .map(String::as_str)
-            .chain(extra.iter().copied())
-            .map(|t| format!("DROP TABLE IF EXISTS {}{cascade}", self.quote(t)))
+        let views = schema.view_order().into_iter().rev().map(|v| {
+            let materialized = schema.views[&v].materialized;
+            format!(
+                "DROP {}VIEW IF EXISTS {}",
+                if materialized { "MATERIALIZED " } else { "" },
+                self.quote(&v)
+            )
+        });
+        views
+            .chain(
+                order
+                    .iter()
+                    .rev()
+                    .map(String::as_str)
+                    .chain(extra.iter().copied())
+                    .chain([VIEWS_TABLE])
+                    .map(|t| format!("DROP TABLE IF EXISTS {}{cascade}", self.quote(t))),
+            )
             .chain(types)
             .collect()
     }
@@ -198,6 +213,19 @@ impl Dialect {
         if !self.rules().named_enums() {
             s.enums.clear();
         }
+        // A view compares by the checksum of its query as written for this dialect (what
+        // the views table records); one without a query here does not exist here.
+        s.views = std::mem::take(&mut s.views)
+            .into_iter()
+            .filter_map(|(n, mut v)| {
+                let sum = match &v.sql {
+                    ExecuteSql::All(t) if t.starts_with("sha256:") => t.clone(),
+                    sql => view_checksum(self.execute_text(sql)?),
+                };
+                v.sql = ExecuteSql::All(sum);
+                Some((n, v))
+            })
+            .collect();
         for t in s.tables.values_mut() {
             let before = t.clone();
             let pk_cols = t
@@ -258,6 +286,131 @@ impl Dialect {
 
 /// The table that records applied revisions.
 pub const HISTORY_TABLE: &str = "_schema_history";
+
+/// The table that records, for each view a revision created, a checksum of its query as
+/// written: databases keep a view's query rewritten, so this is what comparisons read.
+pub const VIEWS_TABLE: &str = "_schema_views";
+
+/// The views a database's catalog lists (name, materialized), each compared by the
+/// checksum the views table recorded for it; a view no revision created compares by none.
+pub fn views_from_catalog(
+    views: impl IntoIterator<Item = (String, bool)>,
+    checksums: &std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<String, ViewDef> {
+    views
+        .into_iter()
+        .map(|(name, materialized)| {
+            let sum = checksums
+                .get(&name)
+                .cloned()
+                .unwrap_or_else(|| "sha256:none recorded".into());
+            (
+                name.clone(),
+                ViewDef {
+                    name,
+                    sql: ExecuteSql::All(sum),
+                    materialized,
+                },
+            )
+        })
+        .collect()
+}
+
+/// A view's query checksum as comparisons see it (`sha256:<hex>`).
+pub fn view_checksum(text: &str) -> String {
+    format!("sha256:{}", crate::checksum::checksum(text.trim()))
+}
+
+impl Dialect {
+    /// The view's query as this dialect runs it, if the view exists on this dialect.
+    fn view_query(self, view: &ViewDef) -> Option<String> {
+        let text = self.execute_text(&view.sql)?;
+        let text = text.trim().trim_end_matches(';').trim_end();
+        // One query for every dialect is written in standard SQL.
+        Some(match view.sql {
+            ExecuteSql::All(_) => self.rules().expression_sql(text),
+            ExecuteSql::PerDialect(_) => text.to_string(),
+        })
+    }
+
+    fn create_view_sql(self, view: &ViewDef) -> Option<String> {
+        let query = self.view_query(view)?;
+        Some(format!(
+            "CREATE {}VIEW {} AS {query}",
+            if view.materialized {
+                "MATERIALIZED "
+            } else {
+                ""
+            },
+            self.quote(&view.name)
+        ))
+    }
+
+    fn drop_view_sql(self, view: &ViewDef) -> String {
+        format!(
+            "DROP {}VIEW {}",
+            if view.materialized {
+                "MATERIALIZED "
+            } else {
+                ""
+            },
+            self.quote(&view.name)
+        )
+    }
+
+    /// A view created, with its checksum recorded; or dropped, with its record.
+    fn view_steps(self, view: &ViewDef, create: bool) -> Vec<String> {
+        let t = self.quote(VIEWS_TABLE);
+        let name = string_literal(&view.name);
+        let Some(create_sql) = self.create_view_sql(view) else {
+            return vec![];
+        };
+        let mut out = vec![
+            format!(
+                "CREATE TABLE IF NOT EXISTS {t} (name VARCHAR(255) NOT NULL PRIMARY KEY, checksum VARCHAR(80) NOT NULL)"
+            ),
+            format!("DELETE FROM {t} WHERE name = {name}"),
+        ];
+        if create {
+            out.insert(0, create_sql);
+            let text = self.execute_text(&view.sql).unwrap_or_default();
+            out.push(format!(
+                "INSERT INTO {t} (name, checksum) VALUES ({name}, {})",
+                string_literal(&view_checksum(text))
+            ));
+        } else {
+            out.insert(0, self.drop_view_sql(view));
+        }
+        out
+    }
+
+    /// `steps` between a drop of every view over `objects` (dependents first) and their
+    /// creation again: what a view blocks (PostgreSQL: a type change of a column it uses).
+    pub(crate) fn around_views(
+        self,
+        state: &Schema,
+        objects: &[&str],
+        steps: Vec<Step>,
+    ) -> Vec<Step> {
+        let views = state.views_over(objects);
+        if views.is_empty() {
+            return steps;
+        }
+        let mut out: Vec<Step> = views
+            .iter()
+            .rev()
+            .map(|n| Step::Sql(self.drop_view_sql(&state.views[n])))
+            .collect();
+        out.extend(steps);
+        out.extend(
+            views
+                .iter()
+                .filter_map(|n| self.create_view_sql(&state.views[n]))
+                .map(Step::Sql),
+        );
+        out
+    }
+}
 
 /// PostgreSQL's migration lock: an advisory lock key, "schema" in ASCII, so it is
 /// recognisable in pg_locks.
@@ -855,6 +1008,8 @@ fn common_op(d: Dialect, state: &Schema, op: &Operation) -> Result<Vec<String>, 
             .execute_text(sql)
             .map(|s| vec![s.trim().to_string()])
             .unwrap_or_default(),
+        Operation::CreateView { view } => d.view_steps(view, true),
+        Operation::DropView { view } => d.view_steps(view, false),
         // Named types are PostgreSQL's (its dialect renders them); elsewhere each column
         // spells its values, and the dialect rewrites those columns when they change.
         Operation::CreateEnum { .. } | Operation::DropEnum { .. } | Operation::AlterEnum { .. } => {

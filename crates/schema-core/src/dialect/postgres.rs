@@ -69,6 +69,17 @@ impl DialectRules for Postgres {
             Operation::AlterEnum { name, change } => {
                 return Some(alter_enum(state, name, change));
             }
+            // A view blocks a type change of a column it reads: dropped and created again
+            // around it.
+            Operation::AlterColumn { table, change, .. }
+                if change.ty.is_some() && !state.views_over(&[table]).is_empty() =>
+            {
+                let steps = match super::common_op(Dialect::Postgres, state, op) {
+                    Ok(s) => s.into_iter().map(Step::Sql).collect(),
+                    Err(e) => return Some(Err(e)),
+                };
+                Dialect::Postgres.around_views(state, &[table], steps)
+            }
             Operation::ValidateConstraint { table, name } => {
                 let sql = format!("ALTER TABLE {} VALIDATE CONSTRAINT {}", q(table), q(name));
                 vec![Step::Detached {
@@ -204,8 +215,27 @@ fn alter_enum(state: &Schema, name: &str, change: &EnumChange) -> Result<Vec<Ste
 }
 
 /// The statements that replace enum `name` by a type with `values`, converting every
-/// column of it through text.
+/// column of it through text; the views over those columns dropped and created again
+/// around them.
 fn rebuild_enum(state: &Schema, name: &str, values: &[String]) -> Vec<String> {
+    let tables: Vec<&str> = state
+        .enum_columns(name)
+        .iter()
+        .map(|(t, _)| t.name.as_str())
+        .collect();
+    let steps = rebuild_enum_type(state, name, values)
+        .into_iter()
+        .map(Step::Sql)
+        .collect();
+    Dialect::Postgres
+        .around_views(state, &tables, steps)
+        .iter()
+        .filter_map(Step::as_sql)
+        .map(str::to_string)
+        .collect()
+}
+
+fn rebuild_enum_type(state: &Schema, name: &str, values: &[String]) -> Vec<String> {
     let new = quote(&format!("_schema_new_{name}"));
     let mut out = vec![format!(
         "CREATE TYPE {new} AS ENUM ({})",

@@ -1,0 +1,114 @@
+//! `#[derive(View)]` structs: a view, its query written once or per dialect.
+
+use schema_core::{input, Dialect, ExecuteSql, ViewDef};
+use syn::LitStr;
+
+use crate::{snake_case, ModelError};
+
+/// A lowered `#[derive(View)]`.
+#[derive(Debug, Clone)]
+pub struct ModelView {
+    pub struct_name: String,
+    pub def: ViewDef,
+}
+
+const VIEW_KEYS: &[&str] = &["name", "sql", "materialized"];
+
+/// Lowers one `#[derive(View)]` struct. Every problem is reported, each at its span.
+pub fn lower_view(item: &syn::ItemStruct) -> Result<ModelView, Vec<ModelError>> {
+    let mut errors = Vec::new();
+    let mut name = None;
+    let mut materialized = false;
+    let mut sql: Option<ExecuteSql> = None;
+    let checked_query = |lit: &LitStr| -> syn::Result<String> {
+        input::view_query(&lit.value()).map_err(|e| syn::Error::new(lit.span(), e))?;
+        Ok(lit.value())
+    };
+    for attr in item.attrs.iter().filter(|a| a.path().is_ident("view")) {
+        let r = attr.parse_nested_meta(|meta| {
+            let key = meta
+                .path
+                .get_ident()
+                .map(|i| i.to_string())
+                .unwrap_or_default();
+            match key.as_str() {
+                "name" => {
+                    let lit = meta.value()?.parse::<LitStr>()?;
+                    input::identifier(&lit.value())
+                        .map_err(|e| syn::Error::new(lit.span(), format!("view {e}")))?;
+                    name = Some(lit.value());
+                }
+                "materialized" => {
+                    materialized = if meta.input.peek(syn::Token![=]) {
+                        meta.value()?.parse::<syn::LitBool>()?.value
+                    } else {
+                        true
+                    };
+                }
+                "sql" if meta.input.peek(syn::token::Paren) => {
+                    let mut texts = std::collections::BTreeMap::new();
+                    meta.parse_nested_meta(|inner| {
+                        let dialect = inner
+                            .path
+                            .get_ident()
+                            .map(|i| i.to_string())
+                            .unwrap_or_default();
+                        let names = Dialect::ALL.map(Dialect::name);
+                        if !names.contains(&dialect.as_str()) {
+                            return Err(inner.error(format!(
+                                "unknown dialect `{dialect}` in `sql(...)`; expected {}",
+                                names.join(", ")
+                            )));
+                        }
+                        let lit = inner.value()?.parse::<LitStr>()?;
+                        texts.insert(dialect, checked_query(&lit)?);
+                        Ok(())
+                    })?;
+                    sql = Some(ExecuteSql::PerDialect(texts));
+                }
+                "sql" => {
+                    let lit = meta.value()?.parse::<LitStr>()?;
+                    sql = Some(ExecuteSql::All(checked_query(&lit)?));
+                }
+                _ => {
+                    return Err(meta.error(format!(
+                        "unknown view attribute `{key}`, expected one of {}",
+                        VIEW_KEYS
+                            .iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )))
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = r {
+            errors.extend(
+                e.into_iter()
+                    .map(|e| ModelError::new(e.span(), e.to_string())),
+            );
+        }
+    }
+    let sql = match sql {
+        Some(ExecuteSql::PerDialect(m)) if m.is_empty() => None,
+        other => other,
+    };
+    if sql.is_none() && errors.is_empty() {
+        errors.push(ModelError::new(
+            item.ident.span(),
+            "#[derive(View)] needs #[view(sql = \"SELECT ...\")] (or sql(postgres = \"...\", ...))",
+        ));
+    }
+    match sql {
+        Some(sql) if errors.is_empty() => Ok(ModelView {
+            struct_name: item.ident.to_string(),
+            def: ViewDef {
+                name: name.unwrap_or_else(|| snake_case(&item.ident.to_string())),
+                sql,
+                materialized,
+            },
+        }),
+        _ => Err(errors),
+    }
+}
