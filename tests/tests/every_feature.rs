@@ -1,9 +1,9 @@
 //! One model using every schema object built so far (an enum type, comments, an identity
-//! key, a stored generated column, an index with `include`, and where the dialects allow
-//! them a partial index and one over an expression): `revision` writes it, `upgrade` runs
-//! it, and `create_all` from the same models gives the same database as the replayed
-//! chain, with `check --database` finding no drift, on every dialect with the features it
-//! has.
+//! key, a stored generated column, a collation per dialect, an index with `include`, and
+//! where the dialects allow them a partial index and one over an expression): `revision`
+//! writes it, `upgrade` runs it, and `create_all` from the same models gives the same
+//! database as the replayed chain, with `check --database` finding no drift, on every
+//! dialect with the features it has.
 
 use schema_core::Schema;
 use schema_e2e::{assert_schema, CreateAll, Fixture, TestDb};
@@ -35,6 +35,11 @@ fn fixture(partial: bool) -> Fixture {
         USERS,
         "    #[column(primary_key)]\n",
         "    #[column(primary_key, identity)]\n",
+    );
+    f.edit(
+        USERS,
+        "    #[column(renamed_from = \"fullname\")]\n",
+        "    #[column(renamed_from = \"fullname\", collation(postgres = \"C\", sqlite = \"NOCASE\", mysql = \"utf8mb4_bin\"))]\n",
     );
     f.edit(
         USERS,

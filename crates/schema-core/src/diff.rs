@@ -437,6 +437,8 @@ fn diff_table(old: &TableDef, new: &TableDef, out: &mut TablePhases<'_>, hints: 
                     nullable: (o.nullable != c.nullable).then_some((o.nullable, c.nullable)),
                     default: (o.default != c.default)
                         .then(|| (o.default.clone(), c.default.clone())),
+                    collation: (o.collation != c.collation)
+                        .then(|| (o.collation.clone(), c.collation.clone())),
                 };
                 if !change.is_empty() {
                     out.changes.push(Operation::AlterColumn {

@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use crate::input;
 use crate::model::{
-    CheckDef, ColumnDef, Constraint, EnumDef, ForeignKeyDef, IndexDef, PrimaryKeyDef,
+    CheckDef, Collation, ColumnDef, Constraint, EnumDef, ForeignKeyDef, IndexDef, PrimaryKeyDef,
     ReferentialAction, TableDef, UniqueDef, ViewDef,
 };
 use crate::ops::{AlterColumn, EnumChange, ExecuteSql, Operation};
@@ -161,6 +161,8 @@ enum RawOp {
         nullable: Option<RawChange<bool>>,
         #[serde(default)]
         default: Option<RawChange<String>>,
+        #[serde(default)]
+        collation: Option<RawChange<RawCollation>>,
     },
     CreateIndex {
         table: String,
@@ -273,6 +275,23 @@ struct RawColumn {
     generated: Option<String>,
     #[serde(default)]
     stored: bool,
+    #[serde(default)]
+    collation: Option<RawCollation>,
+}
+
+/// A collation: one name, or one per dialect.
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum RawCollation {
+    All(String),
+    PerDialect(BTreeMap<String, String>),
+}
+
+// serde asks it of what `RawChange` holds; an empty name is refused when lowered.
+impl Default for RawCollation {
+    fn default() -> Self {
+        RawCollation::All(String::new())
+    }
 }
 
 #[derive(Deserialize)]
@@ -486,7 +505,33 @@ fn lower_expr(expr: Option<String>) -> Result<Option<String>, String> {
     Ok(expr)
 }
 
+fn lower_collation(c: RawCollation) -> Result<Collation, String> {
+    Ok(match c {
+        RawCollation::All(n) => {
+            input::collation(&n)?;
+            Collation::All(n)
+        }
+        RawCollation::PerDialect(m) => {
+            for (k, v) in &m {
+                if Dialect::parse(k).map(Dialect::name) != Some(k.as_str()) {
+                    return Err(format!(
+                        "`collation` has an unknown dialect key `{k}`; the keys are {}",
+                        Dialect::ALL.map(Dialect::name).join(", ")
+                    ));
+                }
+                input::collation(v)?;
+            }
+            Collation::PerDialect(m)
+        }
+    })
+}
+
 fn lower_column(c: RawColumn) -> Result<ColumnDef, String> {
+    let collation = c
+        .collation
+        .map(lower_collation)
+        .transpose()
+        .map_err(|e| format!("column `{}`: {e}", c.name))?;
     let generated = match (c.generated, c.stored) {
         (Some(expr), stored) => {
             input::expression(&expr).map_err(|e| format!("column `{}`: {e}", c.name))?;
@@ -511,6 +556,7 @@ fn lower_column(c: RawColumn) -> Result<ColumnDef, String> {
         auto_increment: c.auto_increment,
         renamed_from: None,
         comment: c.comment,
+        collation,
     })
 }
 
@@ -714,6 +760,7 @@ fn lower_op(raw: RawOp) -> Result<Operation, String> {
             types,
             nullable,
             default,
+            collation,
         } => {
             let ty = match ty {
                 None => None,
@@ -748,10 +795,17 @@ fn lower_op(raw: RawOp) -> Result<Operation, String> {
                     None => None,
                     Some(RawChange { from, to }) => Some((lower_expr(from)?, lower_expr(to)?)),
                 },
+                collation: match collation {
+                    None => None,
+                    Some(RawChange { from, to }) => Some((
+                        from.map(lower_collation).transpose()?,
+                        to.map(lower_collation).transpose()?,
+                    )),
+                },
             };
             if change.is_empty() {
                 return Err(
-                    "alter_column changes nothing: give `type`, `nullable` or `default`".into(),
+                    "alter_column changes nothing: give `type`, `nullable`, `default` or `collation`".into(),
                 );
             }
             Operation::AlterColumn {
@@ -925,8 +979,19 @@ fn column_inline(c: &ColumnDef) -> String {
     if let Some(text) = &c.comment {
         let _ = write!(s, ", comment = {}", string(text));
     }
+    if let Some(k) = &c.collation {
+        let _ = write!(s, ", collation = {}", collation_value(k));
+    }
     s.push_str(" }");
     s
+}
+
+/// `"C"`, or `{ postgres = "C", sqlite = "BINARY" }`.
+fn collation_value(k: &Collation) -> String {
+    match k {
+        Collation::All(n) => string(n),
+        Collation::PerDialect(m) => inline_map(m),
+    }
 }
 
 fn key_inline(name: &str, cols: &[String]) -> String {
@@ -1147,6 +1212,16 @@ pub fn write_op(out: &mut String, section: &str, op: &Operation) {
                     parts.push(format!("to = {}", string(b)));
                 }
                 let _ = writeln!(out, "default = {{ {} }}", parts.join(", "));
+            }
+            if let Some((a, b)) = &change.collation {
+                let mut parts = Vec::new();
+                if let Some(a) = a {
+                    parts.push(format!("from = {}", collation_value(a)));
+                }
+                if let Some(b) = b {
+                    parts.push(format!("to = {}", collation_value(b)));
+                }
+                let _ = writeln!(out, "collation = {{ {} }}", parts.join(", "));
             }
         }
         Operation::CreateIndex { table, index } | Operation::DropIndex { table, index } => {

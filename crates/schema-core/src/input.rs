@@ -140,6 +140,24 @@ fn one_expression(d: &dyn ParserDialect, expr: &str) -> Result<(), String> {
     }
 }
 
+/// A collation's name: 1 to 63 characters of letters, digits, `_`, `.`, `-` and `@`
+/// (`C`, `en_US.utf8`, `und-x-icu`, `utf8mb4_bin`).
+pub fn collation(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a collation name: 1 to 63 letters, digits, `_`, `.`, `-` or `@`",
+            name.escape_debug()
+        ))
+    }
+}
+
 /// A view's query: exactly one query (`SELECT ...`, `WITH ... SELECT ...`, `VALUES`), as
 /// PostgreSQL, SQLite or MySQL parses it. `SELECT 1; DROP TABLE t` is refused.
 pub fn view_query(sql: &str) -> Result<(), String> {

@@ -334,6 +334,27 @@ pub struct ColumnDef {
     pub comment: Option<String>,
     /// A column the database computes from others of its row.
     pub generated: Option<Generated>,
+    /// How the column's text compares and sorts (`COLLATE ...`), where not the default.
+    pub collation: Option<Collation>,
+}
+
+/// A collation's name, one for every dialect or one per dialect (their names differ:
+/// PostgreSQL `C`, SQLite `BINARY`, MySQL `utf8mb4_bin`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Collation {
+    All(String),
+    /// Keyed by dialect name; a dialect without a key keeps its default.
+    PerDialect(BTreeMap<String, String>),
+}
+
+impl Collation {
+    /// The name for the dialect named, if it has one.
+    pub fn for_dialect(&self, dialect: &str) -> Option<&str> {
+        match self {
+            Collation::All(n) => Some(n),
+            Collation::PerDialect(m) => m.get(dialect).map(String::as_str),
+        }
+    }
 }
 
 /// `GENERATED ALWAYS AS (expr) STORED|VIRTUAL`.
@@ -355,6 +376,7 @@ impl ColumnDef {
             renamed_from: None,
             comment: None,
             generated: None,
+            collation: None,
         }
     }
 }

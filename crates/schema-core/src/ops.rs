@@ -1,6 +1,6 @@
 //! The dialect-neutral operations a migration file lists.
 
-use crate::model::{ColumnDef, Constraint, EnumDef, IndexDef, TableDef, ViewDef};
+use crate::model::{Collation, ColumnDef, Constraint, EnumDef, IndexDef, TableDef, ViewDef};
 use crate::types::SqlType;
 
 /// SQL for a data step: one string for every dialect, or one per dialect.
@@ -18,11 +18,15 @@ pub struct AlterColumn {
     pub ty: Option<(SqlType, SqlType)>,
     pub nullable: Option<(bool, bool)>,
     pub default: Option<(Option<String>, Option<String>)>,
+    pub collation: Option<(Option<Collation>, Option<Collation>)>,
 }
 
 impl AlterColumn {
     pub fn is_empty(&self) -> bool {
-        self.ty.is_none() && self.nullable.is_none() && self.default.is_none()
+        self.ty.is_none()
+            && self.nullable.is_none()
+            && self.default.is_none()
+            && self.collation.is_none()
     }
 
     fn inverse(&self) -> AlterColumn {
@@ -33,6 +37,7 @@ impl AlterColumn {
             ty: flip(&self.ty),
             nullable: flip(&self.nullable),
             default: flip(&self.default),
+            collation: flip(&self.collation),
         }
     }
 }
@@ -516,6 +521,19 @@ impl Operation {
                     what.push(match b {
                         Some(d) => format!("default {d}"),
                         None => "drop default".into(),
+                    });
+                }
+                if let Some((_, b)) = &change.collation {
+                    what.push(match b {
+                        Some(Collation::All(n)) => format!("collation {n}"),
+                        Some(Collation::PerDialect(m)) => format!(
+                            "collation {}",
+                            m.iter()
+                                .map(|(k, v)| format!("{k} {v}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        None => "default collation".into(),
                     });
                 }
                 format!("~ alter column {table}.{column}: {}", what.join(", "))

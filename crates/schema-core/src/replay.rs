@@ -381,6 +381,9 @@ fn apply_to_table(t: &mut crate::model::TableDef, op: &Operation) -> Result<(), 
             if let Some((_, d)) = &change.default {
                 c.default = d.clone();
             }
+            if let Some((_, k)) = &change.collation {
+                c.collation = k.clone();
+            }
         }
         Operation::CreateIndex { table: tn, index } => {
             if name_taken(t, &index.name) {

@@ -39,6 +39,7 @@ const COLUMN_KEYS: &[&str] = &[
     "comment",
     "generated",
     "stored",
+    "collation",
 ];
 
 fn unknown(meta: &ParseNestedMeta<'_>, what: &str, keys: &[&str]) -> syn::Error {
@@ -361,6 +362,7 @@ pub struct ColumnAttrs {
     pub comment: Option<String>,
     pub generated: Option<String>,
     pub stored: bool,
+    pub collation: Option<schema_core::Collation>,
 }
 
 impl ColumnAttrs {
@@ -424,6 +426,32 @@ impl ColumnAttrs {
                     "renamed_from" => out.renamed_from = Some(string(&meta)?),
                     "generated" => out.generated = Some(checked(&meta, input::expression)?),
                     "stored" => out.stored = flag(&meta)?,
+                    "collation" if meta.input.peek(syn::token::Paren) => {
+                        let mut names = std::collections::BTreeMap::new();
+                        meta.parse_nested_meta(|inner| {
+                            let dialect = inner
+                                .path
+                                .get_ident()
+                                .map(|i| i.to_string())
+                                .unwrap_or_default();
+                            let known = schema_core::Dialect::ALL.map(schema_core::Dialect::name);
+                            if !known.contains(&dialect.as_str()) {
+                                return Err(inner.error(format!(
+                                    "unknown dialect `{dialect}` in `collation(...)`; expected {}",
+                                    known.join(", ")
+                                )));
+                            }
+                            names.insert(dialect, checked(&inner, input::collation)?);
+                            Ok(())
+                        })?;
+                        out.collation = Some(schema_core::Collation::PerDialect(names));
+                    }
+                    "collation" => {
+                        out.collation = Some(schema_core::Collation::All(checked(
+                            &meta,
+                            input::collation,
+                        )?))
+                    }
                     "skip" => out.skip = flag(&meta)?,
                     "comment" => out.comment = Some(comment(&meta)?),
                     _ => return Err(unknown(&meta, "column", COLUMN_KEYS)),

@@ -270,6 +270,7 @@ pub fn lower_struct(
         col.nullable = nullable_wrapper || cattrs.nullable;
         col.default = cattrs.default.clone();
         col.renamed_from = cattrs.renamed_from.clone();
+        col.collation = cattrs.collation.clone();
         match (&cattrs.generated, cattrs.stored) {
             (Some(expr), stored) => {
                 if cattrs.default.is_some() || cattrs.primary_key {

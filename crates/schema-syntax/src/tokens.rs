@@ -81,6 +81,22 @@ fn column(core: &TokenStream, c: &ColumnDef) -> TokenStream {
         }
         None => quote! { ::std::option::Option::None },
     };
+    let collation = match &c.collation {
+        Some(schema_core::Collation::All(n)) => {
+            quote! { ::std::option::Option::Some(#core::Collation::All(::std::string::String::from(#n))) }
+        }
+        Some(schema_core::Collation::PerDialect(m)) => {
+            let (keys, values): (Vec<&String>, Vec<&String>) = m.iter().unzip();
+            quote! {
+                ::std::option::Option::Some(#core::Collation::PerDialect(
+                    [#((::std::string::String::from(#keys), ::std::string::String::from(#values))),*]
+                        .into_iter()
+                        .collect(),
+                ))
+            }
+        }
+        None => quote! { ::std::option::Option::None },
+    };
     quote! {
         #core::ColumnDef {
             name: ::std::string::String::from(#name),
@@ -91,6 +107,7 @@ fn column(core: &TokenStream, c: &ColumnDef) -> TokenStream {
             renamed_from: #renamed,
             comment: #comment,
             generated: #generated,
+            collation: #collation,
         }
     }
 }

@@ -291,6 +291,19 @@ pub fn model_source(tables: &[TableDef], header: &str) -> String {
             if let Some(text) = &c.comment {
                 attrs.push(format!("comment = {}", lit(text)));
             }
+            match &c.collation {
+                Some(schema_core::Collation::All(n)) => {
+                    attrs.push(format!("collation = {}", lit(n)))
+                }
+                Some(schema_core::Collation::PerDialect(m)) => attrs.push(format!(
+                    "collation({})",
+                    m.iter()
+                        .map(|(k, v)| format!("{k} = {}", lit(v)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+                None => {}
+            }
             if !attrs.is_empty() {
                 let _ = writeln!(out, "    #[column({})]", attrs.join(", "));
             }
@@ -319,6 +332,9 @@ mod tests {
         id.auto_increment = true;
         let mut email = ColumnDef::new("Email Address", SqlType::Varchar(200));
         email.default = Some("'none@example.com'".into());
+        email.collation = Some(schema_core::Collation::PerDialect(
+            [("postgres".to_string(), "C".to_string())].into(),
+        ));
         let mut kind = ColumnDef::new("type", SqlType::Decimal(Some((10, 2))));
         kind.nullable = true;
         kind.comment = Some("what \"kind\" it is, in money".into());

@@ -312,7 +312,7 @@ fn action(rule: &str) -> ReferentialAction {
 
 type Rows<T> = Vec<T>;
 /// Table, column, type, nullable, default, extra, comment, table comment, generation
-/// expression.
+/// expression, the column's collation where it differs from its table's.
 type ColumnRow = (
     String,
     String,
@@ -322,6 +322,7 @@ type ColumnRow = (
     String,
     String,
     String,
+    Option<String>,
     Option<String>,
 );
 /// Table, constraint, column, referenced table, referenced column.
@@ -333,7 +334,8 @@ pub async fn introspect(conn: &mut Conn) -> Result<Schema, RunError> {
     let cols: Rows<ColumnRow> = conn
         .exec(
             "SELECT c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, c.IS_NULLABLE, c.COLUMN_DEFAULT, c.EXTRA, \
-                    c.COLUMN_COMMENT, t.TABLE_COMMENT, c.GENERATION_EXPRESSION \
+                    c.COLUMN_COMMENT, t.TABLE_COMMENT, c.GENERATION_EXPRESSION, \
+                    CASE WHEN c.COLLATION_NAME <> t.TABLE_COLLATION THEN c.COLLATION_NAME END \
              FROM information_schema.COLUMNS c JOIN information_schema.TABLES t \
                ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME \
              WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' AND c.TABLE_NAME <> ? \
@@ -342,7 +344,19 @@ pub async fn introspect(conn: &mut Conn) -> Result<Schema, RunError> {
         )
         .await
         .map_err(db_err)?;
-    for (table, name, ty, nullable, default, extra, comment, table_comment, generation) in cols {
+    for (
+        table,
+        name,
+        ty,
+        nullable,
+        default,
+        extra,
+        comment,
+        table_comment,
+        generation,
+        collation,
+    ) in cols
+    {
         let t = schema
             .tables
             .entry(table.clone())
@@ -364,6 +378,7 @@ pub async fn introspect(conn: &mut Conn) -> Result<Schema, RunError> {
                 stored: extra.contains("STORED") || extra.contains("PERSISTENT"),
             });
         }
+        c.collation = collation.map(schema_core::Collation::All);
         // An empty comment is none.
         c.comment = Some(comment).filter(|s| !s.is_empty());
         t.comment = Some(table_comment).filter(|s| !s.is_empty());

@@ -980,10 +980,12 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
             "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
                     pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, \
                     col_description(c.oid, a.attnum), obj_description(c.oid, 'pg_class'), \
-                    a.attgenerated::text, ty.typtype::text, ty.typname::text \
+                    a.attgenerated::text, ty.typtype::text, ty.typname::text, \
+                    CASE WHEN a.attcollation <> ty.typcollation THEN co.collname::text END \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
              JOIN pg_type ty ON ty.oid = a.atttypid \
+             LEFT JOIN pg_collation co ON co.oid = a.attcollation \
              LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum \
              WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname NOT IN ($1, $2) \
              ORDER BY c.relname, a.attnum",
@@ -1013,6 +1015,9 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
             _ => SqlType::parse(&row.get::<_, String>(2), None),
         };
         let mut c = ColumnDef::new(row.get::<_, String>(1), ty);
+        c.collation = row
+            .get::<_, Option<String>>(11)
+            .map(schema_core::Collation::All);
         c.nullable = !row.get::<_, bool>(3);
         c.default = row.get(4);
         c.auto_increment = !identity.is_empty();

@@ -595,6 +595,11 @@ fn introspect_table(conn: &Connection, name: &str, sql: &str) -> Result<TableDef
             };
         }
     }
+    for (column, name) in schema_core::dialect::column_collations(sql) {
+        if let Some(c) = t.column_mut(&column) {
+            c.collation = Some(schema_core::Collation::All(name));
+        }
+    }
     pk.sort();
     let pk_cols: Vec<String> = pk.into_iter().map(|(_, c)| c).collect();
     if !pk_cols.is_empty() {

@@ -16,7 +16,8 @@ use crate::replay::{apply, ReplayError};
 use crate::types::SqlType;
 
 pub use sqlite::{
-    constraint_clauses, enum_checks, rebuild_reason as sqlite_rebuild_reason, Clause,
+    column_collations, constraint_clauses, enum_checks, rebuild_reason as sqlite_rebuild_reason,
+    Clause,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -246,6 +247,13 @@ impl Dialect {
                     c.nullable = false;
                 }
                 c.default = c.default.as_deref().map(|e| self.rules().normalize_expr(e));
+                // A collation compares by this dialect's name for it; none is the default.
+                c.collation = c
+                    .collation
+                    .as_ref()
+                    .and_then(|k| k.for_dialect(self.name()))
+                    .filter(|n| !n.eq_ignore_ascii_case("default"))
+                    .map(|n| crate::model::Collation::All(n.to_string()));
                 if let Some(g) = &mut c.generated {
                     g.expr = self.rules().normalize_expr(&g.expr);
                 }
@@ -631,6 +639,10 @@ trait DialectRules: Sync {
         None
     }
     fn type_sql(&self, ty: &SqlType) -> String;
+    /// A collation's name as `COLLATE` takes it (quoted where the dialect allows).
+    fn collation_sql(&self, name: &str) -> String {
+        quote(name)
+    }
     /// The type of a column in CREATE TABLE / ADD COLUMN (a numbered key may differ).
     fn column_type(&self, table: Option<&TableDef>, c: &ColumnDef) -> String {
         let _ = table;
@@ -784,6 +796,9 @@ fn column_sql(d: Dialect, t: Option<&TableDef>, c: &ColumnDef) -> String {
     let mut s = d.quote(&c.name);
     s.push(' ');
     s.push_str(&rules.column_type(t, c));
+    if let Some(name) = c.collation.as_ref().and_then(|k| k.for_dialect(d.name())) {
+        let _ = write!(s, " COLLATE {}", rules.collation_sql(name));
+    }
     if let Some(g) = &c.generated {
         let _ = write!(
             s,
@@ -958,6 +973,13 @@ fn common_op(d: Dialect, state: &Schema, op: &Operation) -> Result<Vec<String>, 
         } => {
             let mut out = Vec::new();
             let prefix = format!("ALTER TABLE {} ALTER COLUMN {}", t(table), t(column));
+            let collate = change.collation.as_ref().map(|(_, to)| {
+                let name = to.as_ref().and_then(|k| k.for_dialect(d.name()));
+                format!(
+                    " COLLATE {}",
+                    d.rules().collation_sql(name.unwrap_or("default"))
+                )
+            });
             if let Some((from, ty)) = &change.ty {
                 // An enum converts to another type (or enum) only through text.
                 let via = if matches!(from, SqlType::Enum { .. }) {
@@ -966,7 +988,24 @@ fn common_op(d: Dialect, state: &Schema, op: &Operation) -> Result<Vec<String>, 
                     ""
                 };
                 let ty = d.type_sql(ty);
-                out.push(format!("{prefix} TYPE {ty} USING {}{via}::{ty}", t(column)));
+                out.push(format!(
+                    "{prefix} TYPE {ty}{} USING {}{via}::{ty}",
+                    collate.clone().unwrap_or_default(),
+                    t(column)
+                ));
+            } else if let Some(collate) = collate {
+                // A new collation is a type change to the same type.
+                let current = state
+                    .table(table)
+                    .and_then(|tb| tb.column(column))
+                    .ok_or_else(|| ReplayError::NoColumn {
+                        table: table.clone(),
+                        column: column.clone(),
+                    })?;
+                out.push(format!(
+                    "{prefix} TYPE {}{collate}",
+                    d.type_sql(&current.ty)
+                ));
             }
             if let Some((_, nullable)) = change.nullable {
                 out.push(format!(

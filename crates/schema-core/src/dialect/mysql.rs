@@ -179,6 +179,10 @@ impl DialectRules for Mysql {
         false
     }
 
+    fn collation_sql(&self, name: &str) -> String {
+        name.to_string()
+    }
+
     fn normalize_table(&self, t: &mut TableDef) {
         // The primary key is always called PRIMARY.
         if let Some(pk) = &mut t.primary_key {

@@ -43,6 +43,15 @@ impl DialectRules for Sqlite {
         false
     }
 
+    fn collation_sql(&self, name: &str) -> String {
+        // SQLite's own (BINARY, NOCASE, RTRIM) are written bare, as its docs do.
+        if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            name.to_string()
+        } else {
+            quote(name)
+        }
+    }
+
     fn enum_check(&self, column: &str, values: &[String]) -> Option<String> {
         Some(format!(
             "CHECK ({} IN ({}))",
@@ -222,6 +231,50 @@ fn alter_enum(
         out.extend(rebuild(before, t_after, &copy));
     }
     Ok(out)
+}
+
+/// The `COLLATE` of each column definition of a CREATE TABLE statement, by column.
+pub fn column_collations(sql: &str) -> Vec<(String, String)> {
+    let toks = tokenize(sql);
+    let mut out = Vec::new();
+    let mut depth = 0;
+    // The first token of each definition at depth 1 names its column.
+    let mut column: Option<String> = None;
+    let mut at_start = false;
+    for i in 0..toks.len() {
+        match &toks[i].0 {
+            Token::Open => {
+                depth += 1;
+                if depth == 1 {
+                    at_start = true;
+                }
+                continue;
+            }
+            Token::Close => depth -= 1,
+            Token::Comma if depth == 1 => {
+                at_start = true;
+                column = None;
+                continue;
+            }
+            Token::Word(w) | Token::Quoted(w) if depth == 1 && at_start => {
+                let constraint = matches!(&toks[i].0, Token::Word(_))
+                    && ["CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"]
+                        .iter()
+                        .any(|k| w.eq_ignore_ascii_case(k));
+                column = (!constraint).then(|| w.clone());
+            }
+            Token::Word(w) if depth == 1 && w.eq_ignore_ascii_case("COLLATE") => {
+                if let (Some(c), Some((Token::Word(n) | Token::Quoted(n), _, _))) =
+                    (&column, toks.get(i + 1))
+                {
+                    out.push((c.clone(), n.clone()));
+                }
+            }
+            _ => {}
+        }
+        at_start = false;
+    }
+    out
 }
 
 /// The values of the enum `CHECK`s of a CREATE TABLE statement's columns, by column, as
