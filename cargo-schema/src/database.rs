@@ -274,6 +274,8 @@ pub struct PgTarget {
     pub root_cert: Option<PathBuf>,
     /// What the engine offers (the URL's `engine` parameter; PostgreSQL by default).
     pub caps: schema::postgres::PgCapabilities,
+    /// Where the history table lives (the workspace's `history-schema`).
+    pub history_schema: Option<String>,
 }
 
 impl PgTarget {
@@ -317,6 +319,7 @@ impl PgTarget {
             ssl_mode,
             root_cert,
             caps,
+            history_schema: None,
         };
         if target.unix_socket_only() {
             target
@@ -476,6 +479,15 @@ impl Connection {
             ),
         }
         .with_capabilities(target.caps)
+        .with_history_schema(target.history_schema.clone())
+    }
+
+    /// The workspace's placement of the history table, for a PostgreSQL connection.
+    pub fn with_history_schema(mut self, schema: &Option<String>) -> Connection {
+        if let Connection::Postgres { target, .. } = &mut self {
+            target.history_schema = schema.clone();
+        }
+        self
     }
 }
 

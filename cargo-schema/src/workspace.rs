@@ -43,6 +43,9 @@ pub struct Workspace {
     pub packages: Vec<(String, PathBuf)>,
     /// `ddl-lock-timeout`, when the workspace sets it.
     pub ddl_lock_timeout: Option<std::time::Duration>,
+    /// `history-schema`: where PostgreSQL keeps the history table (none: the
+    /// connection's own schema).
+    pub history_schema: Option<String>,
 }
 
 impl ModelCrate {
@@ -120,11 +123,15 @@ impl Workspace {
             schema_core::manifest::workspace_ddl_lock_timeout(&m).map_err(|e| {
                 CliError::input(format!("{}: {e}", m.root.join("Cargo.toml").display()))
             })?;
+        let history_schema = schema_core::manifest::workspace_history_schema(&m).map_err(|e| {
+            CliError::input(format!("{}: {e}", m.root.join("Cargo.toml").display()))
+        })?;
         Ok(Workspace {
             root: m.root,
             crates,
             packages,
             ddl_lock_timeout,
+            history_schema,
         })
     }
 

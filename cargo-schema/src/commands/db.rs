@@ -65,7 +65,7 @@ impl DbContext<'_> {
     fn connect(&self) -> Result<(Connection, database::Target, String)> {
         let url = database::resolve_url(self.url_flag, Some(&self.ws.root))?;
         let target = database::parse_url(&url)?;
-        let conn = database::connect(&url)?;
+        let conn = database::connect(&url)?.with_history_schema(&self.ws.history_schema);
         Ok((conn, target, database::redact(&url)))
     }
 }
@@ -265,7 +265,7 @@ pub fn reset(cx: &DbContext<'_>, force: bool) -> Result<ExitCode> {
             "{shown} is not a local database; reset refuses without --force"
         )));
     }
-    let mut conn = database::connect(&url)?;
+    let mut conn = database::connect(&url)?.with_history_schema(&cx.ws.history_schema);
     let m = Migrator::new(&graph, options(true));
     let report = on_backend!(&mut conn, |db| async {
         let applied = m.applied(&mut db).await?;
@@ -526,8 +526,14 @@ pub fn script(
     let heading = format!(
         "cargo schema {verb} --sql {target}, {start}, for {dialect}\nRun it with: {run_with}"
     );
-    let text = schema_core::plan::render_script(&graph, dialect, &range, &heading)
-        .map_err(CliError::Input)?;
+    let text = schema_core::plan::render_script(
+        &graph,
+        dialect,
+        &range,
+        &heading,
+        cx.ws.history_schema.as_deref(),
+    )
+    .map_err(CliError::Input)?;
     print_sql(cx.out, dialect, &text);
     Ok(ExitCode::Success)
 }
@@ -572,8 +578,10 @@ pub fn on_target(
     url: &str,
     action: &FleetAction,
     connect_timeout: Option<std::time::Duration>,
+    history_schema: &Option<String>,
 ) -> Result<TargetOutcome> {
-    let mut conn = database::connect_within(url, connect_timeout)?;
+    let mut conn =
+        database::connect_within(url, connect_timeout)?.with_history_schema(history_schema);
     let dialect = database::parse_url(url)?.dialect();
     let mut out = TargetOutcome::default();
     match action {
@@ -658,7 +666,7 @@ pub fn init_from_database(
     use schema::runner::Backend;
     let url = database::resolve_url(url_flag, Some(&ws.root))?;
     let shown = database::redact(&url);
-    let mut conn = database::connect(&url)?;
+    let mut conn = database::connect(&url)?.with_history_schema(&ws.history_schema);
     let (history, live) = on_backend!(&mut conn, |db| async {
         Ok::<_, RunError>((db.read_history().await?, db.introspect().await?))
     })

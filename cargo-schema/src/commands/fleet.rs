@@ -254,9 +254,15 @@ fn execute(
                     let key = server_key(url);
                     servers.acquire(&key);
                     let started = Instant::now();
-                    let result =
-                        db::on_target(&graph, heads.as_deref(), url, &action, opts.connect_timeout)
-                            .map_err(|e| e.to_string());
+                    let result = db::on_target(
+                        &graph,
+                        heads.as_deref(),
+                        url,
+                        &action,
+                        opts.connect_timeout,
+                        &ws.history_schema,
+                    )
+                    .map_err(|e| e.to_string());
                     servers.release(&key);
                     if result.is_err() {
                         let n = failures.fetch_add(1, Ordering::SeqCst) + 1;

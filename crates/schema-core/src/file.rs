@@ -195,6 +195,19 @@ enum RawOp {
         column: Option<String>,
         comment: RawChange<String>,
     },
+    CreateSchema {
+        name: String,
+    },
+    DropSchema {
+        name: String,
+    },
+    MoveTable {
+        table: String,
+        #[serde(default)]
+        from: Option<String>,
+        #[serde(default)]
+        to: Option<String>,
+    },
     CreateView(RawView),
     DropView(RawView),
     CreateEnum {
@@ -237,6 +250,8 @@ struct RawView {
 #[serde(deny_unknown_fields)]
 struct RawTable {
     table: String,
+    #[serde(default)]
+    schema: Option<String>,
     #[serde(default)]
     comment: Option<String>,
     columns: Vec<RawColumn>,
@@ -664,6 +679,11 @@ fn lower_table(t: RawTable) -> Result<TableDef, String> {
             .collect::<Result<_, _>>()?,
         renamed_from: None,
         comment: t.comment,
+        schema: t
+            .schema
+            .map(|s| input::identifier(&s).map(|()| s))
+            .transpose()
+            .map_err(|e| format!("schema {e}"))?,
     })
 }
 
@@ -899,6 +919,20 @@ fn lower_op(raw: RawOp) -> Result<Operation, String> {
         RawOp::Execute { sql } => Operation::Execute {
             sql: lower_sql(sql)?,
         },
+        RawOp::CreateSchema { name } => {
+            input::identifier(&name).map_err(|e| format!("schema {e}"))?;
+            Operation::CreateSchema { name }
+        }
+        RawOp::DropSchema { name } => {
+            input::identifier(&name).map_err(|e| format!("schema {e}"))?;
+            Operation::DropSchema { name }
+        }
+        RawOp::MoveTable { table, from, to } => {
+            if from == to {
+                return Err("`move_table` moves nothing: `from` and `to` are the same".into());
+            }
+            Operation::MoveTable { table, from, to }
+        }
         RawOp::CreateView(v) => Operation::CreateView {
             view: lower_view(v)?,
         },
@@ -1077,6 +1111,9 @@ fn list(out: &mut String, key: &str, items: Vec<String>) {
 
 fn write_table(out: &mut String, t: &TableDef) {
     let _ = writeln!(out, "table = {}", string(&t.name));
+    if let Some(s) = &t.schema {
+        let _ = writeln!(out, "schema = {}", string(s));
+    }
     if let Some(text) = &t.comment {
         let _ = writeln!(out, "comment = {}", string(text));
     }
@@ -1276,6 +1313,18 @@ pub fn write_op(out: &mut String, section: &str, op: &Operation) {
                 parts.push(format!("to = {}", string(t)));
             }
             let _ = writeln!(out, "comment = {{ {} }}", parts.join(", "));
+        }
+        Operation::CreateSchema { name } | Operation::DropSchema { name } => {
+            let _ = writeln!(out, "name = {}", string(name));
+        }
+        Operation::MoveTable { table, from, to } => {
+            let _ = writeln!(out, "table = {}", string(table));
+            if let Some(f) = from {
+                let _ = writeln!(out, "from = {}", string(f));
+            }
+            if let Some(t) = to {
+                let _ = writeln!(out, "to = {}", string(t));
+            }
         }
         Operation::CreateView { view } | Operation::DropView { view } => {
             let _ = writeln!(out, "name = {}", string(&view.name));

@@ -354,6 +354,18 @@ pub fn workspace_ddl_lock_timeout(
     }
 }
 
+/// `history-schema`: the PostgreSQL schema the history table lives in (none: the
+/// connection's own).
+pub fn workspace_history_schema(ws: &WorkspaceManifest) -> Result<Option<String>, String> {
+    match ws.schema.as_ref().and_then(|s| s.get("history-schema")) {
+        None => Ok(None),
+        Some(toml::Value::String(s)) => crate::input::identifier(s)
+            .map(|()| Some(s.clone()))
+            .map_err(|e| format!("[workspace.metadata.schema] history-schema: schema {e}")),
+        Some(_) => Err("[workspace.metadata.schema] history-schema must be a schema name".into()),
+    }
+}
+
 /// The dialects one crate's history must run on: its own `dialects`, else its
 /// workspace's, else every dialect.
 pub fn crate_dialects(

@@ -17,6 +17,9 @@ pub struct Schema {
     pub enums: BTreeMap<String, EnumDef>,
     /// Views by name.
     pub views: BTreeMap<String, ViewDef>,
+    /// PostgreSQL schemas the tables live in beside the connection's own (SQLite and
+    /// MySQL have none: there a table keeps its plain name, unique across schemas).
+    pub schemas: std::collections::BTreeSet<String>,
 }
 
 impl Schema {
@@ -38,10 +41,12 @@ impl Schema {
                 });
             }
         }
+        let schemas = tables.values().filter_map(|t| t.schema.clone()).collect();
         Schema {
             tables,
             enums,
             views: BTreeMap::new(),
+            schemas,
         }
     }
 
@@ -176,6 +181,8 @@ pub struct TableDef {
     pub renamed_from: Option<String>,
     /// Stored by PostgreSQL and MySQL; SQLite keeps it in the model only.
     pub comment: Option<String>,
+    /// The PostgreSQL schema it lives in (none: the connection's own).
+    pub schema: Option<String>,
 }
 
 impl TableDef {

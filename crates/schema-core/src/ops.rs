@@ -245,6 +245,19 @@ pub enum Operation {
         name: String,
         change: EnumChange,
     },
+    /// A PostgreSQL schema (nothing elsewhere).
+    CreateSchema {
+        name: String,
+    },
+    DropSchema {
+        name: String,
+    },
+    /// Moves a table to another PostgreSQL schema (none: the connection's own).
+    MoveTable {
+        table: String,
+        from: Option<String>,
+        to: Option<String>,
+    },
     CreateView {
         view: ViewDef,
     },
@@ -284,6 +297,9 @@ impl Operation {
             Operation::DropEnum { .. } => "drop_enum",
             Operation::AlterEnum { .. } => "alter_enum",
             Operation::CreateView { .. } => "create_view",
+            Operation::CreateSchema { .. } => "create_schema",
+            Operation::DropSchema { .. } => "drop_schema",
+            Operation::MoveTable { .. } => "move_table",
             Operation::DropView { .. } => "drop_view",
         }
     }
@@ -310,6 +326,9 @@ impl Operation {
         "alter_enum",
         "create_view",
         "drop_view",
+        "create_schema",
+        "drop_schema",
+        "move_table",
     ];
 
     /// Whether code written for the schema before this operation may fail on the schema
@@ -345,8 +364,12 @@ impl Operation {
                 change,
                 EnumChange::Remove { .. } | EnumChange::Rename { .. }
             ),
-            Operation::DropEnum { .. } | Operation::DropView { .. } => true,
-            Operation::CreateView { .. }
+            Operation::DropEnum { .. }
+            | Operation::DropView { .. }
+            | Operation::DropSchema { .. }
+            | Operation::MoveTable { .. } => true,
+            Operation::CreateSchema { .. }
+            | Operation::CreateView { .. }
             | Operation::CreateEnum { .. }
             | Operation::CreateTable { .. }
             | Operation::RenameIndex { .. }
@@ -444,6 +467,13 @@ impl Operation {
             Operation::AlterEnum { name, change } => Operation::AlterEnum {
                 name: name.clone(),
                 change: change.inverse(),
+            },
+            Operation::CreateSchema { name } => Operation::DropSchema { name: name.clone() },
+            Operation::DropSchema { name } => Operation::CreateSchema { name: name.clone() },
+            Operation::MoveTable { table, from, to } => Operation::MoveTable {
+                table: table.clone(),
+                from: to.clone(),
+                to: from.clone(),
             },
             Operation::CreateView { view } => Operation::DropView { view: view.clone() },
             Operation::DropView { view } => Operation::CreateView { view: view.clone() },
@@ -593,6 +623,12 @@ impl Operation {
                 view.name
             ),
             Operation::DropView { view } => format!("- drop view {}", view.name),
+            Operation::CreateSchema { name } => format!("+ create schema {name}"),
+            Operation::DropSchema { name } => format!("- drop schema {name}"),
+            Operation::MoveTable { table, to, .. } => format!(
+                "~ move table {table} to schema {}",
+                to.as_deref().unwrap_or("(the connection's own)")
+            ),
             Operation::AlterEnum { name, change } => match change {
                 EnumChange::Add { value, .. } => format!("+ add value '{value}' to enum {name}"),
                 EnumChange::Remove { value, .. } => {
@@ -630,7 +666,10 @@ impl Operation {
             | Operation::DropEnum { .. }
             | Operation::AlterEnum { .. }
             | Operation::CreateView { .. }
-            | Operation::DropView { .. } => None,
+            | Operation::DropView { .. }
+            | Operation::CreateSchema { .. }
+            | Operation::DropSchema { .. } => None,
+            Operation::MoveTable { table, .. } => Some(table),
         }
     }
 }

@@ -162,13 +162,15 @@ pub fn render_script(
     dialect: Dialect,
     range: &Range,
     heading: &str,
+    history_at: Option<&str>,
 ) -> Result<String, String> {
     let rendered = rendered_range(graph, dialect, range)?;
     let mut text = String::new();
     for line in heading.lines() {
         text.push_str(&format!("-- {}\n", comment_text(line)));
     }
-    text.push_str(&format!("{};\n", dialect.history_table_sql()));
+    text.push_str(&format!("{};\n", dialect.history_table_sql(history_at)));
+    let h = dialect.history_ref(history_at);
     let (begin, commit) = dialect.script_transaction();
     for (rev, up, steps) in rendered {
         let content = rev.content_checksum();
@@ -188,7 +190,7 @@ pub fn render_script(
             );
             for (range, detached) in parts(&steps, 0) {
                 let progress = (range.end < steps.len()).then(|| format!("upgrade {}", range.end));
-                let row = dialect.history_progress_sql(rev.id(), record, progress.as_deref());
+                let row = dialect.history_progress_sql(&h, rev.id(), record, progress.as_deref());
                 if !detached {
                     text.push_str(&begin);
                 }
@@ -216,7 +218,7 @@ pub fn render_script(
         ));
         text.push_str(&format!(
             "{};\n{commit}",
-            dialect.history_row_sql(rev.id(), record)
+            dialect.history_row_sql(&h, rev.id(), record)
         ));
     }
     Ok(text)

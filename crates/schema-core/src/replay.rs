@@ -23,6 +23,14 @@ pub enum ReplayError {
     NoConstraint { table: String, constraint: String },
     #[error("column `{table}.{column}` is used by a constraint or index; drop those first")]
     ColumnInUse { table: String, column: String },
+    #[error("schema `{0}` does not exist")]
+    NoSchema(String),
+    #[error("schema `{0}` already exists")]
+    SchemaExists(String),
+    #[error("schema `{name}` still holds table `{table}`")]
+    SchemaInUse { name: String, table: String },
+    #[error("table `{table}` is not in schema `{schema}`")]
+    NotInSchema { table: String, schema: String },
     #[error("view `{0}` does not exist")]
     NoView(String),
     #[error("a view or table `{0}` exists already")]
@@ -62,6 +70,46 @@ pub fn apply(schema: &mut Schema, op: &Operation) -> Result<(), ReplayError> {
     match op {
         Operation::CreateEnum { .. } | Operation::DropEnum { .. } | Operation::AlterEnum { .. } => {
             apply_to_enums(schema, op)
+        }
+        Operation::CreateSchema { name } => {
+            if !schema.schemas.insert(name.clone()) {
+                return Err(ReplayError::SchemaExists(name.clone()));
+            }
+            Ok(())
+        }
+        Operation::DropSchema { name } => {
+            if let Some(t) = schema
+                .tables
+                .values()
+                .find(|t| t.schema.as_deref() == Some(name))
+            {
+                return Err(ReplayError::SchemaInUse {
+                    name: name.clone(),
+                    table: t.name.clone(),
+                });
+            }
+            schema
+                .schemas
+                .remove(name)
+                .then_some(())
+                .ok_or_else(|| ReplayError::NoSchema(name.clone()))
+        }
+        Operation::MoveTable { table, from, to } => {
+            if let Some(s) = to.as_ref().filter(|s| !schema.schemas.contains(*s)) {
+                return Err(ReplayError::NoSchema(s.clone()));
+            }
+            let t = schema
+                .tables
+                .get_mut(table)
+                .ok_or_else(|| ReplayError::NoTable(table.clone()))?;
+            if t.schema != *from {
+                return Err(ReplayError::NotInSchema {
+                    table: table.clone(),
+                    schema: from.clone().unwrap_or_default(),
+                });
+            }
+            t.schema = to.clone();
+            Ok(())
         }
         Operation::CreateView { view } => {
             if schema.views.contains_key(&view.name) || schema.tables.contains_key(&view.name) {
@@ -222,6 +270,9 @@ fn apply_to_tables(schema: &mut Schema, op: &Operation) -> Result<(), ReplayErro
         Operation::CreateTable { table: def } => {
             if schema.tables.contains_key(&def.name) {
                 return Err(ReplayError::TableExists(def.name.clone()));
+            }
+            if let Some(s) = def.schema.as_ref().filter(|s| !schema.schemas.contains(*s)) {
+                return Err(ReplayError::NoSchema(s.clone()));
             }
             let mut def = def.clone();
             def.renamed_from = None;

@@ -247,7 +247,7 @@ fn a_script_runs_a_revision_in_parts_as_the_runner_does() {
         upgrade: vec!["0002".into()],
         downgrade: vec![],
     };
-    let script = render_script(&graph, Dialect::Postgres, &range, "").expect("script");
+    let script = render_script(&graph, Dialect::Postgres, &range, "", None).expect("script");
     let body = script
         .split_once("-- upgrade 0002 (in parts): safe\n")
         .expect("the revision runs in parts")
@@ -281,7 +281,7 @@ fn a_script_runs_a_revision_in_parts_as_the_runner_does() {
     .concat();
     assert_eq!(body, expected);
     // SQLite runs it whole: one transaction, a plain index, nothing to validate.
-    let sqlite = render_script(&graph, Dialect::Sqlite, &range, "").expect("script");
+    let sqlite = render_script(&graph, Dialect::Sqlite, &range, "", None).expect("script");
     assert!(!sqlite.contains("in parts") && !sqlite.contains("CONCURRENTLY"));
 }
 

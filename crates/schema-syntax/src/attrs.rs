@@ -18,6 +18,7 @@ const TABLE_KEYS: &[&str] = &[
     "foreign_key",
     "check",
     "comment",
+    "schema",
 ];
 const COLUMN_KEYS: &[&str] = &[
     "primary_key",
@@ -160,6 +161,7 @@ pub struct TableAttrs {
     pub foreign_keys: Vec<ForeignKeyAttr>,
     pub checks: Vec<CheckAttr>,
     pub comment: Option<String>,
+    pub schema: Option<String>,
 }
 
 impl TableAttrs {
@@ -177,6 +179,7 @@ impl TableAttrs {
                     "name" => out.name = Some(string(&meta)?),
                     "renamed_from" => out.renamed_from = Some(string(&meta)?),
                     "comment" => out.comment = Some(comment(&meta)?),
+                    "schema" => out.schema = Some(checked(&meta, input::identifier)?),
                     "primary_key" => {
                         let (mut cols, mut name) = (Vec::new(), None);
                         meta.parse_nested_meta(|m| {

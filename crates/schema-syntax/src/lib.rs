@@ -203,6 +203,7 @@ pub fn lower_struct(
         .unwrap_or_else(|| snake_case(&item.ident.to_string()));
     let mut t = TableDef {
         name: table_name.clone(),
+        schema: tattrs.schema.clone(),
         renamed_from: tattrs.renamed_from.clone(),
         comment: tattrs
             .comment

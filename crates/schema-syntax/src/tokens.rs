@@ -159,6 +159,7 @@ pub fn table_expr(core: &TokenStream, t: &TableDef) -> TokenStream {
     });
     let renamed = opt_string(&t.renamed_from);
     let comment = opt_string(&t.comment);
+    let schema = opt_string(&t.schema);
     quote! {
         #core::TableDef {
             name: ::std::string::String::from(#name),
@@ -170,6 +171,7 @@ pub fn table_expr(core: &TokenStream, t: &TableDef) -> TokenStream {
             indexes: ::std::vec![#(#indexes),*],
             renamed_from: #renamed,
             comment: #comment,
+            schema: #schema,
         }
     }
 }

@@ -190,19 +190,14 @@ pub fn model_source(tables: &[TableDef], header: &str) -> String {
     for t in tables {
         let _ = writeln!(out);
         let _ = writeln!(out, "#[derive(Debug, Clone, Table)]");
-        match &t.comment {
-            Some(c) => {
-                let _ = writeln!(
-                    out,
-                    "#[table(name = {}, comment = {})]",
-                    lit(&t.name),
-                    lit(c)
-                );
-            }
-            None => {
-                let _ = writeln!(out, "#[table(name = {})]", lit(&t.name));
-            }
+        let mut table_attrs = vec![format!("name = {}", lit(&t.name))];
+        if let Some(s) = &t.schema {
+            table_attrs.push(format!("schema = {}", lit(s)));
         }
+        if let Some(c) = &t.comment {
+            table_attrs.push(format!("comment = {}", lit(c)));
+        }
+        let _ = writeln!(out, "#[table({})]", table_attrs.join(", "));
         if let Some(pk) = &t.primary_key {
             let _ = writeln!(
                 out,

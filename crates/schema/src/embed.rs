@@ -149,7 +149,8 @@ impl MigrationTarget for tokio_postgres::Client {
         m: &EmbeddedMigrations,
         options: &RunOptions,
     ) -> Result<RunReport, RunError> {
-        let mut db = crate::postgres::PostgresBackend::new(self);
+        let mut db = crate::postgres::PostgresBackend::new(self)
+            .with_history_schema(options.history_schema.clone());
         m.upgrade_with(&mut db, options).await
     }
 }

@@ -144,8 +144,8 @@ impl Backend for MysqlBackend<'_> {
     }
 
     async fn ensure_history(&mut self, _options: &RunOptions) -> Result<(), RunError> {
-        self.exec(&Dialect::Mysql.history_table_sql()).await?;
-        self.exec(&Dialect::Mysql.history_upgrade_sql().unwrap_or_default())
+        self.exec(&Dialect::Mysql.history_table_sql(None)).await?;
+        self.exec(&Dialect::Mysql.history_upgrade_sql(None).unwrap_or_default())
             .await
     }
 

@@ -81,6 +81,8 @@ pub struct PostgresBackend<'c> {
     lock_row: Option<(String, std::time::Duration)>,
     /// The connection settings, for `pg_dump` (none: backups are refused).
     config: Option<tokio_postgres::Config>,
+    /// The PostgreSQL schema of the history table (none: the connection's own).
+    history_schema: Option<String>,
 }
 
 impl<'c> PostgresBackend<'c> {
@@ -93,7 +95,20 @@ impl<'c> PostgresBackend<'c> {
             caps: PgCapabilities::POSTGRES,
             lock_row: None,
             config: None,
+            history_schema: None,
         }
+    }
+
+    /// Keeps the history table in PostgreSQL schema `schema` (created when missing)
+    /// rather than the connection's own (none: there).
+    pub fn with_history_schema(mut self, schema: Option<String>) -> PostgresBackend<'c> {
+        self.history_schema = schema;
+        self
+    }
+
+    /// The history table as statements name it.
+    fn history(&self) -> String {
+        Dialect::Postgres.history_ref(self.history_schema.as_deref())
     }
 
     /// A backend that holds the migration lock for a whole run on a second connection
@@ -313,10 +328,9 @@ fn db_err(e: tokio_postgres::Error) -> RunError {
 
 /// The query for which of `ids` the history records (ids are `[A-Za-z0-9_]`, and quoted
 /// as literals all the same).
-fn recorded_sql(ids: &[&str]) -> String {
+fn recorded_sql(h: &str, ids: &[&str]) -> String {
     format!(
-        "SELECT revision AS recorded FROM {} WHERE revision = ANY(ARRAY[{}]::text[]) AND progress IS NULL",
-        quote(HISTORY_TABLE),
+        "SELECT revision AS recorded FROM {h} WHERE revision = ANY(ARRAY[{}]::text[]) AND progress IS NULL",
         ids.iter()
             .map(|i| literal(i))
             .collect::<Vec<_>>()
@@ -360,7 +374,7 @@ impl Backend for PostgresBackend<'_> {
     }
 
     async fn read_history(&mut self) -> Result<Vec<AppliedRevision>, RunError> {
-        let h = quote(HISTORY_TABLE);
+        let h = self.history();
         let rows = |msgs: Vec<tokio_postgres::SimpleQueryMessage>| -> Vec<AppliedRevision> {
             msgs.into_iter()
                 .filter_map(|m| match m {
@@ -410,8 +424,10 @@ impl Backend for PostgresBackend<'_> {
         self.begin_locked(options).await?;
         let sql = format!(
             "{}; {}",
-            Dialect::Postgres.history_table_sql(),
-            Dialect::Postgres.history_upgrade_sql().unwrap_or_default()
+            Dialect::Postgres.history_table_sql(self.history_schema.as_deref()),
+            Dialect::Postgres
+                .history_upgrade_sql(self.history_schema.as_deref())
+                .unwrap_or_default()
         );
         if let Err(e) = self.client.batch_execute(&sql).await {
             let _ = self.client.batch_execute("ROLLBACK").await;
@@ -437,7 +453,7 @@ impl Backend for PostgresBackend<'_> {
     async fn recorded_among(&mut self, ids: &[&str]) -> Result<BTreeSet<String>, RunError> {
         let msgs = self
             .client
-            .simple_query(&recorded_sql(ids))
+            .simple_query(&recorded_sql(&self.history(), ids))
             .await
             .map_err(db_err)?;
         Ok(history_rows(&msgs))
@@ -449,18 +465,22 @@ impl Backend for PostgresBackend<'_> {
         revision: &str,
         record: Option<Recorded<'_>>,
     ) -> Result<(), StatementError> {
-        self.send(&[(statements, history_sql(revision, record))], false)
-            .await
-            .map_err(|(_, e)| e)
+        self.send(
+            &[(statements, history_sql(&self.history(), revision, record))],
+            false,
+        )
+        .await
+        .map_err(|(_, e)| e)
     }
 
     async fn run_revisions(
         &mut self,
         revisions: &[PlannedRevision<'_>],
     ) -> Result<(), (usize, StatementError)> {
+        let h = self.history();
         let groups: Vec<(&[Step], String)> = revisions
             .iter()
-            .map(|r| (r.statements, history_sql(r.id, Some(r.record))))
+            .map(|r| (r.statements, history_sql(&h, r.id, Some(r.record))))
             .collect();
         self.send(&groups, false).await
     }
@@ -545,7 +565,7 @@ impl Backend for PostgresBackend<'_> {
             message: e.to_string(),
         };
         self.begin_locked(options).await.map_err(as_error)?;
-        let history = progress_sql(revision, record, Some(progress));
+        let history = progress_sql(&self.history(), revision, record, Some(progress));
         match self.send(&[(statements, history)], true).await {
             Ok(()) => Ok(()),
             Err((_, e)) => {
@@ -628,7 +648,7 @@ impl Backend for PostgresBackend<'_> {
     ) -> Result<(), RunError> {
         self.renew_lock_row().await?;
         self.client
-            .batch_execute(&progress_sql(revision, record, progress))
+            .batch_execute(&progress_sql(&self.history(), revision, record, progress))
             .await
             .map_err(db_err)
     }
@@ -642,7 +662,7 @@ impl Backend for PostgresBackend<'_> {
             // A revision stopped halfway adds its progress, so the digest cannot match.
             "SELECT encode(sha256(convert_to(coalesce(string_agg(revision || ':' || checksum || coalesce(' ' || progress, '') || E'\\n', '' \
              ORDER BY revision COLLATE \"C\"), ''), 'UTF8')), 'hex') FROM {}",
-            quote(HISTORY_TABLE)
+            self.history()
         );
         match self.client.simple_query(&sql).await {
             Ok(msgs) => Ok(msgs.iter().find_map(|m| match m {
@@ -666,7 +686,7 @@ impl Backend for PostgresBackend<'_> {
         let sql = format!(
             "BEGIN; SET LOCAL synchronous_commit = on; \
              UPDATE {h} SET execution_ms = execution_ms WHERE revision = (SELECT max(revision) FROM {h}); COMMIT",
-            h = quote(HISTORY_TABLE)
+            h = self.history()
         );
         self.client.batch_execute(&sql).await.map_err(db_err)
     }
@@ -688,7 +708,7 @@ impl Backend for PostgresBackend<'_> {
             },
             self.revision_lock(),
             options.ddl_lock_timeout.as_millis().max(1),
-            recorded_sql(ids)
+            recorded_sql(&self.history(), ids)
         );
         match self.client.simple_query(&sql).await {
             Ok(msgs) => Ok(history_rows(&msgs)),
@@ -705,7 +725,7 @@ impl Backend for PostgresBackend<'_> {
         revision: &str,
         record: Option<Recorded<'_>>,
     ) -> Result<(), StatementError> {
-        let history = history_sql(revision, record);
+        let history = history_sql(&self.history(), revision, record);
         let Err((_, first)) = self.send(&[(statements, history.clone())], true).await else {
             return Ok(());
         };
@@ -907,10 +927,16 @@ impl Backend for PostgresBackend<'_> {
 }
 
 /// How far a revision that runs in parts got (`None`: forget it).
-fn progress_sql(revision: &str, record: Recorded<'_>, progress: Option<Progress>) -> String {
+fn progress_sql(
+    h: &str,
+    revision: &str,
+    record: Recorded<'_>,
+    progress: Option<Progress>,
+) -> String {
     match progress {
-        None => history_sql(revision, None),
+        None => history_sql(h, revision, None),
         Some(p) => Dialect::Postgres.history_progress_sql(
+            h,
             revision,
             (record.checksum, record.content, record.breaking),
             p.to_column().as_deref(),
@@ -920,22 +946,17 @@ fn progress_sql(revision: &str, record: Recorded<'_>, progress: Option<Progress>
 
 /// The history change of a revision: record it (with its checksum) or forget it.
 /// Execution time is measured by the server, from the transaction's start.
-fn history_sql(revision: &str, record: Option<Recorded<'_>>) -> String {
+fn history_sql(h: &str, revision: &str, record: Option<Recorded<'_>>) -> String {
     match record {
         Some(rec) => format!(
-            "INSERT INTO {} (revision, checksum, execution_ms, content_checksum, breaking) VALUES ({}, {}, \
+            "INSERT INTO {h} (revision, checksum, execution_ms, content_checksum, breaking) VALUES ({}, {}, \
              (extract(epoch from clock_timestamp() - now()) * 1000)::bigint, {}, {})",
-            quote(HISTORY_TABLE),
             literal(revision),
             literal(rec.checksum),
             literal(rec.content),
             rec.breaking
         ),
-        None => format!(
-            "DELETE FROM {} WHERE revision = {}",
-            quote(HISTORY_TABLE),
-            literal(revision)
-        ),
+        None => format!("DELETE FROM {h} WHERE revision = {}", literal(revision)),
     }
 }
 
@@ -981,13 +1002,15 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
                     pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, \
                     col_description(c.oid, a.attnum), obj_description(c.oid, 'pg_class'), \
                     a.attgenerated::text, ty.typtype::text, ty.typname::text, \
-                    CASE WHEN a.attcollation <> ty.typcollation THEN co.collname::text END \
+                    CASE WHEN a.attcollation <> ty.typcollation THEN co.collname::text END, \
+                    CASE WHEN n.nspname <> current_schema() THEN n.nspname::text END \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
              JOIN pg_type ty ON ty.oid = a.atttypid \
              LEFT JOIN pg_collation co ON co.oid = a.attcollation \
              LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum \
-             WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname NOT IN ($1, $2) \
+             WHERE (n.nspname = current_schema() OR n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema') \
+               AND c.relkind = 'r' AND c.relname NOT IN ($1, $2) \
              ORDER BY c.relname, a.attnum",
             &[(&HISTORY_TABLE, Type::TEXT), (&LOCK_TABLE, Type::TEXT)],
         )
@@ -1000,6 +1023,7 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
             .entry(table.clone())
             .or_insert_with(|| TableDef {
                 name: table,
+                schema: row.get(12),
                 ..Default::default()
             });
         let identity: String = row.get(5);
@@ -1043,7 +1067,8 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
                     con.confdeltype::text, con.confupdtype::text, pg_get_constraintdef(con.oid) \
              FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_class fc ON fc.oid = con.confrelid \
-             WHERE n.nspname = current_schema() AND con.contype IN ('p', 'u', 'f', 'c') AND c.relname NOT IN ($1, $2) \
+             WHERE (n.nspname = current_schema() OR n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema') \
+               AND con.contype IN ('p', 'u', 'f', 'c') AND c.relname NOT IN ($1, $2) \
              ORDER BY c.relname, con.conname",
             &[(&HISTORY_TABLE, Type::TEXT), (&LOCK_TABLE, Type::TEXT)],
         )
@@ -1089,7 +1114,8 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
              FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid JOIN pg_class t ON t.oid = ix.indrelid \
              JOIN pg_am am ON am.oid = i.relam \
              JOIN pg_namespace n ON n.oid = t.relnamespace \
-             WHERE n.nspname = current_schema() AND t.relname NOT IN ($1, $2) \
+             WHERE (n.nspname = current_schema() OR n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema') \
+               AND t.relname NOT IN ($1, $2) \
                AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = ix.indexrelid) \
              ORDER BY t.relname, i.relname",
             &[(&HISTORY_TABLE, Type::TEXT), (&LOCK_TABLE, Type::TEXT)],
@@ -1113,6 +1139,35 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
         });
     }
     let recorded = schema.tables.remove(VIEWS_TABLE).is_some();
+    let schemas = client
+        .query_typed(
+            "SELECT nspname::text FROM pg_namespace ns \
+             WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' \
+               AND nspname <> current_schema() \
+               AND NOT (EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = ns.oid AND c.relname = $1) \
+                    AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = ns.oid \
+                                    AND c.relname NOT IN ($1, $2, $3)))",
+            // A schema holding only the history table is where it was placed.
+            &[
+                (&HISTORY_TABLE, Type::TEXT),
+                (&format!("{HISTORY_TABLE}_pkey").as_str(), Type::TEXT),
+                (&LOCK_TABLE, Type::TEXT),
+            ],
+        )
+        .await
+        .map_err(db_err)?;
+    // The catalog always has `public`; it counts only where tables live in it.
+    schema.schemas = schemas
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .filter(|n| {
+            n != "public"
+                || schema
+                    .tables
+                    .values()
+                    .any(|t| t.schema.as_deref() == Some(n))
+        })
+        .collect();
     let views = client
         .query_typed(
             "SELECT c.relname::text, c.relkind = 'm' FROM pg_class c \

@@ -213,6 +213,10 @@ pub struct RunOptions {
     /// Told of each revision as it starts and, when it asks for them, of each step with
     /// its time (a progress bar, `-v`).
     pub observer: Option<Observer>,
+    /// PostgreSQL: the schema of the history table, as the workspace's `history-schema`
+    /// says (none: the connection's own). Read where a runner builds its backend from a
+    /// client (`MigrationTarget`).
+    pub history_schema: Option<String>,
 }
 
 /// What a run tells whoever watches it.
@@ -265,6 +269,7 @@ impl Default for RunOptions {
             ddl_retries: 3,
             lock_expiry: std::time::Duration::from_secs(600),
             observer: None,
+            history_schema: None,
         }
     }
 }

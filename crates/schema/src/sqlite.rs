@@ -220,7 +220,7 @@ impl Backend for SqliteBackend<'_> {
             .busy_timeout(Duration::from_secs(options.lock_timeout_secs))
             .map_err(db_err)?;
         self.conn
-            .execute_batch(&Dialect::Sqlite.history_table_sql())
+            .execute_batch(&Dialect::Sqlite.history_table_sql(None))
             .map_err(db_err)?;
         // A table an earlier release made gains the columns it lacks.
         for (column, ty) in [("content_checksum", "TEXT"), ("breaking", "INTEGER")] {

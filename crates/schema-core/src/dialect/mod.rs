@@ -54,6 +54,20 @@ impl Dialect {
         }
     }
 
+    /// A table's (or index's) name as statements write it: qualified by its PostgreSQL
+    /// schema where it has one; the other dialects keep the plain name.
+    pub fn qualified(self, schema: Option<&str>, name: &str) -> String {
+        match schema {
+            Some(s) if self.rules().schemas() => format!("{}.{}", self.quote(s), self.quote(name)),
+            _ => self.quote(name),
+        }
+    }
+
+    /// The table named, qualified as `state` places it.
+    pub fn table_ref(self, state: &Schema, name: &str) -> String {
+        self.qualified(state.table(name).and_then(|t| t.schema.as_deref()), name)
+    }
+
     /// Quotes an identifier the way the dialect does (embedded quote characters doubled).
     pub fn quote(self, name: &str) -> String {
         let q = self.rules().quote_char();
@@ -107,22 +121,24 @@ impl Dialect {
 
     /// The statements that create a whole table with its indexes (and comments, where
     /// they are statements of their own).
-    pub fn create_table(self, t: &TableDef) -> Vec<String> {
-        let mut out = vec![create_table_sql(self, t, &t.name)];
+    /// `state` places the tables its foreign keys reference.
+    pub fn create_table(self, t: &TableDef, state: &Schema) -> Vec<String> {
+        let mut out = vec![create_table_sql(self, state, t, &t.name)];
         if !self.rules().indexes_inline() {
             out.extend(t.indexes.iter().map(|i| create_index_sql(self, t, i)));
         }
         let rules = self.rules();
+        let at = self.qualified(t.schema.as_deref(), &t.name);
         out.extend(
             t.comment
                 .as_deref()
-                .and_then(|c| rules.comment_statement(&t.name, None, Some(c))),
+                .and_then(|c| rules.comment_statement(&at, None, Some(c))),
         );
         for c in &t.columns {
             out.extend(
                 c.comment
                     .as_deref()
-                    .and_then(|text| rules.comment_statement(&t.name, Some(&c.name), Some(text))),
+                    .and_then(|text| rules.comment_statement(&at, Some(&c.name), Some(text))),
             );
         }
         out
@@ -136,6 +152,14 @@ impl Dialect {
         let defer = self.rules().defers_cyclic_foreign_keys();
         let mut out = Vec::new();
         let mut late = Vec::new();
+        if self.rules().schemas() {
+            out.extend(
+                schema
+                    .schemas
+                    .iter()
+                    .map(|n| format!("CREATE SCHEMA IF NOT EXISTS {}", self.quote(n))),
+            );
+        }
         let mut state = Schema::new();
         for def in schema.enums.values() {
             let create = Operation::CreateEnum { def: def.clone() };
@@ -160,12 +184,12 @@ impl Dialect {
                 late.extend(deferred.into_iter().map(|fk| {
                     format!(
                         "ALTER TABLE {} ADD {}",
-                        self.quote(&name),
-                        constraint_sql(self, &Constraint::ForeignKey(fk))
+                        self.table_ref(schema, &name),
+                        constraint_sql(self, schema, &Constraint::ForeignKey(fk))
                     )
                 }));
             }
-            out.extend(self.create_table(&t));
+            out.extend(self.create_table(&t, schema));
         }
         out.extend(late);
         for name in schema.view_order() {
@@ -201,9 +225,21 @@ impl Dialect {
                     .map(String::as_str)
                     .chain(extra.iter().copied())
                     .chain([VIEWS_TABLE])
-                    .map(|t| format!("DROP TABLE IF EXISTS {}{cascade}", self.quote(t))),
+                    .map(|t| {
+                        format!(
+                            "DROP TABLE IF EXISTS {}{cascade}",
+                            self.table_ref(schema, t)
+                        )
+                    }),
             )
             .chain(types)
+            .chain(
+                schema
+                    .schemas
+                    .iter()
+                    .filter(|_| self.rules().schemas())
+                    .map(|n| format!("DROP SCHEMA IF EXISTS {}", self.quote(n))),
+            )
             .collect()
     }
 
@@ -213,6 +249,12 @@ impl Dialect {
         let mut s = s.canonical();
         if !self.rules().named_enums() {
             s.enums.clear();
+        }
+        if !self.rules().schemas() {
+            s.schemas.clear();
+            for t in s.tables.values_mut() {
+                t.schema = None;
+            }
         }
         // A view compares by the checksum of its query as written for this dialect (what
         // the views table records); one without a query here does not exist here.
@@ -425,12 +467,24 @@ impl Dialect {
 pub const POSTGRES_LOCK_KEY: i64 = 0x0000_7363_6865_6d61;
 
 impl Dialect {
-    /// The statement that creates the history table when it is missing.
-    pub fn history_table_sql(self) -> String {
-        let h = self.quote(HISTORY_TABLE);
+    /// The history table as statements name it: in PostgreSQL schema `at` when the
+    /// workspace places it there (`history-schema`), else in the connection's own.
+    pub fn history_ref(self, at: Option<&str>) -> String {
+        self.qualified(at, HISTORY_TABLE)
+    }
+
+    /// The statement that creates the history table when it is missing (and its schema).
+    pub fn history_table_sql(self, at: Option<&str>) -> String {
+        let h = self.history_ref(at);
+        let schema = match at {
+            Some(s) if self.rules().schemas() => {
+                format!("CREATE SCHEMA IF NOT EXISTS {}; ", self.quote(s))
+            }
+            _ => String::new(),
+        };
         match self {
             Dialect::Postgres => format!(
-                "CREATE TABLE IF NOT EXISTS {h} (revision text PRIMARY KEY, checksum text NOT NULL, \
+                "{schema}CREATE TABLE IF NOT EXISTS {h} (revision text PRIMARY KEY, checksum text NOT NULL, \
                  applied_at timestamptz NOT NULL DEFAULT now(), execution_ms bigint NOT NULL, \
                  content_checksum text, breaking boolean, progress text)"
             ),
@@ -451,8 +505,8 @@ impl Dialect {
     /// What a history table made by an earlier release lacks, added in place (PostgreSQL
     /// and MySQL say `IF NOT EXISTS`; SQLite's backend looks first). Nothing is removed,
     /// so that release still works on it.
-    pub fn history_upgrade_sql(self) -> Option<String> {
-        let h = self.quote(HISTORY_TABLE);
+    pub fn history_upgrade_sql(self, at: Option<&str>) -> Option<String> {
+        let h = self.history_ref(at);
         match self {
             Dialect::Postgres => Some(format!(
                 "ALTER TABLE {h} ADD COLUMN IF NOT EXISTS content_checksum text, \
@@ -469,8 +523,13 @@ impl Dialect {
     /// The history change of a revision as one literal statement: record it (with its
     /// text and content checksums) or forget it. Ids and checksums are `[A-Za-z0-9_@:]`
     /// and hex (checked when files are read); quotes are doubled all the same.
-    pub fn history_row_sql(self, revision: &str, record: Option<(&str, &str, bool)>) -> String {
-        let h = self.quote(HISTORY_TABLE);
+    /// `h` is the history table as [`Dialect::history_ref`] names it.
+    pub fn history_row_sql(
+        self,
+        h: &str,
+        revision: &str,
+        record: Option<(&str, &str, bool)>,
+    ) -> String {
         let lit = |s: &str| format!("'{}'", s.replace('\'', "''"));
         match record {
             Some((checksum, content, breaking)) => format!(
@@ -489,11 +548,11 @@ impl Dialect {
     /// `None` once the revision is complete.
     pub fn history_progress_sql(
         self,
+        h: &str,
         revision: &str,
         (checksum, content, breaking): (&str, &str, bool),
         progress: Option<&str>,
     ) -> String {
-        let h = self.quote(HISTORY_TABLE);
         let lit = |s: &str| format!("'{}'", s.replace('\'', "''"));
         let upsert = match self {
             Dialect::Mysql => {
@@ -613,7 +672,8 @@ trait DialectRules: Sync {
     }
 
     /// A comment as a statement of its own (PostgreSQL's `COMMENT ON`; `None` text removes
-    /// it), where the dialect keeps comments that way.
+    /// it), where the dialect keeps comments that way. `table` is written as statements
+    /// name it (quoted, qualified).
     fn comment_statement(
         &self,
         table: &str,
@@ -625,6 +685,10 @@ trait DialectRules: Sync {
     }
 
     fn indexes_inline(&self) -> bool {
+        false
+    }
+    /// Whether tables may live in schemas of their own (PostgreSQL).
+    fn schemas(&self) -> bool {
         false
     }
     /// Whether enum types are named types of their own (PostgreSQL), rather than spelled
@@ -844,15 +908,16 @@ fn action_sql(kind: &str, a: ReferentialAction) -> String {
     }
 }
 
-/// A table constraint clause: `CONSTRAINT "name" ...`.
-pub fn constraint_sql(d: Dialect, c: &Constraint) -> String {
+/// A table constraint clause: `CONSTRAINT "name" ...`; `state` places the table a
+/// foreign key references.
+pub fn constraint_sql(d: Dialect, state: &Schema, c: &Constraint) -> String {
     let body = match c {
         Constraint::PrimaryKey(k) => format!("PRIMARY KEY ({})", quote_list(d, &k.columns)),
         Constraint::Unique(k) => format!("UNIQUE ({})", quote_list(d, &k.columns)),
         Constraint::ForeignKey(f) => format!(
             "FOREIGN KEY ({}) REFERENCES {} ({}){}{}",
             quote_list(d, &f.columns),
-            d.quote(&f.ref_table),
+            d.table_ref(state, &f.ref_table),
             quote_list(d, &f.ref_columns),
             action_sql("DELETE", f.on_delete),
             action_sql("UPDATE", f.on_update)
@@ -862,13 +927,25 @@ pub fn constraint_sql(d: Dialect, c: &Constraint) -> String {
     format!("CONSTRAINT {} {body}", d.quote(c.name()))
 }
 
-fn create_table_sql(d: Dialect, t: &TableDef, as_name: &str) -> String {
+fn create_table_sql(d: Dialect, state: &Schema, t: &TableDef, as_name: &str) -> String {
     let mut parts: Vec<String> = t
         .columns
         .iter()
         .map(|c| column_sql(d, Some(t), c))
         .collect();
-    parts.extend(t.constraints().iter().map(|c| constraint_sql(d, c)));
+    // A foreign key to the table itself finds it where it is being created.
+    let with_self;
+    let refs = if state.table(&t.name).is_some() {
+        state
+    } else {
+        with_self = {
+            let mut s = state.clone();
+            s.tables.insert(t.name.clone(), t.clone());
+            s
+        };
+        &with_self
+    };
+    parts.extend(t.constraints().iter().map(|c| constraint_sql(d, refs, c)));
     if d.rules().indexes_inline() {
         parts.extend(t.indexes.iter().map(|i| {
             format!(
@@ -887,7 +964,7 @@ fn create_table_sql(d: Dialect, t: &TableDef, as_name: &str) -> String {
         .unwrap_or_default();
     format!(
         "CREATE TABLE {} (\n    {}\n){table_comment}",
-        d.quote(as_name),
+        d.qualified(t.schema.as_deref(), as_name),
         parts.join(",\n    ")
     )
 }
@@ -913,7 +990,7 @@ pub(crate) fn create_index_sql(d: Dialect, t: &TableDef, i: &IndexDef) -> String
         "CREATE {}INDEX {} ON {}{using} ({}){include}{predicate}",
         if i.unique { "UNIQUE " } else { "" },
         d.quote(&i.name),
-        d.quote(&t.name),
+        d.qualified(t.schema.as_deref(), &t.name),
         rules.index_columns(t, i)
     )
 }
@@ -921,30 +998,39 @@ pub(crate) fn create_index_sql(d: Dialect, t: &TableDef, i: &IndexDef) -> String
 /// The ALTER forms every dialect shares.
 fn common_op(d: Dialect, state: &Schema, op: &Operation) -> Result<Vec<String>, ReplayError> {
     let t = |s: &str| d.quote(s);
+    // A table (or an index, which lives beside its table) as statements name it.
+    let tr = |table: &str| d.table_ref(state, table);
+    let beside = |table: &str, name: &str| {
+        d.qualified(state.table(table).and_then(|tb| tb.schema.as_deref()), name)
+    };
     Ok(match op {
-        Operation::RenameIndex { from, to, .. } => {
-            vec![format!("ALTER INDEX {} RENAME TO {}", t(from), t(to))]
+        Operation::RenameIndex { table, from, to } => {
+            vec![format!(
+                "ALTER INDEX {} RENAME TO {}",
+                beside(table, from),
+                t(to)
+            )]
         }
         Operation::RenameConstraint { table, from, to } => vec![format!(
             "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
-            t(table),
+            tr(table),
             t(from),
             t(to)
         )],
-        Operation::CreateTable { table } => d.create_table(table),
-        Operation::DropTable { table } => vec![format!("DROP TABLE {}", t(&table.name))],
+        Operation::CreateTable { table } => d.create_table(table, state),
+        Operation::DropTable { table } => vec![format!("DROP TABLE {}", tr(&table.name))],
         Operation::RenameTable { from, to } => {
-            vec![format!("ALTER TABLE {} RENAME TO {}", t(from), t(to))]
+            vec![format!("ALTER TABLE {} RENAME TO {}", tr(from), t(to))]
         }
         Operation::AddColumn { table, column } => {
             let mut out = vec![format!(
                 "ALTER TABLE {} ADD COLUMN {}",
-                t(table),
+                tr(table),
                 column_sql(d, state.table(table), column)
             )];
             out.extend(column.comment.as_deref().and_then(|text| {
                 d.rules()
-                    .comment_statement(table, Some(&column.name), Some(text))
+                    .comment_statement(&tr(table), Some(&column.name), Some(text))
             }));
             out
         }
@@ -952,17 +1038,17 @@ fn common_op(d: Dialect, state: &Schema, op: &Operation) -> Result<Vec<String>, 
             table, column, to, ..
         } => d
             .rules()
-            .comment_statement(table, column.as_deref(), to.as_deref())
+            .comment_statement(&tr(table), column.as_deref(), to.as_deref())
             .into_iter()
             .collect(),
         Operation::DropColumn { table, column } => vec![format!(
             "ALTER TABLE {} DROP COLUMN {}",
-            t(table),
+            tr(table),
             t(&column.name)
         )],
         Operation::RenameColumn { table, from, to } => vec![format!(
             "ALTER TABLE {} RENAME COLUMN {} TO {}",
-            t(table),
+            tr(table),
             t(from),
             t(to)
         )],
@@ -972,7 +1058,7 @@ fn common_op(d: Dialect, state: &Schema, op: &Operation) -> Result<Vec<String>, 
             change,
         } => {
             let mut out = Vec::new();
-            let prefix = format!("ALTER TABLE {} ALTER COLUMN {}", t(table), t(column));
+            let prefix = format!("ALTER TABLE {} ALTER COLUMN {}", tr(table), t(column));
             let collate = change.collation.as_ref().map(|(_, to)| {
                 let name = to.as_ref().and_then(|k| k.for_dialect(d.name()));
                 format!(
@@ -1027,7 +1113,9 @@ fn common_op(d: Dialect, state: &Schema, op: &Operation) -> Result<Vec<String>, 
                 .ok_or_else(|| ReplayError::NoTable(table.clone()))?;
             vec![create_index_sql(d, tb, index)]
         }
-        Operation::DropIndex { index, .. } => vec![format!("DROP INDEX {}", t(&index.name))],
+        Operation::DropIndex { table, index } => {
+            vec![format!("DROP INDEX {}", beside(table, &index.name))]
+        }
         // NOT VALID is PostgreSQL's (its dialect renders it); elsewhere rows are checked
         // as the constraint is added, and there is nothing to validate later.
         Operation::ValidateConstraint { .. } => vec![],
@@ -1035,18 +1123,45 @@ fn common_op(d: Dialect, state: &Schema, op: &Operation) -> Result<Vec<String>, 
             table, constraint, ..
         } => vec![format!(
             "ALTER TABLE {} ADD {}",
-            t(table),
-            constraint_sql(d, constraint)
+            tr(table),
+            constraint_sql(d, state, constraint)
         )],
         Operation::DropConstraint { table, constraint } => vec![format!(
             "ALTER TABLE {} DROP CONSTRAINT {}",
-            t(table),
+            tr(table),
             t(constraint.name())
         )],
         Operation::Execute { sql } => d
             .execute_text(sql)
             .map(|s| vec![s.trim().to_string()])
             .unwrap_or_default(),
+        Operation::CreateSchema { name } if d.rules().schemas() => {
+            vec![format!("CREATE SCHEMA {}", t(name))]
+        }
+        Operation::DropSchema { name } if d.rules().schemas() => {
+            vec![format!("DROP SCHEMA {}", t(name))]
+        }
+        // Into the connection's own schema, whatever it is called.
+        Operation::MoveTable {
+            table,
+            from,
+            to: None,
+        } if d.rules().schemas() => vec![format!(
+            "DO $schema$ BEGIN EXECUTE format('ALTER TABLE %s SET SCHEMA %I', {}, current_schema()); END $schema$",
+            string_literal(&d.qualified(from.as_deref(), table))
+        )],
+        Operation::MoveTable {
+            table,
+            from,
+            to: Some(to),
+        } if d.rules().schemas() => vec![format!(
+            "ALTER TABLE {} SET SCHEMA {}",
+            d.qualified(from.as_deref(), table),
+            t(to)
+        )],
+        Operation::CreateSchema { .. }
+        | Operation::DropSchema { .. }
+        | Operation::MoveTable { .. } => vec![],
         Operation::CreateView { view } => d.view_steps(view, true),
         Operation::DropView { view } => d.view_steps(view, false),
         // Named types are PostgreSQL's (its dialect renders them); elsewhere each column

@@ -420,7 +420,7 @@ fn render(state: &Schema, op: &Operation) -> Result<Vec<String>, ReplayError> {
                         tn,
                         format!(
                             "ADD {}",
-                            constraint_sql(D, &Constraint::ForeignKey(renamed))
+                            constraint_sql(D, state, &Constraint::ForeignKey(renamed))
                         ),
                     ));
                     out

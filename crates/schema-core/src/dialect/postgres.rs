@@ -46,19 +46,25 @@ impl DialectRules for Postgres {
                     builds_index: Some(index.name.clone()),
                 }]
             }
-            Operation::DropIndex { index, .. } if index.concurrently => vec![Step::Detached {
-                sql: format!("DROP INDEX CONCURRENTLY IF EXISTS {}", q(&index.name)),
-                in_transaction: format!("DROP INDEX {}", q(&index.name)),
-                builds_index: None,
-            }],
+            Operation::DropIndex { table, index } if index.concurrently => {
+                let at = Dialect::Postgres.qualified(
+                    state.table(table).and_then(|t| t.schema.as_deref()),
+                    &index.name,
+                );
+                vec![Step::Detached {
+                    sql: format!("DROP INDEX CONCURRENTLY IF EXISTS {at}"),
+                    in_transaction: format!("DROP INDEX {at}"),
+                    builds_index: None,
+                }]
+            }
             Operation::AddConstraint {
                 table,
                 constraint: constraint @ (Constraint::ForeignKey(_) | Constraint::Check(_)),
                 not_valid: true,
             } => vec![Step::Sql(format!(
                 "ALTER TABLE {} ADD {} NOT VALID",
-                q(table),
-                constraint_sql(Dialect::Postgres, constraint)
+                Dialect::Postgres.table_ref(state, table),
+                constraint_sql(Dialect::Postgres, state, constraint)
             ))],
             Operation::CreateEnum { def } => vec![Step::Sql(format!(
                 "CREATE TYPE {} AS ENUM ({})",
@@ -81,7 +87,11 @@ impl DialectRules for Postgres {
                 Dialect::Postgres.around_views(state, &[table], steps)
             }
             Operation::ValidateConstraint { table, name } => {
-                let sql = format!("ALTER TABLE {} VALIDATE CONSTRAINT {}", q(table), q(name));
+                let sql = format!(
+                    "ALTER TABLE {} VALIDATE CONSTRAINT {}",
+                    Dialect::Postgres.table_ref(state, table),
+                    q(name)
+                );
                 vec![Step::Detached {
                     sql: sql.clone(),
                     in_transaction: sql,
@@ -99,8 +109,8 @@ impl DialectRules for Postgres {
         text: Option<&str>,
     ) -> Option<String> {
         let on = match column {
-            Some(c) => format!("COLUMN {}.{}", quote(table), quote(c)),
-            None => format!("TABLE {}", quote(table)),
+            Some(c) => format!("COLUMN {table}.{}", quote(c)),
+            None => format!("TABLE {table}"),
         };
         let text = text.map_or_else(|| "NULL".into(), super::string_literal);
         Some(format!("COMMENT ON {on} IS {text}"))
@@ -111,6 +121,10 @@ impl DialectRules for Postgres {
     }
 
     fn index_methods(&self) -> bool {
+        true
+    }
+
+    fn schemas(&self) -> bool {
         true
     }
 
@@ -205,7 +219,7 @@ fn alter_enum(state: &Schema, name: &str, change: &EnumChange) -> Result<Vec<Ste
             let mut out: Vec<Step> = state
                 .enum_columns(name)
                 .into_iter()
-                .map(|(t, c)| Step::Sql(refuse_rows_holding(name, &t.name, &c.name, value)))
+                .map(|(t, c)| Step::Sql(refuse_rows_holding(name, t, &c.name, value)))
                 .collect();
             out.extend(rebuild().into_iter().map(Step::Sql));
             out
@@ -244,7 +258,7 @@ fn rebuild_enum_type(state: &Schema, name: &str, values: &[String]) -> Vec<Strin
     for (t, c) in state.enum_columns(name) {
         let prefix = format!(
             "ALTER TABLE {} ALTER COLUMN {}",
-            quote(&t.name),
+            Dialect::Postgres.qualified(t.schema.as_deref(), &t.name),
             quote(&c.name)
         );
         // A default of the old type cannot be cast to the new one: set it again after.
@@ -266,12 +280,13 @@ fn rebuild_enum_type(state: &Schema, name: &str, values: &[String]) -> Vec<Strin
 
 /// A statement that fails, saying how many rows hold it, when any row of `table.column`
 /// still holds `value`.
-fn refuse_rows_holding(name: &str, table: &str, column: &str, value: &str) -> String {
+fn refuse_rows_holding(name: &str, t: &TableDef, column: &str, value: &str) -> String {
     let lit = string_literal;
+    let table = t.name.as_str();
     format!(
         "DO $schema$ DECLARE n bigint; BEGIN SELECT count(*) INTO n FROM {} WHERE {}::text = {}; \
          IF n > 0 THEN RAISE EXCEPTION '% row(s) of %.% still hold %, which this revision removes from enum %; change them first', n, {}, {}, {}, {}; END IF; END $schema$",
-        quote(table),
+        Dialect::Postgres.qualified(t.schema.as_deref(), table),
         quote(column),
         lit(value),
         lit(table),

@@ -352,7 +352,12 @@ fn rebuild(
         .filter(|c| before.column(&c.name).is_some())
         .map(|c| c.name.clone())
         .collect();
-    let mut out = vec![Step::Sql(create_table_sql(Dialect::Sqlite, after, &tmp))];
+    let mut out = vec![Step::Sql(create_table_sql(
+        Dialect::Sqlite,
+        &Schema::new(),
+        after,
+        &tmp,
+    ))];
     if !common.is_empty() {
         let select = common
             .iter()

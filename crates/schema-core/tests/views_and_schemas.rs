@@ -1,5 +1,6 @@
-//! Views as plain functions: their order, what autogenerate writes for a change, the file
-//! format, and the SQL each dialect runs (with the checksum recorded at creation).
+//! Views and PostgreSQL schemas as plain functions: their order, what autogenerate writes
+//! for a change, the file format, and the SQL each dialect runs (with a view's checksum
+//! recorded at creation).
 
 mod common;
 
@@ -148,4 +149,79 @@ fn each_dialect_creates_the_view_and_records_its_checksum() {
             "CREATE VIEW \"active\" AS SELECT \"id\" FROM users WHERE karma > 0",
         ]
     );
+}
+
+/// A table in a PostgreSQL schema: created after its schema, named qualified wherever a
+/// statement names it (its indexes, foreign keys into it, comments), and moved; the
+/// other dialects keep plain names and have no schemas.
+#[test]
+fn tables_in_schemas_are_qualified_on_postgres_only() {
+    let mut audit = id_table("entries", vec![col("user_id", SqlType::BigInt)]);
+    audit.schema = Some("audit".into());
+    audit.foreign_keys.push(fk("entries", "user_id", "users"));
+    audit.indexes.push(schema_core::IndexDef {
+        name: "ix_entries_user_id".into(),
+        columns: vec!["user_id".into()],
+        ..Default::default()
+    });
+    let mut notes = id_table("notes", vec![col("entry_id", SqlType::BigInt)]);
+    notes.foreign_keys.push(fk("notes", "entry_id", "entries"));
+    let model = schema(vec![id_table("users", vec![]), audit, notes]);
+    assert!(model.schemas.contains("audit"));
+    let diff = autogenerate(&Schema::new(), &model);
+    assert_eq!(diff.upgrade[0].summary(), "+ create schema audit");
+    assert_eq!(
+        diff.downgrade.last().map(Operation::summary).as_deref(),
+        Some("- drop schema audit")
+    );
+    let pg: Vec<String> = Dialect::Postgres
+        .render_ops(&mut Schema::new(), &diff.upgrade)
+        .expect("renders")
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let all = pg.join("\n");
+    assert!(all.contains("CREATE SCHEMA \"audit\""), "{all}");
+    assert!(all.contains("CREATE TABLE \"audit\".\"entries\""), "{all}");
+    assert!(
+        all.contains("ON \"audit\".\"entries\" (\"user_id\")"),
+        "{all}"
+    );
+    assert!(
+        all.contains("REFERENCES \"audit\".\"entries\" (\"id\")"),
+        "{all}"
+    );
+    let sqlite = Dialect::Sqlite
+        .render_ops(&mut Schema::new(), &diff.upgrade)
+        .expect("renders")
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(!sqlite.contains("audit"), "{sqlite}");
+    assert_eq!(
+        Dialect::Sqlite.normalize(&model).tables["entries"].schema,
+        None
+    );
+    // Moving it: written, replayed, reverted.
+    let mut moved = model.clone();
+    moved.tables.get_mut("entries").expect("entries").schema = Some("archive".into());
+    moved.schemas = ["archive".to_string()].into();
+    let diff = autogenerate(&model, &moved);
+    assert_eq!(
+        diff.upgrade
+            .iter()
+            .map(Operation::summary)
+            .collect::<Vec<_>>(),
+        [
+            "+ create schema archive",
+            "~ move table entries to schema archive",
+            "- drop schema audit"
+        ]
+    );
+    let mut s = model.clone();
+    replay(&mut s, &diff.upgrade).expect("upgrade");
+    assert_eq!(s, moved);
+    replay(&mut s, &diff.downgrade).expect("downgrade");
+    assert_eq!(s, model);
 }
