@@ -1,9 +1,9 @@
-//! One model using every schema object built so far (an enum type, comments, an identity
-//! key, a stored generated column, a collation per dialect, an index with `include`, and
-//! where the dialects allow them a partial index and one over an expression): `revision`
-//! writes it, `upgrade` runs it, and `create_all` from the same models gives the same
-//! database as the replayed chain, with `check --database` finding no drift, on every
-//! dialect with the features it has.
+//! One model using every schema object (an enum type, comments, an identity key, a stored
+//! generated column, a collation per dialect, an index with `include`, a view, a table in
+//! a PostgreSQL schema, and where the dialects allow them a partial index and one over an
+//! expression): `revision` writes it, `upgrade` runs it, and `create_all` from the same
+//! models gives the same database as the replayed chain, with `check --database` finding
+//! no drift, on every dialect with the features it has.
 
 use schema_core::Schema;
 use schema_e2e::{assert_schema, CreateAll, Fixture, TestDb};
@@ -41,6 +41,32 @@ fn fixture(partial: bool) -> Fixture {
         "    #[column(renamed_from = \"fullname\")]\n",
         "    #[column(renamed_from = \"fullname\", collation(postgres = \"C\", sqlite = \"NOCASE\", mysql = \"utf8mb4_bin\"))]\n",
     );
+    // A view over the table, and a table in a PostgreSQL schema of its own (a plain name
+    // elsewhere) with a foreign key back.
+    f.write(
+        USERS,
+        &format!(
+            "{}{}",
+            f.read(USERS),
+            "
+#[derive(schema::View)]
+#[view(name = \"guests\", sql = \"SELECT id, email FROM users WHERE role = 'guest'\")]
+pub struct Guest {
+    pub id: i64,
+    pub email: String,
+}
+
+#[derive(Table)]
+#[table(name = \"audit_entries\", schema = \"audit\")]
+pub struct AuditEntry {
+    #[column(primary_key)]
+    pub id: i64,
+    #[column(references = \"users\", index)]
+    pub user_id: i64,
+}
+"
+        ),
+    );
     f.edit(
         USERS,
         "    pub karma: i32,\n",
@@ -69,12 +95,19 @@ fn models(f: &Fixture) -> Schema {
         &[],
     )
     .expect("models");
-    Schema::from_tables(found.tables.into_iter().map(|m| m.model.table)).without_hints()
+    let mut s = Schema::from_tables(found.tables.into_iter().map(|m| m.model.table));
+    s.views = found
+        .views
+        .into_iter()
+        .map(|v| (v.model.def.name.clone(), v.model.def))
+        .collect();
+    s.without_hints()
 }
 
 fn same_database_both_ways(f: &Fixture, dbs: Vec<(TestDb, TestDb)>) {
     let models = models(f);
     assert!(models.enums.contains_key("user_role"));
+    assert!(models.views.contains_key("guests") && models.schemas.contains("audit"));
     for (replayed, created) in dbs {
         let url = replayed.url();
         f.schema(&["upgrade", "--database-url", &url]).expect(0);
@@ -86,6 +119,10 @@ fn same_database_both_ways(f: &Fixture, dbs: Vec<(TestDb, TestDb)>) {
             [["4", "guest"]],
             "{:?}",
             replayed.dialect()
+        );
+        assert_eq!(
+            replayed.rows("SELECT email FROM guests"),
+            [["ann@example.com"]]
         );
         f.schema(&["check", "--database", &url]).expect(0);
         created.with(CreateAll(&models));
