@@ -614,7 +614,11 @@ pub fn check_inverse(
         .iter()
         .map(|n| (n.to_string(), schema.tables.get(*n).cloned()))
         .collect();
-    let enums_before = schema.enums.clone();
+    let (enums_before, views_before, schemas_before) = (
+        schema.enums.clone(),
+        schema.views.clone(),
+        schema.schemas.clone(),
+    );
     for (index, op) in r.file.upgrade.iter().enumerate() {
         apply(schema, op).map_err(|e| revision_error(r, index, op.kind(), e))?;
     }
@@ -623,20 +627,33 @@ pub fn check_inverse(
             revision_error(r, index, op.kind(), ReplayError::InDowngrade(Box::new(e)))
         })?;
     }
-    if schema.enums != enums_before {
-        let name = schema
-            .enums
-            .keys()
-            .chain(enums_before.keys())
-            .find(|n| schema.enums.get(*n) != enums_before.get(*n))
+    // Enum types, views and schemas the downgrade does not put back as they were.
+    fn changed<V: PartialEq>(
+        now: &std::collections::BTreeMap<String, V>,
+        was: &std::collections::BTreeMap<String, V>,
+    ) -> Option<String> {
+        now.keys()
+            .chain(was.keys())
+            .find(|n| now.get(*n) != was.get(*n))
             .cloned()
-            .unwrap_or_default();
+    }
+    let not_back = changed(&schema.enums, &enums_before)
+        .map(|n| format!("enum `{n}`"))
+        .or_else(|| changed(&schema.views, &views_before).map(|n| format!("view `{n}`")))
+        .or_else(|| {
+            schema
+                .schemas
+                .symmetric_difference(&schemas_before)
+                .next()
+                .map(|n| format!("schema `{n}`"))
+        });
+    if let Some(what) = not_back {
         let last = r.file.downgrade.len().saturating_sub(1);
         return Err(revision_error(
             r,
             last,
             "downgrade",
-            ReplayError::NotInverse(format!("enum `{name}`")),
+            ReplayError::NotInverse(what),
         ));
     }
     for (name, was) in &before {

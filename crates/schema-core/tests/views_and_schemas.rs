@@ -225,3 +225,26 @@ fn tables_in_schemas_are_qualified_on_postgres_only() {
     replay(&mut s, &diff.downgrade).expect("downgrade");
     assert_eq!(s, model);
 }
+
+/// A downgrade that leaves a view behind is no inverse: found when the history is read,
+/// before anything runs.
+#[test]
+fn a_downgrade_that_keeps_a_view_is_refused() {
+    let dir = std::env::temp_dir().join(format!("schema-views-inverse-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("20260101_0001_view.toml"),
+        "revision = \"0001\"\n\n[[upgrade]]\nop = \"create_view\"\nname = \"v\"\nsql = \"SELECT 1 AS one\"\n",
+    )
+    .expect("write");
+    let graph = schema_core::resolver::load_graph(std::slice::from_ref(&dir)).expect("loads");
+    let e = schema_core::replay::replay_revisions(&mut Schema::new(), graph.ordered())
+        .expect_err("no inverse");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        e.to_string()
+            .contains("the downgrade does not put view `v` back as the upgrade found it"),
+        "{e}"
+    );
+}
