@@ -179,7 +179,19 @@ impl TableAttrs {
                     "name" => out.name = Some(string(&meta)?),
                     "renamed_from" => out.renamed_from = Some(string(&meta)?),
                     "comment" => out.comment = Some(comment(&meta)?),
-                    "schema" => out.schema = Some(checked(&meta, input::identifier)?),
+                    "schema" => {
+                        let lit = meta.value()?.parse::<LitStr>()?;
+                        input::identifier(&lit.value())
+                            .map_err(|e| syn::Error::new(lit.span(), format!("schema {e}")))?;
+                        // Creating it would fail: it exists in every database.
+                        if lit.value() == "public" {
+                            return Err(syn::Error::new(
+                                lit.span(),
+                                "a table without `schema` lives in the connection's own schema (`public` by default): leave `schema = \"public\"` out",
+                            ));
+                        }
+                        out.schema = Some(lit.value());
+                    }
                     "primary_key" => {
                         let (mut cols, mut name) = (Vec::new(), None);
                         meta.parse_nested_meta(|m| {
