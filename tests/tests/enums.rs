@@ -247,3 +247,75 @@ fn an_enum_changes_across_five_revisions_with_rows_on_every_dialect() {
     assert_eq!(roles(&db), [pair("1", "viewer"), pair("2", "maintainer")]);
     f.schema(&["check", "--database", &url]).expect(0);
 }
+
+/// Several model crates: the core defines an enum type (its revisions create and change
+/// it), a plugin that depends on the core has a column of it (its revision depends on the
+/// core's that created the type, and a value added by the core is no change of the
+/// plugin's); the whole history runs on every dialect with rows.
+#[test]
+fn an_enum_of_the_core_used_by_a_plugin() {
+    let f = Fixture::new("plugins");
+    f.edit(
+        "core/src/lib.rs",
+        "use schema::Table;\n",
+        "use schema::{Enum, Table};\n\n#[derive(Debug, Clone, Copy, PartialEq, Enum)]\npub enum Plan {\n    Free,\n    Paid,\n}\n",
+    );
+    f.schema(&["revision", "-p", "app-core", "-m", "plans"])
+        .expect(0);
+    let core = f.newest_migration("core/migrations");
+    assert!(
+        core.contains("op = \"create_enum\"\nname = \"plan\"\nvalues = [\"free\", \"paid\"]"),
+        "an enum no core table uses is still the core's to create:\n{core}"
+    );
+    f.edit(
+        "audit/src/lib.rs",
+        "    pub detail: Option<String>,\n",
+        "    pub detail: Option<String>,\n    #[column(default = \"'free'\")]\n    pub plan: app_core::Plan,\n",
+    );
+    f.schema(&["revision", "-p", "audit-plugin", "-m", "plan of the event"])
+        .expect(0);
+    let plugin = f.newest_migration("audit/migrations");
+    assert!(
+        plugin.contains("type = \"enum(plan)\"") && !plugin.contains("create_enum"),
+        "{plugin}"
+    );
+    assert!(
+        plugin.contains("depends_on = [\"0003\"]"),
+        "the plugin's revision needs the core's that created the type:\n{plugin}"
+    );
+    // A value the core adds changes nothing of the plugin's.
+    f.edit(
+        "core/src/lib.rs",
+        "    Paid,\n",
+        "    Paid,\n    Enterprise,\n",
+    );
+    f.schema(&["revision", "-p", "app-core", "-m", "enterprise"])
+        .expect(0);
+    assert!(f
+        .newest_migration("core/migrations")
+        .contains("add = \"enterprise\""));
+    let before = f.migrations("audit/migrations").len();
+    f.schema(&["revision", "-p", "audit-plugin", "-m", "nothing"])
+        .expect(0);
+    assert_eq!(f.migrations("audit/migrations").len(), before);
+    f.schema(&["check"]).expect(0);
+    for db in TestDb::all("enum_crates") {
+        let url = db.url();
+        let d = db.dialect();
+        f.schema(&["upgrade", "0002", "--database-url", &url])
+            .expect(0);
+        db.execute("INSERT INTO orgs (id, name) VALUES (1, 'acme')");
+        db.execute("INSERT INTO accounts (id, org_id, login) VALUES (1, 1, 'ann')");
+        db.execute("INSERT INTO audit_events (id, account_id, action) VALUES (1, 1, 'login')");
+        f.schema(&["upgrade", "--database-url", &url]).expect(0);
+        db.execute(
+            "INSERT INTO audit_events (id, account_id, action, plan) VALUES (2, 1, 'upgrade', 'enterprise')",
+        );
+        assert_eq!(
+            db.rows("SELECT id, plan FROM audit_events ORDER BY id"),
+            [pair("1", "free"), pair("2", "enterprise")],
+            "{d:?}"
+        );
+        f.schema(&["check", "--database", &url]).expect(0);
+    }
+}
