@@ -87,6 +87,33 @@ fn comment(meta: &ParseNestedMeta<'_>) -> syn::Result<String> {
     Ok(value)
 }
 
+/// `key(postgres = "...", sqlite = "...", mysql = "...")`: a string per dialect name, each
+/// checked where it is written.
+pub(crate) fn per_dialect(
+    meta: &ParseNestedMeta<'_>,
+    key: &str,
+    check: fn(&str) -> Result<(), String>,
+) -> syn::Result<std::collections::BTreeMap<String, String>> {
+    let mut out = std::collections::BTreeMap::new();
+    meta.parse_nested_meta(|inner| {
+        let dialect = inner
+            .path
+            .get_ident()
+            .map(|i| i.to_string())
+            .unwrap_or_default();
+        let names = schema_core::Dialect::ALL.map(schema_core::Dialect::name);
+        if !names.contains(&dialect.as_str()) {
+            return Err(inner.error(format!(
+                "unknown dialect `{dialect}` in `{key}(...)`; expected {}",
+                names.join(", ")
+            )));
+        }
+        out.insert(dialect, checked(&inner, check)?);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
 fn columns(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<String>> {
     let content;
     syn::parenthesized!(content in meta.input);
@@ -418,23 +445,8 @@ impl ColumnAttrs {
                     "index" => out.index = flag(&meta)?,
                     "unique" => out.unique = flag(&meta)?,
                     "sql_type" if meta.input.peek(syn::token::Paren) => {
-                        meta.parse_nested_meta(|inner| {
-                            let dialect = inner
-                                .path
-                                .get_ident()
-                                .map(|i| i.to_string())
-                                .unwrap_or_default();
-                            let names = schema_core::Dialect::ALL.map(schema_core::Dialect::name);
-                            if !names.contains(&dialect.as_str()) {
-                                return Err(inner.error(format!(
-                                    "unknown dialect `{dialect}` in `sql_type(...)`; expected {}",
-                                    names.join(", ")
-                                )));
-                            }
-                            let spelling = checked(&inner, input::type_spelling)?;
-                            out.sql_types.insert(dialect, spelling);
-                            Ok(())
-                        })?;
+                        out.sql_types
+                            .extend(per_dialect(&meta, "sql_type", input::type_spelling)?);
                     }
                     "sql_type" => out.sql_type = Some(checked(&meta, input::type_spelling)?),
                     "sqlite_type" => out.sqlite_type = Some(checked(&meta, input::type_spelling)?),
@@ -442,24 +454,11 @@ impl ColumnAttrs {
                     "generated" => out.generated = Some(checked(&meta, input::expression)?),
                     "stored" => out.stored = flag(&meta)?,
                     "collation" if meta.input.peek(syn::token::Paren) => {
-                        let mut names = std::collections::BTreeMap::new();
-                        meta.parse_nested_meta(|inner| {
-                            let dialect = inner
-                                .path
-                                .get_ident()
-                                .map(|i| i.to_string())
-                                .unwrap_or_default();
-                            let known = schema_core::Dialect::ALL.map(schema_core::Dialect::name);
-                            if !known.contains(&dialect.as_str()) {
-                                return Err(inner.error(format!(
-                                    "unknown dialect `{dialect}` in `collation(...)`; expected {}",
-                                    known.join(", ")
-                                )));
-                            }
-                            names.insert(dialect, checked(&inner, input::collation)?);
-                            Ok(())
-                        })?;
-                        out.collation = Some(schema_core::Collation::PerDialect(names));
+                        out.collation = Some(schema_core::Collation::PerDialect(per_dialect(
+                            &meta,
+                            "collation",
+                            input::collation,
+                        )?));
                     }
                     "collation" => {
                         out.collation = Some(schema_core::Collation::All(checked(

@@ -1,6 +1,6 @@
 //! `#[derive(View)]` structs: a view, its query written once or per dialect.
 
-use schema_core::{input, Dialect, ExecuteSql, ViewDef};
+use schema_core::{input, ExecuteSql, ViewDef};
 use syn::LitStr;
 
 use crate::{snake_case, ModelError};
@@ -46,25 +46,11 @@ pub fn lower_view(item: &syn::ItemStruct) -> Result<ModelView, Vec<ModelError>> 
                     };
                 }
                 "sql" if meta.input.peek(syn::token::Paren) => {
-                    let mut texts = std::collections::BTreeMap::new();
-                    meta.parse_nested_meta(|inner| {
-                        let dialect = inner
-                            .path
-                            .get_ident()
-                            .map(|i| i.to_string())
-                            .unwrap_or_default();
-                        let names = Dialect::ALL.map(Dialect::name);
-                        if !names.contains(&dialect.as_str()) {
-                            return Err(inner.error(format!(
-                                "unknown dialect `{dialect}` in `sql(...)`; expected {}",
-                                names.join(", ")
-                            )));
-                        }
-                        let lit = inner.value()?.parse::<LitStr>()?;
-                        texts.insert(dialect, checked_query(&lit)?);
-                        Ok(())
-                    })?;
-                    sql = Some(ExecuteSql::PerDialect(texts));
+                    sql = Some(ExecuteSql::PerDialect(crate::attrs::per_dialect(
+                        &meta,
+                        "sql",
+                        input::view_query,
+                    )?));
                 }
                 "sql" => {
                     let lit = meta.value()?.parse::<LitStr>()?;
