@@ -43,7 +43,16 @@ const COLUMN_KEYS: &[&str] = &[
     "collation",
 ];
 
-fn unknown(meta: &ParseNestedMeta<'_>, what: &str, keys: &[&str]) -> syn::Error {
+/// The key a nested attribute names (empty for a path that is no single name).
+pub(crate) fn key_of(meta: &ParseNestedMeta<'_>) -> String {
+    meta.path
+        .get_ident()
+        .map(|i| i.to_string())
+        .unwrap_or_default()
+}
+
+/// An attribute key `what` does not take, with the keys it does.
+pub(crate) fn unknown(meta: &ParseNestedMeta<'_>, what: &str, keys: &[&str]) -> syn::Error {
     let key = meta
         .path
         .get_ident()
@@ -96,11 +105,7 @@ pub(crate) fn per_dialect(
 ) -> syn::Result<std::collections::BTreeMap<String, String>> {
     let mut out = std::collections::BTreeMap::new();
     meta.parse_nested_meta(|inner| {
-        let dialect = inner
-            .path
-            .get_ident()
-            .map(|i| i.to_string())
-            .unwrap_or_default();
+        let dialect = key_of(&inner);
         let names = schema_core::Dialect::ALL.map(schema_core::Dialect::name);
         if !names.contains(&dialect.as_str()) {
             return Err(inner.error(format!(
@@ -197,11 +202,7 @@ impl TableAttrs {
         for attr in attrs.iter().filter(|a| a.path().is_ident("table")) {
             let r = attr.parse_nested_meta(|meta| {
                 let span = meta.path.span();
-                let key = meta
-                    .path
-                    .get_ident()
-                    .map(|i| i.to_string())
-                    .unwrap_or_default();
+                let key = key_of(&meta);
                 match key.as_str() {
                     "name" => out.name = Some(string(&meta)?),
                     "renamed_from" => out.renamed_from = Some(string(&meta)?),
@@ -310,11 +311,7 @@ impl TableAttrs {
                             span,
                         };
                         meta.parse_nested_meta(|m| {
-                            let k = m
-                                .path
-                                .get_ident()
-                                .map(|i| i.to_string())
-                                .unwrap_or_default();
+                            let k = key_of(&m);
                             match k.as_str() {
                                 "columns" => fk.columns = columns(&m)?,
                                 "ref_columns" => fk.ref_columns = columns(&m)?,
@@ -412,11 +409,7 @@ impl ColumnAttrs {
         let mut out = ColumnAttrs::default();
         for attr in attrs.iter().filter(|a| a.path().is_ident("column")) {
             let r = attr.parse_nested_meta(|meta| {
-                let key = meta
-                    .path
-                    .get_ident()
-                    .map(|i| i.to_string())
-                    .unwrap_or_default();
+                let key = key_of(&meta);
                 match key.as_str() {
                     "primary_key" => out.primary_key = flag(&meta)?,
                     // `identity` is DESIGN's spelling: PostgreSQL's identity column,

@@ -4,6 +4,7 @@ use schema_core::{input, EnumDef, SqlType};
 use syn::spanned::Spanned;
 use syn::LitStr;
 
+use crate::attrs::{key_of, unknown};
 use crate::{snake_case, ModelError};
 
 /// A lowered `#[derive(Enum)]`: the Rust name fields use, the SQL type, and each
@@ -48,24 +49,6 @@ fn renamed(rule: &str, variant: &str) -> String {
         "PascalCase" => variant.to_string(),
         _ => snake_case(variant),
     }
-}
-
-fn key_of(meta: &syn::meta::ParseNestedMeta<'_>) -> String {
-    meta.path
-        .get_ident()
-        .map(|i| i.to_string())
-        .unwrap_or_default()
-}
-
-fn unknown_key(meta: &syn::meta::ParseNestedMeta<'_>, what: &str, keys: &[&str]) -> syn::Error {
-    meta.error(format!(
-        "unknown {what} attribute `{}`, expected one of {}",
-        key_of(meta),
-        keys.iter()
-            .map(|k| format!("`{k}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))
 }
 
 /// A value as it reaches SQL (a literal, quotes doubled): not empty, no NUL, at most what
@@ -114,7 +97,7 @@ pub fn lower_enum(item: &syn::ItemEnum) -> Result<ModelEnum, Vec<ModelError>> {
                     }
                     rule = lit.value();
                 }
-                _ => return Err(unknown_key(&meta, "enum_type", ENUM_TYPE_KEYS)),
+                _ => return Err(unknown(&meta, "enum_type", ENUM_TYPE_KEYS)),
             }
             Ok(())
         });
@@ -157,7 +140,7 @@ pub fn lower_enum(item: &syn::ItemEnum) -> Result<ModelEnum, Vec<ModelError>> {
                         check_value(&lit.value()).map_err(|e| syn::Error::new(lit.span(), e))?;
                         def.renamed_values.push((lit.value(), String::new()));
                     }
-                    _ => return Err(unknown_key(&meta, "enum_value", ENUM_VALUE_KEYS)),
+                    _ => return Err(unknown(&meta, "enum_value", ENUM_VALUE_KEYS)),
                 }
                 Ok(())
             });

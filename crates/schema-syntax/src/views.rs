@@ -26,11 +26,7 @@ pub fn lower_view(item: &syn::ItemStruct) -> Result<ModelView, Vec<ModelError>> 
     };
     for attr in item.attrs.iter().filter(|a| a.path().is_ident("view")) {
         let r = attr.parse_nested_meta(|meta| {
-            let key = meta
-                .path
-                .get_ident()
-                .map(|i| i.to_string())
-                .unwrap_or_default();
+            let key = crate::attrs::key_of(&meta);
             match key.as_str() {
                 "name" => {
                     let lit = meta.value()?.parse::<LitStr>()?;
@@ -56,16 +52,7 @@ pub fn lower_view(item: &syn::ItemStruct) -> Result<ModelView, Vec<ModelError>> 
                     let lit = meta.value()?.parse::<LitStr>()?;
                     sql = Some(ExecuteSql::All(checked_query(&lit)?));
                 }
-                _ => {
-                    return Err(meta.error(format!(
-                        "unknown view attribute `{key}`, expected one of {}",
-                        VIEW_KEYS
-                            .iter()
-                            .map(|k| format!("`{k}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )))
-                }
+                _ => return Err(crate::attrs::unknown(&meta, "view", VIEW_KEYS)),
             }
             Ok(())
         });

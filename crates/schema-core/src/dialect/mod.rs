@@ -641,7 +641,6 @@ trait DialectRules: Sync {
     fn expression_sql(&self, expr: &str) -> String {
         expr.to_string()
     }
-    /// Whether CREATE TABLE lists the table's indexes (one statement per table).
     /// Whether indexes take an access method and included columns (PostgreSQL's `USING`
     /// and `INCLUDE`); elsewhere both are left out, and comparisons ignore them.
     fn index_methods(&self) -> bool {
@@ -684,6 +683,7 @@ trait DialectRules: Sync {
         None
     }
 
+    /// Whether CREATE TABLE lists the table's indexes (one statement per table).
     fn indexes_inline(&self) -> bool {
         false
     }
