@@ -156,6 +156,10 @@ enum Command {
         #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
         from_database: Option<String>,
     },
+    /// Turn a refinery, sqlx or diesel migrations directory into revisions (SQL the
+    /// parser understands becomes operations, the rest stays SQL), with models of the
+    /// result; with --database, stamp a database that tool migrated, running nothing.
+    Import(commands::import::ImportArgs),
     /// Write a new revision: the operations that take the migrations to the models.
     Revision(commands::revision::RevisionArgs),
     /// Exit 1 when the models and the migrations disagree (and, with --database, the database).
@@ -363,6 +367,17 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<ExitCode, CliError> {
                 )
             }
         },
+        Command::Import(args) => {
+            let flag = args.database.as_deref().and_then(|u| g.database_flag(u));
+            commands::import::import(
+                &ws()?,
+                g.package.as_deref(),
+                args,
+                flag,
+                g.manifest_path.as_deref(),
+                out,
+            )
+        }
         Command::Revision(args) => {
             commands::revision::revision(&ws()?, g.package.as_deref(), args, out)
         }

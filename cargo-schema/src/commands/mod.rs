@@ -2,6 +2,7 @@
 
 pub mod db;
 pub mod fleet;
+pub mod import;
 pub mod inspect;
 pub mod revision;
 

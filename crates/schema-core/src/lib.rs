@@ -6,6 +6,7 @@ pub mod checksum;
 pub mod dialect;
 pub mod diff;
 pub mod file;
+pub mod foreign;
 pub mod graph;
 pub mod input;
 pub mod lint;

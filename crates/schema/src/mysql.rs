@@ -18,9 +18,7 @@ use crate::runner::{
     HISTORY_TABLE,
 };
 
-/// The run lock's name: per database, since `GET_LOCK` names are server-wide (and at
-/// most 64 characters long).
-const LOCK_NAME_SQL: &str = "CONCAT('cargo_schema:', SHA1(DATABASE()))";
+use schema_core::dialect::MYSQL_LOCK_NAME_SQL as LOCK_NAME_SQL;
 
 pub struct MysqlBackend<'c> {
     conn: &'c mut Conn,

@@ -1045,6 +1045,15 @@ pub async fn introspect(client: &Client) -> Result<Schema, RunError> {
         c.nullable = !row.get::<_, bool>(3);
         c.default = row.get(4);
         c.auto_increment = !identity.is_empty();
+        // A serial column (what other tools' migrations often make): numbered by the
+        // sequence its default draws from, as an identity column is.
+        if c.default
+            .as_deref()
+            .is_some_and(|d| d.starts_with("nextval("))
+        {
+            c.auto_increment = true;
+            c.default = None;
+        }
         c.comment = row.get(6);
         t.comment = row.get(7);
         // A generated column's expression is kept where defaults are.

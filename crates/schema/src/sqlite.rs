@@ -151,33 +151,10 @@ impl Backend for SqliteBackend<'_> {
         if self.run_lock.is_some() {
             return Ok(());
         }
-        let lock_path = format!("{db_path}.schema-lock");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| {
-                RunError::Database(format!("cannot open the lock file {lock_path}: {e}"))
-            })?;
-        let deadline = Instant::now() + Duration::from_secs(options.lock_timeout_secs);
-        loop {
-            match file.try_lock() {
-                Ok(()) => break,
-                Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    return Err(RunError::LockTimeout(format!(
-                        "{lock_path} is held by another migration run"
-                    )))
-                }
-                Err(std::fs::TryLockError::Error(e)) => {
-                    return Err(RunError::Database(format!("cannot lock {lock_path}: {e}")))
-                }
-            }
-        }
-        self.run_lock = Some(file);
+        self.run_lock = Some(crate::session::lock_file(
+            &crate::session::sqlite_lock_path(db_path),
+            Duration::from_secs(options.lock_timeout_secs),
+        )?);
         Ok(())
     }
 
@@ -710,11 +687,22 @@ fn introspect_table(conn: &Connection, name: &str, sql: &str) -> Result<TableDef
         fk.name = named("fk", &fk.columns).unwrap_or_default();
         t.foreign_keys.push(fk);
     }
-    for c in clauses.iter().filter(|c| c.kind == "check") {
-        t.checks.push(CheckDef {
+    // An enum column's CHECK is its type, read above.
+    let enum_check = |body: &str| {
+        t.columns.iter().any(|c| {
+            matches!(c.ty, SqlType::Enum { .. })
+                && (body.starts_with(&quote(&c.name)) || body.starts_with(&c.name))
+                && body.contains(" IN (")
+        })
+    };
+    let checks: Vec<CheckDef> = clauses
+        .iter()
+        .filter(|c| c.kind == "check" && !(c.name.is_empty() && enum_check(&c.body)))
+        .map(|c| CheckDef {
             name: c.name.clone(),
             expr: c.body.clone(),
-        });
-    }
+        })
+        .collect();
+    t.checks.extend(checks);
     Ok(t)
 }

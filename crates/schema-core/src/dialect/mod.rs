@@ -466,6 +466,10 @@ impl Dialect {
 /// recognisable in pg_locks.
 pub const POSTGRES_LOCK_KEY: i64 = 0x0000_7363_6865_6d61;
 
+/// MySQL's migration lock, the name `GET_LOCK` takes: per database, since lock names are
+/// server-wide (and at most 64 characters long).
+pub const MYSQL_LOCK_NAME_SQL: &str = "CONCAT('cargo_schema:', SHA1(DATABASE()))";
+
 impl Dialect {
     /// The history table as statements name it: in PostgreSQL schema `at` when the
     /// workspace places it there (`history-schema`), else in the connection's own.

@@ -505,7 +505,8 @@ fn utf8_len(first: u8) -> usize {
     }
 }
 
-/// The named constraint clauses of a CREATE TABLE statement.
+/// The constraint clauses of a CREATE TABLE statement: the named ones, and the checks
+/// the SQL did not name (with an empty name).
 pub fn constraint_clauses(sql: &str) -> Vec<Clause> {
     let toks = tokenize(sql);
     let word = |i: usize| match toks.get(i) {
@@ -528,6 +529,29 @@ pub fn constraint_clauses(sql: &str) -> Vec<Clause> {
         }
         (cols, j + 1)
     };
+    // The balanced text inside CHECK ( ... ) whose parenthesis is token `open`, and the
+    // token after it.
+    let check_body = |open: usize| -> (String, usize) {
+        let mut d = 0;
+        let mut j = open;
+        let start = toks.get(open).map(|t| t.2).unwrap_or(0);
+        let mut end = start;
+        while j < toks.len() {
+            match toks[j].0 {
+                Token::Open => d += 1,
+                Token::Close => {
+                    d -= 1;
+                    if d == 0 {
+                        end = toks[j].1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+        (sql[start..end].trim().to_string(), j + 1)
+    };
     let mut out = Vec::new();
     let mut depth = 0;
     let mut i = 0;
@@ -535,6 +559,19 @@ pub fn constraint_clauses(sql: &str) -> Vec<Clause> {
         match &toks[i].0 {
             Token::Open => depth += 1,
             Token::Close => depth -= 1,
+            // A check the SQL did not name (on a column or the table): SQLite keeps no
+            // name for it.
+            Token::Word(w) if depth == 1 && w.eq_ignore_ascii_case("CHECK") => {
+                let (body, next) = check_body(i + 1);
+                out.push(Clause {
+                    name: String::new(),
+                    kind: "check",
+                    columns: vec![],
+                    body,
+                });
+                i = next;
+                continue;
+            }
             Token::Word(w) if depth == 1 && w.eq_ignore_ascii_case("CONSTRAINT") => {
                 let Some(name) = ident(i + 1) else {
                     i += 1;
@@ -552,32 +589,14 @@ pub fn constraint_clauses(sql: &str) -> Vec<Clause> {
                     }
                 };
                 if kind == "check" {
-                    // The balanced text inside CHECK ( ... ).
-                    let mut d = 0;
-                    let mut j = open;
-                    let start = toks.get(open).map(|t| t.2).unwrap_or(0);
-                    let mut end = start;
-                    while j < toks.len() {
-                        match toks[j].0 {
-                            Token::Open => d += 1,
-                            Token::Close => {
-                                d -= 1;
-                                if d == 0 {
-                                    end = toks[j].1;
-                                    break;
-                                }
-                            }
-                            _ => {}
-                        }
-                        j += 1;
-                    }
+                    let (body, next) = check_body(open);
                     out.push(Clause {
                         name,
                         kind,
                         columns: vec![],
-                        body: sql[start..end].trim().to_string(),
+                        body,
                     });
-                    i = j + 1;
+                    i = next;
                     continue;
                 }
                 let (columns, next) = list(open);
@@ -613,5 +632,19 @@ mod tests {
         assert_eq!(c[1].columns, vec!["a\"b".to_string()]);
         assert_eq!(c[2].body, r#"length("a""b") > 0 AND ("id" > 1)"#);
         assert_eq!(c[3].kind, "fk");
+    }
+
+    #[test]
+    fn reads_checks_nobody_named() {
+        let sql = "CREATE TABLE t (a INTEGER CHECK (a >= 0), b TEXT, CHECK (length(b) < 9), CONSTRAINT ck CHECK (a < 5))";
+        let c = constraint_clauses(sql);
+        let checks: Vec<(&str, &str)> = c
+            .iter()
+            .map(|c| (c.name.as_str(), c.body.as_str()))
+            .collect();
+        assert_eq!(
+            checks,
+            [("", "a >= 0"), ("", "length(b) < 9"), ("ck", "a < 5")]
+        );
     }
 }
