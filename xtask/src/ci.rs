@@ -12,5 +12,15 @@ pub fn run() -> Result<(), String> {
     cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings")
         .run()
         .map_err(|e| e.to_string())?;
+    // The adapters' workspace, built into the same target directory.
+    let target = crate::test::root().join("target");
+    sh.change_dir(crate::test::root().join("adapters"));
+    cmd!(sh, "cargo fmt --all --check")
+        .run()
+        .map_err(|e| e.to_string())?;
+    cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings")
+        .env("CARGO_TARGET_DIR", &target)
+        .run()
+        .map_err(|e| e.to_string())?;
     crate::test::run(&["--db".into(), "all".into(), "--both-modes".into()])
 }

@@ -100,6 +100,19 @@ fn run_with_servers(o: &Options, server: &str, mysql: &str) -> Result<(), String
         .status()
         .map_err(|e| e.to_string())?;
     ok &= plugins.success();
+    // The adapters' workspace (sqlx and diesel, kept out of this one): the demo
+    // applications that migrate themselves, and imports of the databases refinery, sqlx
+    // and diesel migrated.
+    eprintln!("==> adapters: cargo test");
+    let adapters = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["test", "--workspace"])
+        .current_dir(root().join("adapters"))
+        .env("CARGO_TARGET_DIR", root().join("target"))
+        .env(POSTGRES_URL_ENV, server)
+        .env(MYSQL_URL_ENV, mysql)
+        .status()
+        .map_err(|e| e.to_string())?;
+    ok &= adapters.success();
     // The packages fixture (an upstream dependency, a core, two plugins and a server):
     // the ready-made migration tests over every branch, in every backend and mode.
     let packages = TestMatrix {

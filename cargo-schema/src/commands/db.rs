@@ -657,6 +657,12 @@ pub fn read_history(conn: &mut Connection) -> Result<Vec<schema::runner::Applied
     on_backend!(conn, |db| db.read_history()).map_err(run_err)
 }
 
+/// Runs statements in one transaction (where DDL allows).
+pub fn execute_all(conn: &mut Connection, statements: &[String]) -> Result<()> {
+    use schema::runner::Backend;
+    on_backend!(conn, |db| db.execute_all(statements)).map_err(run_err)
+}
+
 /// Records `target` (and what it needs) as applied, running nothing.
 pub fn stamp_with(conn: &mut Connection, m: &Migrator<'_>, target: &str) -> Result<()> {
     on_backend!(conn, |db| m.stamp(&mut db, target))
@@ -716,14 +722,18 @@ fn models_file(krate: &crate::workspace::ModelCrate) -> std::path::PathBuf {
         .join("tables.rs")
 }
 
-/// Writes `tables` as models to the crate's `src/tables.rs` and declares the module.
+/// Writes `tables` and `views` as models to the crate's `src/tables.rs` and declares the
+/// module.
 pub fn write_models(
     krate: &crate::workspace::ModelCrate,
     tables: &[schema_core::TableDef],
+    views: &[schema_core::ViewDef],
     header: &str,
 ) -> Result<std::path::PathBuf> {
     let models = models_file(krate);
-    std::fs::write(&models, schema_syntax::write::model_source(tables, header))
+    let mut text = schema_syntax::write::model_source(tables, header);
+    text.push_str(&schema_syntax::write::view_source(views));
+    std::fs::write(&models, text)
         .map_err(|e| CliError::input(format!("cannot write {}: {e}", models.display())))?;
     let root = std::fs::read_to_string(&krate.root_file)
         .map_err(|e| CliError::input(format!("cannot read {}: {e}", krate.root_file.display())))?;
@@ -774,7 +784,7 @@ pub fn init_from_database(
     let header = format!(
         "The tables of {shown}, as `cargo schema init --from-database` read them.\nThese structs are the source of truth from now on: edit them, then `cargo schema revision`."
     );
-    let models = write_models(&krate, &tables, &header)?;
+    let models = write_models(&krate, &tables, &[], &header)?;
     let ws = Workspace::discover(manifest_path)?;
     crate::commands::revision::revision(
         &ws,

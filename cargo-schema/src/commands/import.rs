@@ -158,7 +158,12 @@ pub fn import(
     let (ws, krate) = adopting_crate(ws, package, manifest_path)?;
     let graph = ws.graph()?;
     let mut state = WorkspaceState::of(&graph)?.schema;
-    let before_import: Vec<String> = state.tables.keys().cloned().collect();
+    let before_import: Vec<String> = state
+        .tables
+        .keys()
+        .chain(state.views.keys())
+        .cloned()
+        .collect();
     let created = crate::time::now_utc();
     let mut parent: Vec<String> = vec![];
     let mut taken: Vec<String> = vec![];
@@ -215,7 +220,13 @@ pub fn import(
         tool.name(),
         args.dir.display()
     );
-    let models = write_models(&krate, &tables, &header)?;
+    let views: Vec<schema_core::ViewDef> = state
+        .views
+        .values()
+        .filter(|v| !before_import.contains(&v.name))
+        .cloned()
+        .collect();
+    let models = write_models(&krate, &tables, &views, &header)?;
     // The files written are read back as any history is: a mistake here shows now.
     let ws = Workspace::discover(manifest_path)?;
     let graph = ws.graph()?;
@@ -234,6 +245,19 @@ pub fn import(
             },
         );
         crate::commands::db::stamp_with(&mut conn, &m, &id)?;
+        // The views the history created there are the database's: their checksums are
+        // recorded as a run would have, so comparisons read them.
+        let applied = m
+            .state_of(&graph.ancestors([id.as_str()]))
+            .map_err(|e| CliError::input(e.to_string()))?;
+        let records: Vec<String> = applied
+            .views
+            .values()
+            .flat_map(|v| dialect.view_record_sql(v, true))
+            .collect();
+        if !records.is_empty() {
+            crate::commands::db::execute_all(&mut conn, &records)?;
+        }
         stamped = Some((shown.clone(), id));
     }
     if out.json() {

@@ -1,6 +1,6 @@
 //! Other tools' migration histories (refinery, sqlx, diesel): their file layouts, the
 //! tables where they record what a database applied, and their SQL turned into operations
-//! where a SQL parser understands it (tables, columns, constraints, indexes), so that an
+//! where a SQL parser understands it (tables, columns, constraints, indexes, views), so that an
 //! imported history replays offline. Everything else stays SQL, as `execute` steps.
 
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use sqlparser::parser::Parser;
 use crate::dialect::Dialect;
 use crate::model::{
     CheckDef, ColumnDef, Constraint, ForeignKeyDef, Generated, IndexDef, PrimaryKeyDef,
-    ReferentialAction, TableDef, UniqueDef,
+    ReferentialAction, TableDef, UniqueDef, ViewDef,
 };
 use crate::ops::{AlterColumn, ExecuteSql, Operation};
 use crate::replay::apply;
@@ -584,6 +584,14 @@ fn statement_ops(
             for c in constraints {
                 add_to_table(&mut t, c);
             }
+            // SQLite numbers an INTEGER PRIMARY KEY itself (the rowid).
+            if d == Dialect::Sqlite {
+                if let Some([only]) = t.primary_key.as_ref().map(|p| p.columns.clone()).as_deref() {
+                    if let Some(c) = t.column_mut(only).filter(|c| c.ty == SqlType::Integer) {
+                        c.auto_increment = true;
+                    }
+                }
+            }
             let mut ops = Vec::new();
             if let Some(s) = &t.schema {
                 if !state.schemas.contains(s) {
@@ -639,6 +647,26 @@ fn statement_ops(
                 },
             }]
         }
+        Statement::CreateView(cv) => {
+            // A view with its own column list, options or a schema stays SQL.
+            if !cv.columns.is_empty() || cv.name.0.len() > 1 {
+                return Ok(None);
+            }
+            let name = last_name(&cv.name);
+            let view = ViewDef {
+                name: name.clone(),
+                sql: ExecuteSql::All(cv.query.to_string()),
+                materialized: cv.materialized,
+            };
+            match state.views.get(&name) {
+                Some(_) if cv.if_not_exists => vec![],
+                Some(old) if cv.or_replace => vec![
+                    Operation::DropView { view: old.clone() },
+                    Operation::CreateView { view },
+                ],
+                _ => vec![Operation::CreateView { view }],
+            }
+        }
         Statement::Drop {
             object_type,
             names,
@@ -654,6 +682,13 @@ fn statement_ops(
                         None if *if_exists => {}
                         None => return Err(format!("no table `{name}` at this point")),
                     },
+                    ObjectType::View | ObjectType::MaterializedView => {
+                        match state.views.get(&name) {
+                            Some(v) => ops.push(Operation::DropView { view: v.clone() }),
+                            None if *if_exists => {}
+                            None => return Err(format!("no view `{name}` at this point")),
+                        }
+                    }
                     ObjectType::Index => {
                         let found = state.tables.values().find_map(|t| {
                             t.indexes

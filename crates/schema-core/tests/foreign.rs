@@ -168,16 +168,35 @@ fn what_is_not_a_table_change_stays_sql() {
         "CREATE TABLE t (id INTEGER PRIMARY KEY);\n\
          INSERT INTO t VALUES (1);\n\
          CREATE VIEW v AS SELECT id FROM t;\n\
+         PRAGMA user_version = 2;\n\
          ALTER TABLE missing ADD COLUMN x INTEGER;",
         Dialect::Sqlite,
         &mut state,
     );
     let kinds: Vec<&str> = c.ops.iter().map(Operation::kind).collect();
-    assert_eq!(kinds, ["create_table", "execute", "execute", "execute"]);
+    assert_eq!(
+        kinds,
+        [
+            "create_table",
+            "execute",
+            "create_view",
+            "execute",
+            "execute"
+        ]
+    );
+    assert_eq!(
+        state.views["v"].sql,
+        ExecuteSql::All("SELECT id FROM t".into())
+    );
+    // SQLite numbers an INTEGER PRIMARY KEY itself.
+    assert!(state.tables["t"].column("id").unwrap().auto_increment);
     // Data steps are expected; the rest is listed for review, with the reason.
     assert_eq!(c.kept.len(), 2, "{:?}", c.kept);
-    assert!(c.kept[0].starts_with("CREATE VIEW v"), "{:?}", c.kept);
+    assert_eq!(c.kept[0], "PRAGMA user_version = 2");
     assert!(c.kept[1].contains("no table `missing`"), "{:?}", c.kept);
+    let dropped = convert("DROP VIEW v;", Dialect::Sqlite, &mut state);
+    assert_eq!(dropped.ops[0].kind(), "drop_view");
+    assert!(state.views.is_empty());
     // A file the parser cannot read stays whole.
     let c = convert("CREATE TABLE (;", Dialect::Sqlite, &mut state);
     assert_eq!(

@@ -169,6 +169,34 @@ fn write_enum(out: &mut String, rust: &str, sql_name: &str, values: &[String]) {
 
 /// The source of one module holding a struct per table, in the order given, and an enum
 /// per enum type its columns use.
+/// `#[derive(View)]` structs for views (appended to [`model_source`] by whoever has
+/// views to write: `import`).
+pub fn view_source(views: &[schema_core::ViewDef]) -> String {
+    let mut out = String::new();
+    let mut taken = BTreeSet::new();
+    for v in views {
+        let mut attrs = vec![format!("name = {}", lit(&v.name))];
+        match &v.sql {
+            schema_core::ops::ExecuteSql::All(q) => attrs.push(format!("sql = {}", lit(q))),
+            schema_core::ops::ExecuteSql::PerDialect(m) => attrs.push(format!(
+                "sql({})",
+                m.iter()
+                    .map(|(d, q)| format!("{d} = {}", lit(q)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+        if v.materialized {
+            attrs.push("materialized".into());
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "#[derive(schema::View)]");
+        let _ = writeln!(out, "#[view({})]", attrs.join(", "));
+        let _ = writeln!(out, "pub struct {};", struct_name(&v.name, &mut taken));
+    }
+    out
+}
+
 pub fn model_source(tables: &[TableDef], header: &str) -> String {
     let mut out = String::new();
     for line in header.lines() {

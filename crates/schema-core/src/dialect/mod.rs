@@ -410,26 +410,38 @@ impl Dialect {
 
     /// A view created, with its checksum recorded; or dropped, with its record.
     fn view_steps(self, view: &ViewDef, create: bool) -> Vec<String> {
-        let t = self.quote(VIEWS_TABLE);
-        let name = string_literal(&view.name);
         let Some(create_sql) = self.create_view_sql(view) else {
             return vec![];
         };
+        let mut out = self.view_record_sql(view, create);
+        out.insert(
+            0,
+            if create {
+                create_sql
+            } else {
+                self.drop_view_sql(view)
+            },
+        );
+        out
+    }
+
+    /// The record of a view in the views table: its checksum written (`record`), or
+    /// removed. Alone, it adopts a view that exists already (`import --database`).
+    pub fn view_record_sql(self, view: &ViewDef, record: bool) -> Vec<String> {
+        let t = self.quote(VIEWS_TABLE);
+        let name = string_literal(&view.name);
         let mut out = vec![
             format!(
                 "CREATE TABLE IF NOT EXISTS {t} (name VARCHAR(255) NOT NULL PRIMARY KEY, checksum VARCHAR(80) NOT NULL)"
             ),
             format!("DELETE FROM {t} WHERE name = {name}"),
         ];
-        if create {
-            out.insert(0, create_sql);
+        if record {
             let text = self.execute_text(&view.sql).unwrap_or_default();
             out.push(format!(
                 "INSERT INTO {t} (name, checksum) VALUES ({name}, {})",
                 string_literal(&view_checksum(text))
             ));
-        } else {
-            out.insert(0, self.drop_view_sql(view));
         }
         out
     }
