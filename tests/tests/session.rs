@@ -1,40 +1,15 @@
 //! The runner over a SQL-text session (`schema::session`), which the sqlx and diesel
-//! adapters implement: sessions written here over rusqlite, tokio-postgres and
-//! mysql_async take the blog's whole history up with rows in the tables (a data step and a
+//! adapters implement: rusqlite's (`schema::sqlite::RusqliteSession`) and sessions written
+//! here over tokio-postgres and mysql_async take the blog's whole history up with rows in the tables (a data step and a
 //! SQLite table rebuild among it) and back down, on every dialect, read back from the
 //! catalog. The adapters themselves are tested in `adapters/`.
 
 use schema::runner::{Migrator, RunOptions};
 use schema::session::{SessionBackend, SessionError, SqlSession};
+use schema::sqlite::RusqliteSession;
 use schema::Dialect;
 use schema_core::replay::replay_revisions;
 use schema_e2e::{assert_schema, fixture_graph, my_connect, pg_connect, runtime, TestDb};
-
-struct Rusqlite(rusqlite::Connection);
-
-impl SqlSession for Rusqlite {
-    fn dialect(&self) -> Dialect {
-        Dialect::Sqlite
-    }
-
-    async fn execute(&mut self, sql: &str) -> Result<(), SessionError> {
-        self.0
-            .execute_batch(sql)
-            .map_err(|e| SessionError::new(None, e.to_string()))
-    }
-
-    async fn query(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, SessionError> {
-        let fail = |e: rusqlite::Error| SessionError::new(None, e.to_string());
-        let mut stmt = self.0.prepare(sql).map_err(fail)?;
-        let n = stmt.column_count();
-        let rows = stmt
-            .query_map([], |r| {
-                (0..n).map(|i| r.get::<_, Option<String>>(i)).collect()
-            })
-            .map_err(fail)?;
-        rows.collect::<Result<_, _>>().map_err(fail)
-    }
-}
 
 struct Postgres(tokio_postgres::Client);
 
@@ -119,7 +94,7 @@ fn migrate(db: &TestDb, graph: &schema_core::MigrationGraph, target: &str, up: b
     let report = match db {
         TestDb::Sqlite(p) => {
             let conn = rusqlite::Connection::open(p).expect("open");
-            schema::embed::block_on(drive(&m, Rusqlite(conn), target, up))
+            schema::embed::block_on(drive(&m, RusqliteSession(&conn), target, up))
         }
         TestDb::Postgres(u) => {
             let rt = runtime();

@@ -6,9 +6,8 @@
 //! re-running anything (stamped; its rows unchanged; `check --database` finds no drift).
 //! The generated downgrades take the replayed database back to nothing.
 
-use schema::testing::{drop_test_database, fresh_postgres_database, sqlite_test_dir};
 use schema::Dialect;
-use schema_interop::{differences, read_back, Project};
+use schema_e2e::{runtime, Fixture, TestDb};
 
 /// (name, up, down) of a PostgreSQL history.
 const POSTGRES: &[(&str, &str, &str)] = &[
@@ -145,70 +144,109 @@ const ROWS: &str =
                     + (SELECT count(*) FROM labels) * 10 + (SELECT count(*) FROM post_labels)";
 const EXPECTED_ROWS: i64 = 2232;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Runtime::new().unwrap()
+/// The schemas of two databases, compared as `check --database` compares (empty: the
+/// same), without the tools' own history tables.
+fn differences(d: Dialect, expected: &schema::Schema, actual: &schema::Schema) -> Vec<String> {
+    let mut expected = expected.clone();
+    expected.tables.retain(|t, _| !t.starts_with('_'));
+    schema::compare::differences(d, &expected, actual)
 }
 
-fn fresh_pg(prefix: &str) -> String {
-    runtime().block_on(fresh_postgres_database(prefix)).unwrap()
+/// The rows check of [`ROWS`] on a database.
+fn rows(db: &TestDb) -> i64 {
+    db.rows(ROWS)[0][0].parse().expect("a number")
 }
 
-/// Imports the project's migrations with `tool`, adopting `migrated` (a database the tool
-/// migrated), then checks everything the module says, replaying into `replay`.
+/// Runs sqlx's own migrator over the fixture's `mig` directory on `db`.
+fn sqlx_migrate(f: &Fixture, db: &TestDb) {
+    let dir = f.path("mig");
+    runtime().block_on(async {
+        let migrator = sqlx::migrate::Migrator::new(dir).await.unwrap();
+        match db {
+            TestDb::Postgres(url) => {
+                let pool = sqlx::PgPool::connect(url).await.unwrap();
+                migrator.run(&pool).await.unwrap();
+                pool.close().await;
+            }
+            _ => {
+                let options = db
+                    .url()
+                    .parse::<sqlx::sqlite::SqliteConnectOptions>()
+                    .unwrap()
+                    .create_if_missing(true);
+                let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+                migrator.run(&pool).await.unwrap();
+                pool.close().await;
+            }
+        }
+    });
+}
+
+/// Imports the fixture's `mig` directory with `tool`, adopting `migrated` (a database
+/// the tool migrated), then checks everything the module says, replaying into `replay`.
 fn import_and_check(
-    p: &Project,
+    f: &Fixture,
     tool: &str,
-    dialect: Dialect,
     history: &[(&str, &str, &str)],
-    migrated: &str,
-    replay: &str,
+    migrated: &TestDb,
+    replay: &TestDb,
 ) {
-    let dir = p.migrations().display().to_string();
-    let text = p.ok(&[
+    let (url, replay_url) = (migrated.url(), replay.url());
+    let r = f.schema(&[
         "import",
         "--from",
         tool,
-        &dir,
+        "mig",
         "-p",
-        "models",
+        "adopted",
         "--database",
-        migrated,
+        &url,
     ]);
-    assert!(text.contains("Stamped"), "{text}");
+    r.expect(0);
+    assert!(r.stdout().contains("Stamped"), "{}", r.stdout());
     // One revision per migration, in order, named after it.
-    let revisions = p.revisions();
+    let revisions = f.migrations("adopted/migrations");
     assert_eq!(revisions.len(), history.len(), "{revisions:?}");
     for (file, (name, _, _)) in revisions.iter().zip(history) {
         assert!(file.contains(name), "{file} is not {name}");
     }
     // The written models agree with the imported history, offline.
-    p.ok(&["check"]);
+    f.schema(&["check"]).expect(0);
     // Adopted: stamped at the last revision, no drift, nothing re-run.
-    p.ok(&["check", "--database", migrated]);
-    let current = p.ok(&["current", "--database-url", migrated]);
+    f.schema(&["check", "--database", &url]).expect(0);
+    let current = f.schema(&["current", "--database-url", &url]);
+    current.expect(0);
     assert!(
-        current.contains(&format!("{:04}", history.len())),
-        "{current}"
+        current.stdout().contains(&format!("{:04}", history.len())),
+        "{}",
+        current.stdout()
     );
-    let (tool_schema, rows) = read_back(migrated, ROWS);
-    assert_eq!(rows, EXPECTED_ROWS, "the tool's rows changed on adoption");
+    assert_eq!(
+        rows(migrated),
+        EXPECTED_ROWS,
+        "the tool's rows changed on adoption"
+    );
     // Replayed: a fresh database upgraded through the imported history is the one the
     // tool made, and its data steps ran once.
-    p.ok(&["upgrade", "--database-url", replay]);
-    let (replayed, rows) = read_back(replay, ROWS);
-    assert_eq!(rows, EXPECTED_ROWS);
-    // Compared as `check --database` compares: the replay is what is expected.
-    let diff = differences(dialect, &replayed, &tool_schema);
+    f.schema(&["upgrade", "--database-url", &replay_url])
+        .expect(0);
+    assert_eq!(rows(replay), EXPECTED_ROWS);
+    let diff = differences(
+        migrated.dialect(),
+        &replay.introspect(),
+        &migrated.introspect(),
+    );
     assert!(
         diff.is_empty(),
         "replay differs from the {tool} database: {diff:?}"
     );
     // The downgrades (converted, or generated where the tool had none) undo it all.
-    p.ok(&["downgrade", "base", "--database-url", replay]);
-    let (empty, _) = read_back(replay, "SELECT CAST(0 AS BIGINT)");
-    let left: Vec<&String> = empty
+    f.schema(&["downgrade", "base", "--database-url", &replay_url])
+        .expect(0);
+    let left: Vec<String> = replay
+        .introspect()
         .tables
-        .keys()
+        .into_keys()
         .filter(|t| !t.starts_with('_'))
         .collect();
     assert!(left.is_empty(), "left after downgrading to base: {left:?}");
@@ -216,19 +254,19 @@ fn import_and_check(
 
 #[test]
 fn refinery_on_postgres() {
-    let p = Project::new("refinery");
+    let f = Fixture::new("adopt");
     let mut migrations = Vec::new();
     for (i, (name, up, _)) in POSTGRES.iter().enumerate() {
         let file = format!("V{}__{name}", i + 1);
-        p.write(&format!("{file}.sql"), up);
+        f.write(&format!("mig/{file}.sql"), up);
         migrations.push(refinery::Migration::unapplied(&file, up).unwrap());
     }
     let (migrated, replay) = (
-        fresh_pg("import_refinery"),
-        fresh_pg("import_refinery_replay"),
+        TestDb::postgres("import_refinery"),
+        TestDb::postgres("import_refinery_replay"),
     );
     runtime().block_on(async {
-        let (mut client, conn) = tokio_postgres::connect(&migrated, tokio_postgres::NoTls)
+        let (mut client, conn) = tokio_postgres::connect(&migrated.url(), tokio_postgres::NoTls)
             .await
             .unwrap();
         let task = tokio::spawn(conn);
@@ -239,164 +277,110 @@ fn refinery_on_postgres() {
         drop(client);
         let _ = task.await;
     });
-    import_and_check(
-        &p,
-        "refinery",
-        Dialect::Postgres,
-        POSTGRES,
-        &migrated,
-        &replay,
-    );
-    drop_test_database(&migrated);
-    drop_test_database(&replay);
+    import_and_check(&f, "refinery", POSTGRES, &migrated, &replay);
 }
 
 /// Writes a sqlx directory: reversible migrations where there is a down, else simple.
-fn write_sqlx(p: &Project, history: &[(&str, &str, &str)]) {
+fn write_sqlx(f: &Fixture, history: &[(&str, &str, &str)]) {
     for (i, (name, up, down)) in history.iter().enumerate() {
         let version = 20240101000000u64 + i as u64;
         if down.is_empty() {
-            p.write(&format!("{version}_{name}.sql"), up);
+            f.write(&format!("mig/{version}_{name}.sql"), up);
         } else {
-            p.write(&format!("{version}_{name}.up.sql"), up);
-            p.write(&format!("{version}_{name}.down.sql"), down);
+            f.write(&format!("mig/{version}_{name}.up.sql"), up);
+            f.write(&format!("mig/{version}_{name}.down.sql"), down);
         }
     }
 }
 
 #[test]
 fn sqlx_on_postgres() {
-    let p = Project::new("sqlx-pg");
-    write_sqlx(&p, POSTGRES);
-    let (migrated, replay) = (fresh_pg("import_sqlx"), fresh_pg("import_sqlx_replay"));
-    runtime().block_on(async {
-        let pool = sqlx::PgPool::connect(&migrated).await.unwrap();
-        sqlx::migrate::Migrator::new(p.migrations())
-            .await
-            .unwrap()
-            .run(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
-    });
-    import_and_check(&p, "sqlx", Dialect::Postgres, POSTGRES, &migrated, &replay);
-    drop_test_database(&migrated);
-    drop_test_database(&replay);
+    let f = Fixture::new("adopt");
+    write_sqlx(&f, POSTGRES);
+    let (migrated, replay) = (
+        TestDb::postgres("import_sqlx"),
+        TestDb::postgres("import_sqlx_replay"),
+    );
+    sqlx_migrate(&f, &migrated);
+    import_and_check(&f, "sqlx", POSTGRES, &migrated, &replay);
 }
 
 #[test]
 fn sqlx_on_sqlite() {
-    let p = Project::new("sqlx-sqlite");
-    write_sqlx(&p, SQLITE);
-    let dir = sqlite_test_dir("schema-import").unwrap();
-    let migrated = format!("sqlite://{}", dir.join("sqlx.db").display());
-    let replay = format!("sqlite://{}", dir.join("replay.db").display());
-    runtime().block_on(async {
-        let options = migrated
-            .parse::<sqlx::sqlite::SqliteConnectOptions>()
-            .unwrap()
-            .create_if_missing(true);
-        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-        sqlx::migrate::Migrator::new(p.migrations())
-            .await
-            .unwrap()
-            .run(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
-    });
-    import_and_check(&p, "sqlx", Dialect::Sqlite, SQLITE, &migrated, &replay);
+    let f = Fixture::new("adopt");
+    write_sqlx(&f, SQLITE);
+    let (migrated, replay) = (
+        TestDb::sqlite("import_sqlx"),
+        TestDb::sqlite("import_sqlx_replay"),
+    );
+    sqlx_migrate(&f, &migrated);
+    import_and_check(&f, "sqlx", SQLITE, &migrated, &replay);
 }
 
 #[test]
 fn diesel_on_postgres() {
     use diesel::Connection;
     use diesel_migrations::MigrationHarness;
-    let p = Project::new("diesel");
+    let f = Fixture::new("adopt");
     for (i, (name, up, down)) in POSTGRES.iter().enumerate() {
-        let dir = format!("2024-01-01-0000{i:02}_{name}");
-        p.write(&format!("{dir}/up.sql"), up);
-        p.write(
+        let dir = format!("mig/2024-01-01-0000{i:02}_{name}");
+        f.write(&format!("{dir}/up.sql"), up);
+        f.write(
             &format!("{dir}/down.sql"),
             if down.is_empty() { "SELECT 1;" } else { down },
         );
     }
-    let (migrated, replay) = (fresh_pg("import_diesel"), fresh_pg("import_diesel_replay"));
-    let mut conn = diesel::PgConnection::establish(&migrated).unwrap();
-    let source = diesel_migrations::FileBasedMigrations::from_path(p.migrations()).unwrap();
+    let (migrated, replay) = (
+        TestDb::postgres("import_diesel"),
+        TestDb::postgres("import_diesel_replay"),
+    );
+    let mut conn = diesel::PgConnection::establish(&migrated.url()).unwrap();
+    let source = diesel_migrations::FileBasedMigrations::from_path(f.path("mig")).unwrap();
     conn.run_pending_migrations(source).unwrap();
     drop(conn);
-    import_and_check(
-        &p,
-        "diesel",
-        Dialect::Postgres,
-        POSTGRES,
-        &migrated,
-        &replay,
-    );
-    drop_test_database(&migrated);
-    drop_test_database(&replay);
+    import_and_check(&f, "diesel", POSTGRES, &migrated, &replay);
 }
 
 /// A database the tool migrated only part way is stamped at the part it applied; one
 /// that applied a migration the directory lacks is refused, with nothing written.
 #[test]
 fn partly_migrated_and_foreign_databases() {
-    let p = Project::new("sqlx-part");
-    write_sqlx(&p, &SQLITE[..4]);
-    let dir = sqlite_test_dir("schema-import-part").unwrap();
-    let migrated = format!("sqlite://{}", dir.join("part.db").display());
-    runtime().block_on(async {
-        let options = migrated
-            .parse::<sqlx::sqlite::SqliteConnectOptions>()
-            .unwrap()
-            .create_if_missing(true);
-        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-        sqlx::migrate::Migrator::new(p.migrations())
-            .await
-            .unwrap()
-            .run(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
-    });
+    let f = Fixture::new("adopt");
+    write_sqlx(&f, &SQLITE[..4]);
+    let db = TestDb::sqlite("import_part");
+    sqlx_migrate(&f, &db);
+    let url = db.url();
     // The directory gained a migration the database does not have yet.
-    p.write("20240101000004_user_bio.sql", SQLITE[4].1);
-    let dirs = p.migrations().display().to_string();
+    f.write("mig/20240101000004_user_bio.sql", SQLITE[4].1);
     // A migration the database applied that is not in the directory: refused.
-    std::fs::remove_file(p.migrations().join("20240101000000_create_users.up.sql")).unwrap();
-    let out = p.cli(&[
+    std::fs::remove_file(f.path("mig/20240101000000_create_users.up.sql")).unwrap();
+    let args = [
         "import",
         "--from",
         "sqlx",
-        &dirs,
+        "mig",
         "-p",
-        "models",
+        "adopted",
         "--database",
-        &migrated,
-    ]);
-    assert_eq!(out.status.code(), Some(2));
+        url.as_str(),
+    ];
+    let r = f.schema(&args);
+    r.expect(2);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("not in the directory"),
+        r.stderr().contains("not in the directory"),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        r.stderr()
     );
-    assert!(p.revisions().is_empty(), "nothing is written on refusal");
-    p.write("20240101000000_create_users.up.sql", SQLITE[0].1);
-    p.ok(&[
-        "import",
-        "--from",
-        "sqlx",
-        &dirs,
-        "-p",
-        "models",
-        "--database",
-        &migrated,
-    ]);
-    assert_eq!(p.revisions().len(), 5);
-    let current = p.ok(&["current", "--database-url", &migrated]);
-    assert!(current.contains("0004"), "{current}");
+    assert!(
+        f.migrations("adopted/migrations").is_empty(),
+        "nothing is written on refusal"
+    );
+    f.write("mig/20240101000000_create_users.up.sql", SQLITE[0].1);
+    f.schema(&args).expect(0);
+    assert_eq!(f.migrations("adopted/migrations").len(), 5);
+    let current = f.schema(&["current", "--database-url", &url]);
+    assert!(current.stdout().contains("0004"), "{}", current.stdout());
     // The rest is pending, and applies.
-    p.ok(&["upgrade", "--database-url", &migrated]);
-    p.ok(&["check", "--database", &migrated]);
+    f.schema(&["upgrade", "--database-url", &url]).expect(0);
+    f.schema(&["check", "--database", &url]).expect(0);
 }

@@ -100,20 +100,8 @@ impl<S: SqlSession> SessionBackend<S> {
         self.d().history_ref(self.history_schema.as_deref())
     }
 
-    /// A query of `columns` as text, padded to [`SESSION_COLUMNS`], with the rest of the
-    /// statement (`FROM ...`) after them.
     fn select(&self, columns: &[&str], rest: &str) -> String {
-        let text = match self.d() {
-            Dialect::Mysql => "CHAR",
-            _ => "TEXT",
-        };
-        let cols: Vec<String> = (0..SESSION_COLUMNS)
-            .map(|i| {
-                let c = columns.get(i).copied().unwrap_or("NULL");
-                format!("CAST({c} AS {text}) AS c{i}")
-            })
-            .collect();
-        format!("SELECT {} {rest}", cols.join(", "))
+        select(self.d(), columns, rest)
     }
 
     async fn exec(&mut self, sql: &str) -> Result<(), RunError> {
@@ -149,104 +137,8 @@ impl<S: SqlSession> SessionBackend<S> {
         Ok(rows.iter().any(|r| r.first().is_some_and(Option::is_some)))
     }
 
-    /// Runs a revision's steps inside its transaction, SQLite's rebuild steps included.
     async fn run_in_transaction(&mut self, steps: &[Step]) -> Result<(), StatementError> {
-        // What a rebuild keeps: (kind, name, the SQL that recreates it), in order.
-        let mut kept: Vec<(String, String, String)> = Vec::new();
-        for step in steps {
-            let fail = |e: SessionError| StatementError {
-                statement: Some(step.to_string()),
-                message: e.to_string(),
-            };
-            match step {
-                Step::SaveDependents { table, indexes } => {
-                    kept = self.save_dependents(table, indexes).await.map_err(fail)?;
-                }
-                Step::RestoreDependents => {
-                    for (kind, name, sql) in kept.drain(..) {
-                        self.session
-                            .execute(&sql)
-                            .await
-                            .map_err(|e| StatementError {
-                                statement: Some(sql.clone()),
-                                message: format!(
-                                "the {kind} `{name}` cannot be recreated after the rebuild ({e}); \
-                                 change or drop it in an `execute` step before this one"
-                            ),
-                            })?;
-                    }
-                }
-                Step::ForeignKeyCheck { table } => {
-                    let sql = self.select(
-                        &["\"table\"", "parent"],
-                        &format!(
-                            "FROM pragma_foreign_key_check({}) LIMIT 1",
-                            string_literal(table)
-                        ),
-                    );
-                    if let Some(row) = self.session.query(&sql).await.map_err(fail)?.first() {
-                        let cell = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
-                        return Err(StatementError {
-                            statement: Some(step.to_string()),
-                            message: format!(
-                                "rows of `{}` reference missing rows of `{}`",
-                                cell(0),
-                                cell(1)
-                            ),
-                        });
-                    }
-                }
-                Step::Sql(sql)
-                | Step::Detached {
-                    in_transaction: sql,
-                    ..
-                } => self.session.execute(sql).await.map_err(fail)?,
-            }
-        }
-        Ok(())
-    }
-
-    /// SQLite, before a rebuild drops `table`: the indexes on it other than `known`, and
-    /// every trigger and view, as the SQL that recreates them; the triggers and views are
-    /// dropped (a RENAME checks every one of them).
-    async fn save_dependents(
-        &mut self,
-        table: &str,
-        known: &[String],
-    ) -> Result<Vec<(String, String, String)>, SessionError> {
-        let sql = self.select(
-            &["type", "name", "sql"],
-            &format!(
-                "FROM sqlite_master WHERE sql IS NOT NULL AND \
-                 ((type = 'index' AND tbl_name = {}) OR type IN ('trigger', 'view')) \
-                 ORDER BY CASE type WHEN 'index' THEN 0 WHEN 'trigger' THEN 2 ELSE 1 END, rowid",
-                string_literal(table)
-            ),
-        );
-        let kept: Vec<(String, String, String)> = self
-            .session
-            .query(&sql)
-            .await?
-            .into_iter()
-            .map(|r| {
-                let mut r = r.into_iter().map(Option::unwrap_or_default);
-                let mut next = || r.next().unwrap_or_default();
-                (next(), next(), next())
-            })
-            .filter(|(kind, name, _)| !(kind == "index" && known.contains(name)))
-            .collect();
-        // Newest first, so that a view on a view is dropped before its base.
-        for (kind, name, _) in kept.iter().rev() {
-            let what = match kind.as_str() {
-                "view" => "VIEW",
-                "trigger" => "TRIGGER",
-                _ => continue,
-            };
-            self.session
-                .execute(&format!("DROP {what} {}", quote(name)))
-                .await?;
-        }
-        Ok(kept)
+        run_in_transaction(&mut self.session, steps).await
     }
 
     fn history_change(&self, revision: &str, record: Option<Recorded<'_>>) -> String {
@@ -332,6 +224,126 @@ impl<S: SqlSession> SessionBackend<S> {
 /// How each dialect writes true as text.
 fn truthy(v: &str) -> bool {
     matches!(v, "t" | "true" | "1")
+}
+
+/// Runs a revision's steps inside its transaction, SQLite's rebuild steps included (the
+/// built-in SQLite backend runs them here too).
+pub(crate) async fn run_in_transaction<S: SqlSession>(
+    session: &mut S,
+    steps: &[Step],
+) -> Result<(), StatementError> {
+    // What a rebuild keeps: (kind, name, the SQL that recreates it), in order.
+    let mut kept: Vec<(String, String, String)> = Vec::new();
+    for step in steps {
+        let fail = |e: SessionError| StatementError {
+            statement: Some(step.to_string()),
+            message: e.to_string(),
+        };
+        match step {
+            Step::SaveDependents { table, indexes } => {
+                kept = save_dependents(session, table, indexes)
+                    .await
+                    .map_err(fail)?;
+            }
+            Step::RestoreDependents => {
+                for (kind, name, sql) in kept.drain(..) {
+                    session.execute(&sql).await.map_err(|e| StatementError {
+                        statement: Some(sql.clone()),
+                        message: format!(
+                            "the {kind} `{name}` cannot be recreated after the rebuild ({e}); \
+                             change or drop it in an `execute` step before this one"
+                        ),
+                    })?;
+                }
+            }
+            Step::ForeignKeyCheck { table } => {
+                let sql = select(
+                    session.dialect(),
+                    &["\"table\"", "parent"],
+                    &format!(
+                        "FROM pragma_foreign_key_check({}) LIMIT 1",
+                        string_literal(table)
+                    ),
+                );
+                if let Some(row) = session.query(&sql).await.map_err(fail)?.first() {
+                    let cell = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+                    return Err(StatementError {
+                        statement: Some(step.to_string()),
+                        message: format!(
+                            "rows of `{}` reference missing rows of `{}`",
+                            cell(0),
+                            cell(1)
+                        ),
+                    });
+                }
+            }
+            Step::Sql(sql)
+            | Step::Detached {
+                in_transaction: sql,
+                ..
+            } => session.execute(sql).await.map_err(fail)?,
+        }
+    }
+    Ok(())
+}
+
+/// SQLite, before a rebuild drops `table`: the indexes on it other than `known`, and
+/// every trigger and view, as the SQL that recreates them; the triggers and views are
+/// dropped (a RENAME checks every one of them).
+async fn save_dependents<S: SqlSession>(
+    session: &mut S,
+    table: &str,
+    known: &[String],
+) -> Result<Vec<(String, String, String)>, SessionError> {
+    let sql = select(
+        session.dialect(),
+        &["type", "name", "sql"],
+        &format!(
+            "FROM sqlite_master WHERE sql IS NOT NULL AND \
+             ((type = 'index' AND tbl_name = {}) OR type IN ('trigger', 'view')) \
+             ORDER BY CASE type WHEN 'index' THEN 0 WHEN 'trigger' THEN 2 ELSE 1 END, rowid",
+            string_literal(table)
+        ),
+    );
+    let kept: Vec<(String, String, String)> = session
+        .query(&sql)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let mut r = r.into_iter().map(Option::unwrap_or_default);
+            let mut next = || r.next().unwrap_or_default();
+            (next(), next(), next())
+        })
+        .filter(|(kind, name, _)| !(kind == "index" && known.contains(name)))
+        .collect();
+    // Newest first, so that a view on a view is dropped before its base.
+    for (kind, name, _) in kept.iter().rev() {
+        let what = match kind.as_str() {
+            "view" => "VIEW",
+            "trigger" => "TRIGGER",
+            _ => continue,
+        };
+        session
+            .execute(&format!("DROP {what} {}", quote(name)))
+            .await?;
+    }
+    Ok(kept)
+}
+
+/// A query of `columns` as text, padded to [`SESSION_COLUMNS`], with the rest of the
+/// statement (`FROM ...`) after them.
+fn select(d: Dialect, columns: &[&str], rest: &str) -> String {
+    let text = match d {
+        Dialect::Mysql => "CHAR",
+        _ => "TEXT",
+    };
+    let cols: Vec<String> = (0..SESSION_COLUMNS)
+        .map(|i| {
+            let c = columns.get(i).copied().unwrap_or("NULL");
+            format!("CAST({c} AS {text}) AS c{i}")
+        })
+        .collect();
+    format!("SELECT {} {rest}", cols.join(", "))
 }
 
 fn run_error(e: SessionError) -> RunError {

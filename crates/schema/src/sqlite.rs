@@ -14,6 +14,7 @@ use schema_core::{Schema, SqlType, TableDef};
 use crate::runner::{
     AppliedRevision, Backend, Recorded, RunError, RunOptions, StatementError, HISTORY_TABLE,
 };
+use crate::session::{SessionError, SqlSession};
 
 pub struct SqliteBackend<'c> {
     conn: &'c mut Connection,
@@ -52,86 +53,40 @@ impl<'c> SqliteBackend<'c> {
             .map_err(db_err)
     }
 
-    /// The indexes on `table` other than `known`, and every trigger and view, as the SQL
-    /// that recreates them, in the order to recreate them. The triggers and views are
-    /// dropped: since SQLite 3.26 a RENAME checks every trigger and view in the schema,
-    /// and one that names the dropped table would fail it.
-    fn save_dependents(
-        &self,
-        table: &str,
-        known: &[String],
-    ) -> rusqlite::Result<Vec<(String, String, String)>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND \
-             ((type = 'index' AND tbl_name = ?1) OR type IN ('trigger', 'view')) \
-             ORDER BY CASE type WHEN 'index' THEN 0 WHEN 'trigger' THEN 2 ELSE 1 END, rowid",
-        )?;
-        let rows: Vec<(String, String, String)> = stmt
-            .query_map([table], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<Result<_, _>>()?;
-        let kept: Vec<(String, String, String)> = rows
-            .into_iter()
-            .filter(|(kind, name, _)| !(kind == "index" && known.contains(name)))
-            .collect();
-        // Newest first, so that a view on a view is dropped before its base.
-        for (kind, name, _) in kept.iter().rev() {
-            let what = match kind.as_str() {
-                "view" => "VIEW",
-                "trigger" => "TRIGGER",
-                _ => continue,
-            };
-            self.conn
-                .execute_batch(&format!("DROP {what} {}", quote(name)))?;
-        }
-        Ok(kept)
+    /// A revision's steps, in its transaction (the rebuild's steps as every session runs
+    /// them).
+    fn run_steps(&mut self, steps: &[Step]) -> Result<(), StatementError> {
+        crate::embed::block_on(crate::session::run_in_transaction(
+            &mut RusqliteSession(self.conn),
+            steps,
+        ))
+    }
+}
+
+/// A rusqlite connection as a SQL-text session (see [`crate::session`]).
+pub struct RusqliteSession<'c>(pub &'c Connection);
+
+impl SqlSession for RusqliteSession<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
     }
 
-    fn run_steps(&mut self, steps: &[Step]) -> Result<(), StatementError> {
-        // What a rebuild keeps: (kind, name, the SQL that recreates it), in order.
-        let mut kept: Vec<(String, String, String)> = Vec::new();
-        for step in steps {
-            let fail = |e: rusqlite::Error| StatementError {
-                statement: Some(step.to_string()),
-                message: e.to_string(),
-            };
-            match step {
-                Step::SaveDependents { table, indexes } => {
-                    kept = self.save_dependents(table, indexes).map_err(fail)?;
-                }
-                Step::RestoreDependents => {
-                    for (kind, name, sql) in kept.drain(..) {
-                        self.conn.execute_batch(&sql).map_err(|e| StatementError {
-                            statement: Some(sql.clone()),
-                            message: format!(
-                                "the {kind} `{name}` cannot be recreated after the rebuild ({e}); \
-                                 change or drop it in an `execute` step before this one"
-                            ),
-                        })?;
-                    }
-                }
-                Step::ForeignKeyCheck { .. } => {
-                    let sql = step.to_string();
-                    let mut stmt = self.conn.prepare(&sql).map_err(fail)?;
-                    let mut rows = stmt.query([]).map_err(fail)?;
-                    if let Some(row) = rows.next().map_err(fail)? {
-                        let table: String = row.get(0).unwrap_or_default();
-                        let parent: String = row.get(2).unwrap_or_default();
-                        return Err(StatementError {
-                            statement: Some(sql.clone()),
-                            message: format!(
-                                "rows of `{table}` reference missing rows of `{parent}`"
-                            ),
-                        });
-                    }
-                }
-                Step::Sql(sql)
-                | Step::Detached {
-                    in_transaction: sql,
-                    ..
-                } => self.conn.execute_batch(sql).map_err(fail)?,
-            }
-        }
-        Ok(())
+    async fn execute(&mut self, sql: &str) -> Result<(), SessionError> {
+        self.0
+            .execute_batch(sql)
+            .map_err(|e| SessionError::new(None, e.to_string()))
+    }
+
+    async fn query(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, SessionError> {
+        let fail = |e: rusqlite::Error| SessionError::new(None, e.to_string());
+        let mut stmt = self.0.prepare(sql).map_err(fail)?;
+        let n = stmt.column_count();
+        let rows = stmt
+            .query_map([], |r| {
+                (0..n).map(|i| r.get::<_, Option<String>>(i)).collect()
+            })
+            .map_err(fail)?;
+        rows.collect::<Result<_, _>>().map_err(fail)
     }
 }
 

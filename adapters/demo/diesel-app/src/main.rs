@@ -22,12 +22,16 @@ fn main() {
     }
 }
 
-fn run(url: &str, title: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let new = NewNote { title, body: None };
-    let all = if url.starts_with("postgres") {
-        let mut conn = PgConnection::establish(url)?;
+/// Start-up on one connection type: migrate, add a note, read every note back.
+macro_rules! start {
+    ($conn:expr, $title:expr) => {{
+        let mut conn = $conn;
         let report = schema_diesel::upgrade(&mut conn, &MIGRATIONS)?;
         println!("applied {}", report.revisions.len());
+        let new = NewNote {
+            title: $title,
+            body: None,
+        };
         diesel::insert_into(notes::table)
             .values(&new)
             .execute(&mut conn)?;
@@ -35,18 +39,17 @@ fn run(url: &str, title: &str) -> Result<(), Box<dyn std::error::Error>> {
             .select(Note::as_select())
             .order(notes::id)
             .load(&mut conn)?
+    }};
+}
+
+fn run(url: &str, title: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let all: Vec<Note> = if url.starts_with("postgres") {
+        start!(PgConnection::establish(url)?, title)
     } else {
         let mut conn = SqliteConnection::establish(url.trim_start_matches("sqlite://"))?;
+        // Two instances at once: wait for the other's write lock rather than fail.
         conn.batch_execute("PRAGMA busy_timeout = 60000")?;
-        let report = schema_diesel::upgrade(&mut conn, &MIGRATIONS)?;
-        println!("applied {}", report.revisions.len());
-        diesel::insert_into(notes::table)
-            .values(&new)
-            .execute(&mut conn)?;
-        notes::table
-            .select(Note::as_select())
-            .order(notes::id)
-            .load(&mut conn)?
+        start!(conn, title)
     };
     println!("notes {}", all.len());
     Ok(())

@@ -4,21 +4,16 @@
 #[path = "../../tests-common/start_up.rs"]
 mod start_up;
 
-use schema::testing::fresh_postgres_database;
+use schema_e2e::TestDb;
 
 const APP: &str = env!("CARGO_BIN_EXE_diesel-app");
 
 #[test]
 fn postgres_two_instances_at_once() {
-    let url = tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(fresh_postgres_database("diesel_app"))
-        .unwrap();
-    start_up::check_two_instances(APP, &url);
+    start_up::check_two_instances(APP, &TestDb::postgres("diesel_app"));
 }
 
 #[test]
 fn sqlite_two_instances_at_once() {
-    let path = start_up::sqlite_file("diesel-app", "app.db");
-    start_up::check_two_instances(APP, &format!("sqlite://{path}"));
+    start_up::check_two_instances(APP, &TestDb::sqlite("diesel_app"));
 }

@@ -21,43 +21,41 @@ async fn main() {
     }
 }
 
+/// Start-up on one pool type: migrate, add a note, read every note back.
+macro_rules! start {
+    ($pool:expr, $insert:literal, $title:expr) => {{
+        let pool = $pool;
+        let report = schema_sqlx::upgrade_pool(&pool, &MIGRATIONS).await?;
+        println!("applied {}", report.revisions.len());
+        sqlx::query($insert).bind($title).execute(&pool).await?;
+        sqlx::query_as::<_, Note>("SELECT * FROM notes ORDER BY id")
+            .fetch_all(&pool)
+            .await?
+    }};
+}
+
 async fn run(url: &str, title: &str) -> Result<(), Box<dyn std::error::Error>> {
     let notes = if url.starts_with("postgres") {
-        let pool = sqlx::PgPool::connect(url).await?;
-        let report = schema_sqlx::upgrade_pool(&pool, &MIGRATIONS).await?;
-        println!("applied {}", report.revisions.len());
-        sqlx::query("INSERT INTO notes (title, stars) VALUES ($1, 1)")
-            .bind(title)
-            .execute(&pool)
-            .await?;
-        sqlx::query_as::<_, Note>("SELECT * FROM notes ORDER BY id")
-            .fetch_all(&pool)
-            .await?
+        start!(
+            sqlx::PgPool::connect(url).await?,
+            "INSERT INTO notes (title, stars) VALUES ($1, 1)",
+            title
+        )
     } else if url.starts_with("mysql") {
-        let pool = sqlx::MySqlPool::connect(url).await?;
-        let report = schema_sqlx::upgrade_pool(&pool, &MIGRATIONS).await?;
-        println!("applied {}", report.revisions.len());
-        sqlx::query("INSERT INTO notes (title, stars) VALUES (?, 1)")
-            .bind(title)
-            .execute(&pool)
-            .await?;
-        sqlx::query_as::<_, Note>("SELECT * FROM notes ORDER BY id")
-            .fetch_all(&pool)
-            .await?
+        start!(
+            sqlx::MySqlPool::connect(url).await?,
+            "INSERT INTO notes (title, stars) VALUES (?, 1)",
+            title
+        )
     } else {
         let options = url
             .parse::<sqlx::sqlite::SqliteConnectOptions>()?
             .create_if_missing(true);
-        let pool = sqlx::SqlitePool::connect_with(options).await?;
-        let report = schema_sqlx::upgrade_pool(&pool, &MIGRATIONS).await?;
-        println!("applied {}", report.revisions.len());
-        sqlx::query("INSERT INTO notes (title, stars) VALUES (?, 1)")
-            .bind(title)
-            .execute(&pool)
-            .await?;
-        sqlx::query_as::<_, Note>("SELECT * FROM notes ORDER BY id")
-            .fetch_all(&pool)
-            .await?
+        start!(
+            sqlx::SqlitePool::connect_with(options).await?,
+            "INSERT INTO notes (title, stars) VALUES (?, 1)",
+            title
+        )
     };
     println!("notes {}", notes.len());
     Ok(())

@@ -4,26 +4,21 @@
 #[path = "../../tests-common/start_up.rs"]
 mod start_up;
 
-use schema::testing::{fresh_mysql_database, fresh_postgres_database};
+use schema_e2e::TestDb;
 
 const APP: &str = env!("CARGO_BIN_EXE_sqlx-app");
 
-fn fresh<F: std::future::Future<Output = Result<String, String>>>(f: F) -> String {
-    tokio::runtime::Runtime::new().unwrap().block_on(f).unwrap()
-}
-
 #[test]
 fn postgres_two_instances_at_once() {
-    start_up::check_two_instances(APP, &fresh(fresh_postgres_database("sqlx_app")));
+    start_up::check_two_instances(APP, &TestDb::postgres("sqlx_app"));
 }
 
 #[test]
 fn sqlite_two_instances_at_once() {
-    let path = start_up::sqlite_file("sqlx-app", "app.db");
-    start_up::check_two_instances(APP, &format!("sqlite://{path}"));
+    start_up::check_two_instances(APP, &TestDb::sqlite("sqlx_app"));
 }
 
 #[test]
 fn mysql_two_instances_at_once() {
-    start_up::check_two_instances(APP, &fresh(fresh_mysql_database("sqlx_app")));
+    start_up::check_two_instances(APP, &TestDb::mysql("sqlx_app"));
 }
