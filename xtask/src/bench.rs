@@ -238,6 +238,9 @@ fn main() {
 }
 "#;
 
+/// One row of the table: what, ours, the baseline, the ratio.
+pub(crate) type Row = [String; 4];
+
 /// One measured run: wall time and peak resident memory (KiB).
 fn measure(cmd: &mut Command) -> Result<(Duration, u64), String> {
     let tmp = std::env::temp_dir().join(format!("bench-time-{}", std::process::id()));
@@ -295,7 +298,7 @@ fn median(
 
 /// Runs several commands in turn, `n` rounds (so that drift in the machine affects them
 /// alike); `prepare` runs before every run. Median wall time and peak memory of each.
-fn interleaved(
+pub(crate) fn interleaved(
     n: usize,
     mut prepare: impl FnMut() -> Result<(), String>,
     makers: &mut [&mut dyn FnMut() -> Command],
@@ -320,7 +323,7 @@ fn interleaved(
         .collect())
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     if d.as_secs_f64() >= 1.0 {
         format!("{:.2} s", d.as_secs_f64())
     } else {
@@ -328,15 +331,15 @@ fn ms(d: Duration) -> String {
     }
 }
 
-fn mib(kib: u64) -> String {
+pub(crate) fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
-fn ratio(a: Duration, b: Duration) -> String {
+pub(crate) fn ratio(a: Duration, b: Duration) -> String {
     format!("{:.2}x", a.as_secs_f64() / b.as_secs_f64().max(1e-9))
 }
 
-fn run(cmd: &mut Command) -> Result<String, String> {
+pub(crate) fn run(cmd: &mut Command) -> Result<String, String> {
     let out = cmd.output().map_err(|e| e.to_string())?;
     if !out.status.success() {
         return Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr)));
@@ -393,6 +396,17 @@ pub fn run_bench(args: &[String]) -> Result<(), String> {
     run(Command::new("cargo")
         .args(["build", "--release", "-q", "-p", "cargo-schema"])
         .current_dir(&root))?;
+    // `--adapters`: only the sqlx adapter against sqlx's own migrator.
+    if args.iter().any(|a| a == "--adapters") {
+        let cli = target.join("release/cargo-schema");
+        let schema = |args: &[&str]| {
+            let mut c = Command::new(&cli);
+            c.arg("schema").args(args).current_dir(&ws);
+            c
+        };
+        let rows = crate::adapters_bench::adapter_rows(&root, &ws, &target, &schema, reps)?;
+        return write_table(&target, &rows, " --adapters", reps);
+    }
     run(Command::new("cargo")
         .args(["build", "--release", "-q", "-p", "bench-app"])
         .current_dir(&ws)

@@ -1,5 +1,6 @@
 //! `cargo xtask`: this repository's tasks. Dispatch only; one module per task.
 
+mod adapters_bench;
 mod bench;
 mod ci;
 mod demo;
@@ -12,7 +13,7 @@ const USAGE: &str = "usage: cargo xtask <task>
   test [--use-migrations] [--db sqlite|postgres|mysql|all]   run every test (throwaway PostgreSQL and MariaDB servers are started)
   ci                                                  what .ci/run runs: fmt, clippy, every test both ways
   demo                                                the main job: change a blog model, revision, upgrade on SQLite
-  bench [--quick] [--fleet]                           benchmarks (see README); --fleet: only the fleet rows";
+  bench [--quick] [--fleet] [--adapters]              benchmarks (see README); --fleet: only the fleet rows; --adapters: only schema-sqlx against sqlx's migrator";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

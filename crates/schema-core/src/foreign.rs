@@ -373,6 +373,28 @@ fn default_name(d: Dialect, table: &str, columns: &[String], suffix: &str) -> St
     }
 }
 
+/// A foreign key on `columns` (written on a column, or on the table).
+fn foreign_key(
+    fk: &ast::ForeignKeyConstraint,
+    name: Option<String>,
+    columns: Vec<String>,
+    d: Dialect,
+    table: &str,
+) -> ForeignKeyDef {
+    ForeignKeyDef {
+        name: name.unwrap_or_else(|| default_name(d, table, &columns, "fkey")),
+        columns,
+        ref_table: last_name(&fk.foreign_table),
+        ref_columns: fk
+            .referred_columns
+            .iter()
+            .map(|i| i.value.clone())
+            .collect(),
+        on_delete: action(&fk.on_delete),
+        on_update: action(&fk.on_update),
+    }
+}
+
 fn action(a: &Option<ast::ReferentialAction>) -> ReferentialAction {
     a.as_ref()
         .and_then(|a| ReferentialAction::parse(&a.to_string()))
@@ -423,20 +445,13 @@ fn column(
                 name: given.unwrap_or_else(|| default_name(d, table, &cols, "key")),
                 columns: cols.clone(),
             })),
-            ColumnOption::ForeignKey(fk) => {
-                constraints.push(Constraint::ForeignKey(ForeignKeyDef {
-                    name: given.unwrap_or_else(|| default_name(d, table, &cols, "fkey")),
-                    columns: cols.clone(),
-                    ref_table: last_name(&fk.foreign_table),
-                    ref_columns: fk
-                        .referred_columns
-                        .iter()
-                        .map(|i| i.value.clone())
-                        .collect(),
-                    on_delete: action(&fk.on_delete),
-                    on_update: action(&fk.on_update),
-                }))
-            }
+            ColumnOption::ForeignKey(fk) => constraints.push(Constraint::ForeignKey(foreign_key(
+                fk,
+                given,
+                cols.clone(),
+                d,
+                table,
+            ))),
             ColumnOption::Check(ck) => constraints.push(Constraint::Check(CheckDef {
                 name: given.unwrap_or_else(|| default_name(d, table, &cols, "check")),
                 expr: ck.expr.to_string(),
@@ -501,18 +516,7 @@ fn table_constraint(c: &TableConstraint, d: Dialect, table: &str) -> Result<Cons
         }
         TableConstraint::ForeignKey(fk) => {
             let columns: Vec<String> = fk.columns.iter().map(|i| i.value.clone()).collect();
-            Constraint::ForeignKey(ForeignKeyDef {
-                name: named(&fk.name).unwrap_or_else(|| default_name(d, table, &columns, "fkey")),
-                columns,
-                ref_table: last_name(&fk.foreign_table),
-                ref_columns: fk
-                    .referred_columns
-                    .iter()
-                    .map(|i| i.value.clone())
-                    .collect(),
-                on_delete: action(&fk.on_delete),
-                on_update: action(&fk.on_update),
-            })
+            Constraint::ForeignKey(foreign_key(fk, named(&fk.name), columns, d, table))
         }
         TableConstraint::Check(ck) => Constraint::Check(CheckDef {
             name: named(&ck.name).unwrap_or_else(|| default_name(d, table, &[], "check")),

@@ -346,6 +346,31 @@ fn select(d: Dialect, columns: &[&str], rest: &str) -> String {
     format!("SELECT {} {rest}", cols.join(", "))
 }
 
+/// A history row from its columns (revision, checksum, content checksum, breaking,
+/// progress; the missing ones NULL).
+fn history_row(r: Vec<Option<String>>) -> AppliedRevision {
+    let cell = |i: usize| r.get(i).cloned().flatten();
+    AppliedRevision {
+        progress: Progress::from_column(cell(4).as_deref()),
+        ..AppliedRevision::complete(
+            cell(0).unwrap_or_default(),
+            cell(1).unwrap_or_default(),
+            cell(2),
+            cell(3).map(|b| truthy(&b)),
+        )
+    }
+}
+
+/// A history row of SQLite's packed form: tab-separated, an empty field for NULL (no
+/// field is ever empty otherwise).
+fn unpack_history_row(line: &str) -> AppliedRevision {
+    let fields: Vec<Option<String>> = line
+        .split('\t')
+        .map(|f| (!f.is_empty()).then(|| f.to_string()))
+        .collect();
+    history_row(fields)
+}
+
 fn run_error(e: SessionError) -> RunError {
     if e.code.as_deref() == Some("55P03") {
         return RunError::LockTimeout(e.to_string());
@@ -400,47 +425,51 @@ impl<S: SqlSession> Backend for SessionBackend<S> {
     }
 
     async fn read_history(&mut self) -> Result<Vec<AppliedRevision>, RunError> {
+        let from = format!("FROM {}", self.history());
+        if self.d() == Dialect::Sqlite {
+            // The whole table as one row: some drivers hand SQLite's rows over from a
+            // worker thread one at a time, which costs more than the query at head.
+            let packed = self.select(
+                &[
+                    "group_concat(revision || char(9) || checksum || char(9) || \
+                   coalesce(content_checksum, '') || char(9) || coalesce(breaking, ''), char(10))",
+                ],
+                &from,
+            );
+            if let Ok(rows) = self.session.query(&packed).await {
+                let text = rows
+                    .into_iter()
+                    .next()
+                    .and_then(|r| r.into_iter().next().flatten())
+                    .unwrap_or_default();
+                return Ok(text.lines().map(unpack_history_row).collect());
+            }
+        } else {
+            let sql = self.select(
+                &[
+                    "revision",
+                    "checksum",
+                    "content_checksum",
+                    "breaking",
+                    "progress",
+                ],
+                &from,
+            );
+            if let Ok(rows) = self.session.query(&sql).await {
+                return Ok(rows.into_iter().map(history_row).collect());
+            }
+        }
+        // No table yet, or one an earlier release made, which lacks the newer columns
+        // (added at the next upgrade).
         if !self.history_exists().await? {
             return Ok(vec![]);
         }
-        let progress = match self.d() {
-            Dialect::Sqlite => "NULL",
-            _ => "progress",
-        };
-        let from = format!("FROM {}", self.history());
-        let sql = self.select(
-            &[
-                "revision",
-                "checksum",
-                "content_checksum",
-                "breaking",
-                progress,
-            ],
-            &from,
-        );
-        // A table an earlier release made lacks the newer columns (added at the next
-        // upgrade).
-        let rows = match self.session.query(&sql).await {
-            Ok(rows) => rows,
-            Err(_) => {
-                let older = self.select(&["revision", "checksum"], &from);
-                self.rows(&older).await?
-            }
-        };
-        Ok(rows
+        let older = self.select(&["revision", "checksum"], &from);
+        Ok(self
+            .rows(&older)
+            .await?
             .into_iter()
-            .map(|r| {
-                let cell = |i: usize| r.get(i).cloned().flatten();
-                AppliedRevision {
-                    progress: Progress::from_column(cell(4).as_deref()),
-                    ..AppliedRevision::complete(
-                        cell(0).unwrap_or_default(),
-                        cell(1).unwrap_or_default(),
-                        cell(2),
-                        cell(3).map(|b| truthy(&b)),
-                    )
-                }
-            })
+            .map(history_row)
             .collect())
     }
 
