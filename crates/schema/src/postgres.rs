@@ -658,12 +658,9 @@ impl Backend for PostgresBackend<'_> {
     }
 
     async fn history_digest(&mut self) -> Result<Option<String>, RunError> {
-        let sql = format!(
-            // A revision stopped halfway adds its progress, so the digest cannot match.
-            "SELECT encode(sha256(convert_to(coalesce(string_agg(revision || ':' || checksum || coalesce(' ' || progress, '') || E'\\n', '' \
-             ORDER BY revision COLLATE \"C\"), ''), 'UTF8')), 'hex') FROM {}",
-            self.history()
-        );
+        let Some(sql) = Dialect::Postgres.history_digest_sql(&self.history()) else {
+            return Ok(None);
+        };
         match self.client.simple_query(&sql).await {
             Ok(msgs) => Ok(msgs.iter().find_map(|m| match m {
                 tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),

@@ -473,6 +473,21 @@ impl<S: SqlSession> Backend for SessionBackend<S> {
             .collect())
     }
 
+    async fn history_digest(&mut self) -> Result<Option<String>, RunError> {
+        let Some(sql) = self.d().history_digest_sql(&self.history()) else {
+            return Ok(None);
+        };
+        // No history yet, or one an earlier release made: the full read decides.
+        let sql = self.select(&[&format!("({sql})")], "");
+        Ok(self
+            .session
+            .query(&sql)
+            .await
+            .ok()
+            .and_then(|rows| rows.into_iter().next())
+            .and_then(|r| r.into_iter().next().flatten()))
+    }
+
     async fn ensure_history(&mut self, options: &RunOptions) -> Result<(), RunError> {
         let d = self.d();
         let table = d.history_table_sql(self.history_schema.as_deref());

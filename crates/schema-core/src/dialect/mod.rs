@@ -593,6 +593,20 @@ impl Dialect {
         )
     }
 
+    /// The query for [`crate::checksum::history_digest`] of the history table `h`, where
+    /// the database can compute it (PostgreSQL): at head, one short answer instead of
+    /// every row.
+    pub fn history_digest_sql(self, h: &str) -> Option<String> {
+        match self {
+            Dialect::Postgres => Some(format!(
+                // A revision stopped halfway adds its progress, so the digest cannot match.
+                "SELECT encode(sha256(convert_to(coalesce(string_agg(revision || ':' || checksum || coalesce(' ' || progress, '') || E'\\n', '' \
+                 ORDER BY revision COLLATE \"C\"), ''), 'UTF8')), 'hex') FROM {h}"
+            )),
+            _ => None,
+        }
+    }
+
     /// A boolean literal (MySQL and SQLite keep them as 1 and 0).
     pub fn boolean(self, b: bool) -> &'static str {
         match (self, b) {
