@@ -9,7 +9,10 @@ use schema::session::{SessionBackend, SessionError, SqlSession};
 use schema::sqlite::RusqliteSession;
 use schema::Dialect;
 use schema_core::replay::replay_revisions;
-use schema_e2e::{assert_schema, fixture_graph, my_connect, pg_connect, runtime, TestDb};
+use schema_e2e::{
+    assert_schema, fixture_graph, my_connect, pg_connect, runtime, Fixture, TestDb,
+    HALF_GOOD_REVISION,
+};
 
 struct Postgres(tokio_postgres::Client);
 
@@ -90,8 +93,19 @@ async fn drive<S: SqlSession>(
 
 /// Runs the migrator over a session on `db` to `target` (up, or down with `up` false).
 fn migrate(db: &TestDb, graph: &schema_core::MigrationGraph, target: &str, up: bool) {
+    if let Err(e) = try_migrate(db, graph, target, up) {
+        panic!("{target} on {:?}: {e}", db.dialect());
+    }
+}
+
+fn try_migrate(
+    db: &TestDb,
+    graph: &schema_core::MigrationGraph,
+    target: &str,
+    up: bool,
+) -> Result<schema::RunReport, schema::RunError> {
     let m = Migrator::new(graph, RunOptions::default());
-    let report = match db {
+    match db {
         TestDb::Sqlite(p) => {
             let conn = rusqlite::Connection::open(p).expect("open");
             schema::embed::block_on(drive(&m, RusqliteSession(&conn), target, up))
@@ -106,9 +120,6 @@ fn migrate(db: &TestDb, graph: &schema_core::MigrationGraph, target: &str, up: b
             let conn = my_connect(&rt, u);
             rt.block_on(drive(&m, Mysql(conn), target, up))
         }
-    };
-    if let Err(e) = report {
-        panic!("{target} on {:?}: {e}", db.dialect());
     }
 }
 
@@ -142,5 +153,38 @@ fn the_blog_history_up_with_rows_and_back_down_through_a_session() {
             .collect();
         assert!(left.is_empty(), "{:?}: {left:?}", db.dialect());
         assert!(db.rows("SELECT revision FROM _schema_history").is_empty());
+    }
+}
+
+/// A revision that fails halfway is rolled back whole (MariaDB: recorded as far as it
+/// got), and the error names the statement that failed, through a session as through the
+/// built-in backends.
+#[test]
+fn a_failing_revision_names_its_statement_and_leaves_the_database_before_it() {
+    let f = Fixture::new("blog");
+    f.write(
+        "models/migrations/20251124_0008_half_good.toml",
+        HALF_GOOD_REVISION,
+    );
+    let graph = schema_core::resolver::load_graph(&[f.path("models/migrations")]).expect("load");
+    for db in TestDb::all("session_fail") {
+        let e = try_migrate(&db, &graph, "heads", true).expect_err("0008 fails");
+        let text = e.to_string();
+        assert!(
+            text.contains("UPDATE no_such_table"),
+            "{:?}: {text}",
+            db.dialect()
+        );
+        assert!(text.contains("0008"), "{:?}: {text}", db.dialect());
+        let complete = db.rows("SELECT revision FROM _schema_history WHERE revision = '0007'");
+        assert_eq!(complete.len(), 1, "{:?}", db.dialect());
+        if db.dialect() != Dialect::Mysql {
+            // Rolled back whole: no row for 0008, no new column.
+            assert!(db
+                .rows("SELECT revision FROM _schema_history WHERE revision = '0008'")
+                .is_empty());
+            let users = db.introspect().tables["users"].clone();
+            assert!(users.column("nickname").is_none(), "{:?}", db.dialect());
+        }
     }
 }

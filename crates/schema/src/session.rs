@@ -712,6 +712,63 @@ impl<S: SqlSession> Backend for SessionBackend<S> {
         self.restore_foreign_keys().await
     }
 
+    /// A revision of plain statements goes as one batch with its history row and the
+    /// COMMIT: one round trip (through sqlx's SQLite, one hand-over to its worker thread)
+    /// instead of one per statement. Only on failure are the statements run one at a time,
+    /// in a transaction rolled back, to name the one that fails.
+    async fn apply_revision(
+        &mut self,
+        statements: &[Step],
+        revision: &str,
+        record: Option<Recorded<'_>>,
+    ) -> Result<(), StatementError> {
+        let plain: Option<Vec<&str>> = statements.iter().map(Step::as_sql).collect();
+        let Some(plain) = plain.filter(|_| self.d().transactional_ddl()) else {
+            return match self.run(statements, revision, record).await {
+                Ok(()) => self.commit().await.map_err(as_statement_error),
+                Err(e) => {
+                    let _ = self.rollback().await;
+                    Err(e)
+                }
+            };
+        };
+        let history = self.history_change(revision, record);
+        let all: Vec<&str> = plain
+            .iter()
+            .copied()
+            .chain(std::iter::once(history.as_str()))
+            .collect();
+        let batch = format!("{};\nCOMMIT", all.join(";\n"));
+        let Err(e) = self.session.execute(&batch).await else {
+            return self
+                .restore_foreign_keys()
+                .await
+                .map_err(as_statement_error);
+        };
+        let _ = self.rollback().await;
+        let mut failing = StatementError {
+            statement: None,
+            message: e.to_string(),
+        };
+        // A lock timeout is retried as a whole; replaying without the timeout would wait.
+        if failing.is_lock_timeout() {
+            return Err(failing);
+        }
+        if self.session.execute("BEGIN").await.is_ok() {
+            for s in all {
+                if let Err(e) = self.session.execute(s).await {
+                    failing = StatementError {
+                        statement: Some(s.to_string()),
+                        message: e.to_string(),
+                    };
+                    break;
+                }
+            }
+            let _ = self.session.execute("ROLLBACK").await;
+        }
+        Err(failing)
+    }
+
     async fn rollback(&mut self) -> Result<(), RunError> {
         self.exec("ROLLBACK").await?;
         self.restore_foreign_keys().await
