@@ -680,11 +680,9 @@ impl Backend for PostgresBackend<'_> {
     async fn flush(&mut self) -> Result<(), RunError> {
         // A synchronous commit that writes waits for the WAL up to its own record, which
         // covers every earlier asynchronous commit.
-        let sql = format!(
-            "BEGIN; SET LOCAL synchronous_commit = on; \
-             UPDATE {h} SET execution_ms = execution_ms WHERE revision = (SELECT max(revision) FROM {h}); COMMIT",
-            h = self.history()
-        );
+        let sql = Dialect::Postgres
+            .history_flush_sql(&self.history())
+            .unwrap_or_default();
         self.client.batch_execute(&sql).await.map_err(db_err)
     }
 

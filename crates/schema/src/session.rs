@@ -141,6 +141,58 @@ impl<S: SqlSession> SessionBackend<S> {
         run_in_transaction(&mut self.session, steps).await
     }
 
+    /// Starts a transaction holding the migration lock; `lazily`: on PostgreSQL, its
+    /// commit need not wait for the disk (a later durable commit of the run makes it
+    /// durable too).
+    async fn begin(&mut self, options: &RunOptions, lazily: bool) -> Result<(), RunError> {
+        match self.d() {
+            Dialect::Postgres => {
+                let lock = if self.session_locked {
+                    String::new()
+                } else {
+                    format!(" SELECT pg_advisory_xact_lock({POSTGRES_LOCK_KEY});")
+                };
+                let lazily = if lazily {
+                    " SET LOCAL synchronous_commit = off;"
+                } else {
+                    ""
+                };
+                let sql = format!(
+                    "BEGIN; SET LOCAL lock_timeout = '{}s';{lazily}{lock} SET LOCAL lock_timeout = '{}ms'",
+                    options.lock_timeout_secs,
+                    options.ddl_lock_timeout.as_millis().max(1)
+                );
+                if let Err(e) = self.exec(&sql).await {
+                    let _ = self.session.execute("ROLLBACK").await;
+                    return Err(e);
+                }
+                Ok(())
+            }
+            Dialect::Mysql => {
+                self.lock_run(options).await?;
+                self.exec("START TRANSACTION").await
+            }
+            Dialect::Sqlite => {
+                self.exec(&format!(
+                    "PRAGMA busy_timeout = {}",
+                    options.lock_timeout_secs * 1000
+                ))
+                .await?;
+                let sql = self.select(&["foreign_keys"], "FROM pragma_foreign_keys");
+                self.foreign_keys_were_on = self
+                    .rows(&sql)
+                    .await?
+                    .first()
+                    .and_then(|r| r.first().cloned().flatten())
+                    .is_some_and(|v| truthy(&v));
+                // Foreign key enforcement can only change outside a transaction; a rebuild
+                // needs it off and checks the table itself afterwards.
+                self.exec("PRAGMA foreign_keys = OFF; BEGIN IMMEDIATE")
+                    .await
+            }
+        }
+    }
+
     fn history_change(&self, revision: &str, record: Option<Recorded<'_>>) -> String {
         self.d().history_row_sql(
             &self.history(),
@@ -618,48 +670,25 @@ impl<S: SqlSession> Backend for SessionBackend<S> {
         Ok(())
     }
 
-    async fn begin_locked(&mut self, options: &RunOptions) -> Result<(), RunError> {
-        match self.d() {
-            Dialect::Postgres => {
-                let lock = if self.session_locked {
-                    String::new()
-                } else {
-                    format!(" SELECT pg_advisory_xact_lock({POSTGRES_LOCK_KEY});")
-                };
-                let sql = format!(
-                    "BEGIN; SET LOCAL lock_timeout = '{}s';{lock} SET LOCAL lock_timeout = '{}ms'",
-                    options.lock_timeout_secs,
-                    options.ddl_lock_timeout.as_millis().max(1)
-                );
-                if let Err(e) = self.exec(&sql).await {
-                    let _ = self.session.execute("ROLLBACK").await;
-                    return Err(e);
-                }
-                Ok(())
-            }
-            Dialect::Mysql => {
-                self.lock_run(options).await?;
-                self.exec("START TRANSACTION").await
-            }
-            Dialect::Sqlite => {
-                self.exec(&format!(
-                    "PRAGMA busy_timeout = {}",
-                    options.lock_timeout_secs * 1000
-                ))
-                .await?;
-                let sql = self.select(&["foreign_keys"], "FROM pragma_foreign_keys");
-                self.foreign_keys_were_on = self
-                    .rows(&sql)
-                    .await?
-                    .first()
-                    .and_then(|r| r.first().cloned().flatten())
-                    .is_some_and(|v| truthy(&v));
-                // Foreign key enforcement can only change outside a transaction; a rebuild
-                // needs it off and checks the table itself afterwards.
-                self.exec("PRAGMA foreign_keys = OFF; BEGIN IMMEDIATE")
-                    .await
-            }
+    async fn begin_revision(
+        &mut self,
+        ids: &[&str],
+        durable: bool,
+        options: &RunOptions,
+    ) -> Result<BTreeSet<String>, RunError> {
+        self.begin(options, !durable).await?;
+        self.recorded_among(ids).await
+    }
+
+    async fn flush(&mut self) -> Result<(), RunError> {
+        match self.d().history_flush_sql(&self.history()) {
+            Some(sql) => self.exec(&sql).await,
+            None => Ok(()),
         }
+    }
+
+    async fn begin_locked(&mut self, options: &RunOptions) -> Result<(), RunError> {
+        self.begin(options, false).await
     }
 
     async fn recorded_among(&mut self, ids: &[&str]) -> Result<BTreeSet<String>, RunError> {

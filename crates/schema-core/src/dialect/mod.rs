@@ -607,6 +607,19 @@ impl Dialect {
         }
     }
 
+    /// Where a run commits without waiting for the disk (PostgreSQL's `synchronous_commit
+    /// = off` for every revision but the last): one synchronous commit that writes, which
+    /// waits for the log up to itself and so makes every earlier commit durable too.
+    pub fn history_flush_sql(self, h: &str) -> Option<String> {
+        match self {
+            Dialect::Postgres => Some(format!(
+                "BEGIN; SET LOCAL synchronous_commit = on; \
+                 UPDATE {h} SET execution_ms = execution_ms WHERE revision = (SELECT max(revision) FROM {h}); COMMIT"
+            )),
+            _ => None,
+        }
+    }
+
     /// A boolean literal (MySQL and SQLite keep them as 1 and 0).
     pub fn boolean(self, b: bool) -> &'static str {
         match (self, b) {
