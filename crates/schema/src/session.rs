@@ -24,6 +24,7 @@ pub const SESSION_COLUMNS: usize = 5;
 
 /// What a driver said when a statement failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 #[error("{message}{}", .code.as_ref().map(|c| format!(" (SQLSTATE {c})")).unwrap_or_default())]
 pub struct SessionError {
     /// The SQLSTATE (PostgreSQL, MySQL) or result code (SQLite), when the driver tells it.
