@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use schema::testing::PgCluster;
 
@@ -118,6 +119,30 @@ fn sqlx_dir(sql: &str, dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// A full upgrade: ours, then sqlx's migrator (wall time, peak memory).
+fn full_row(db: &str, r: &[(Duration, u64)]) -> Row {
+    [
+        format!("full upgrade, {db}, through schema-sqlx"),
+        format!("{} ({})", ms(r[0].0), mib(r[0].1)),
+        format!("sqlx's migrator, the same SQL: {}", ms(r[1].0)),
+        ratio(r[0].0, r[1].0),
+    ]
+}
+
+/// At head: ours, sqlx's migrator, then connect + one SELECT (the baseline).
+fn head_row(db: &str, r: &[(Duration, u64)]) -> Row {
+    [
+        format!("`upgrade` at head, {db}, through schema-sqlx"),
+        format!("{} ({})", ms(r[0].0), mib(r[0].1)),
+        format!(
+            "sqlx's migrator at head: {}; sqlx connect + one SELECT: {}",
+            ms(r[1].0),
+            ms(r[2].0)
+        ),
+        ratio(r[0].0, r[2].0),
+    ]
+}
+
 pub fn adapter_rows(
     root: &Path,
     ws: &Path,
@@ -152,12 +177,7 @@ pub fn adapter_rows(
             app_cmd(&["sqlx", &url])
         }],
     )?;
-    rows.push([
-        "full upgrade, SQLite, through schema-sqlx".into(),
-        format!("{} ({})", ms(r[0].0), mib(r[0].1)),
-        format!("sqlx's migrator, the same SQL: {}", ms(r[1].0)),
-        ratio(r[0].0, r[1].0),
-    ]);
+    rows.push(full_row("SQLite", &r));
     for mode in ["upgrade", "sqlx"] {
         fresh()?;
         run(&mut app_cmd(&[mode, &url]))?;
@@ -175,16 +195,7 @@ pub fn adapter_rows(
             &mut || app_cmd(&["select", &ours]),
         ],
     )?;
-    rows.push([
-        "`upgrade` at head, SQLite, through schema-sqlx".into(),
-        format!("{} ({})", ms(r[0].0), mib(r[0].1)),
-        format!(
-            "sqlx's migrator at head: {}; sqlx connect + one SELECT: {}",
-            ms(r[1].0),
-            ms(r[2].0)
-        ),
-        ratio(r[0].0, r[2].0),
-    ]);
+    rows.push(head_row("SQLite", &r));
 
     // PostgreSQL, with durable commits.
     eprintln!("==> PostgreSQL (adapters)");
@@ -225,12 +236,7 @@ pub fn adapter_rows(
                 app_cmd(&["sqlx", &current()])
             }],
         )?;
-        rows.push([
-            "full upgrade, PostgreSQL, through schema-sqlx".into(),
-            format!("{} ({})", ms(r[0].0), mib(r[0].1)),
-            format!("sqlx's migrator, the same SQL: {}", ms(r[1].0)),
-            ratio(r[0].0, r[1].0),
-        ]);
+        rows.push(full_row("PostgreSQL", &r));
         run(&mut psql("CREATE DATABASE ours"))?;
         run(&mut psql("CREATE DATABASE theirs"))?;
         let (ours, theirs) = (cluster.url("ours"), cluster.url("theirs"));
@@ -245,16 +251,7 @@ pub fn adapter_rows(
                 &mut || app_cmd(&["select", &ours]),
             ],
         )?;
-        rows.push([
-            "`upgrade` at head, PostgreSQL, through schema-sqlx".into(),
-            format!("{} ({})", ms(r[0].0), mib(r[0].1)),
-            format!(
-                "sqlx's migrator at head: {}; sqlx connect + one SELECT: {}",
-                ms(r[1].0),
-                ms(r[2].0)
-            ),
-            ratio(r[0].0, r[2].0),
-        ]);
+        rows.push(head_row("PostgreSQL", &r));
         Ok(())
     })();
     cluster.stop();
