@@ -34,6 +34,32 @@ pub struct ImportArgs {
     pub dialect: Option<String>,
 }
 
+/// What one migration became.
+struct Imported {
+    revision: String,
+    version: String,
+    name: String,
+    from: PathBuf,
+    path: PathBuf,
+    kept_as_sql: Vec<String>,
+    /// How its downgrade was made: `converted`, or `generated` and why.
+    downgrade: &'static str,
+}
+
+impl Imported {
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "revision": self.revision,
+            "version": self.version,
+            "name": self.name,
+            "from": self.from.display().to_string(),
+            "path": self.path.display().to_string(),
+            "kept_as_sql": self.kept_as_sql,
+            "downgrade": self.downgrade,
+        })
+    }
+}
+
 /// Every file up to two levels below `dir` (diesel keeps one directory per migration),
 /// relative to it, with its text.
 fn read_dir(dir: &Path) -> Result<Vec<(PathBuf, String)>> {
@@ -130,7 +156,8 @@ pub fn import(
             }
         },
     };
-    let adopt = match &url {
+    // (the connection, the URL as shown, the index of the last migration it applied)
+    let mut adopt = match &url {
         None => None,
         Some(u) => {
             let shown = database::redact(u);
@@ -142,19 +169,17 @@ pub fn import(
                 ))
             })?;
             let last = applied_prefix(tool, &applied, &migrations, &shown)?;
-            Some((u.clone(), shown, last))
+            let mut conn = database::connect(u)?.with_history_schema(&ws.history_schema);
+            let history = crate::commands::db::read_history(&mut conn)?;
+            if !history.is_empty() {
+                return Err(CliError::input(format!(
+                    "{shown} has a cargo-schema history already ({} revision(s) recorded)",
+                    history.len()
+                )));
+            }
+            Some((conn, shown, last))
         }
     };
-    if let Some((u, shown, _)) = &adopt {
-        let mut conn = database::connect(u)?.with_history_schema(&ws.history_schema);
-        let history = crate::commands::db::read_history(&mut conn)?;
-        if !history.is_empty() {
-            return Err(CliError::input(format!(
-                "{shown} has a cargo-schema history already ({} revision(s) recorded)",
-                history.len()
-            )));
-        }
-    }
     let (ws, krate) = adopting_crate(ws, package, manifest_path)?;
     let graph = ws.graph()?;
     let mut state = WorkspaceState::of(&graph)?.schema;
@@ -167,7 +192,7 @@ pub fn import(
     let created = crate::time::now_utc();
     let mut parent: Vec<String> = vec![];
     let mut taken: Vec<String> = vec![];
-    let mut report = Vec::new();
+    let mut report: Vec<Imported> = Vec::new();
     let mut files = Vec::new();
     for (i, m) in migrations.iter().enumerate() {
         let before = state.clone();
@@ -194,16 +219,22 @@ pub fn import(
         let path = krate
             .migrations_dir
             .join(file::file_name(&created, &id, &rev.message));
-        report.push(json!({
-            "revision": id,
-            "version": m.version,
-            "name": m.name,
-            "from": args.dir.join(&m.path).display().to_string(),
-            "path": path.display().to_string(),
-            "kept_as_sql": up.kept,
-            "downgrade": if used_down { "converted" } else if m.down.is_some() { "generated (the down migration did not restore the schema)" } else { "generated" },
-        }));
-        files.push((path, file::write(&rev, &[])));
+        files.push((path.clone(), file::write(&rev, &[])));
+        report.push(Imported {
+            revision: id,
+            version: m.version.clone(),
+            name: m.name.clone(),
+            from: args.dir.join(&m.path),
+            path,
+            kept_as_sql: up.kept,
+            downgrade: if used_down {
+                "converted"
+            } else if m.down.is_some() {
+                "generated (the down migration did not restore the schema)"
+            } else {
+                "generated"
+            },
+        });
     }
     for (path, text) in &files {
         std::fs::write(path, text)
@@ -231,12 +262,8 @@ pub fn import(
     let ws = Workspace::discover(manifest_path)?;
     let graph = ws.graph()?;
     let mut stamped = None;
-    if let Some((u, shown, Some(last))) = &adopt {
-        let id = report[*last]["revision"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let mut conn = database::connect(u)?.with_history_schema(&ws.history_schema);
+    if let Some((conn, shown, Some(last))) = &mut adopt {
+        let id = report[*last].revision.clone();
         let m = Migrator::new(
             &graph,
             RunOptions {
@@ -244,7 +271,7 @@ pub fn import(
                 ..RunOptions::default()
             },
         );
-        crate::commands::db::stamp_with(&mut conn, &m, &id)?;
+        crate::commands::db::stamp_with(conn, &m, &id)?;
         // The views the history created there are the database's: their checksums are
         // recorded as a run would have, so comparisons read them.
         let applied = m
@@ -256,7 +283,7 @@ pub fn import(
             .flat_map(|v| dialect.view_record_sql(v, true))
             .collect();
         if !records.is_empty() {
-            crate::commands::db::execute_all(&mut conn, &records)?;
+            crate::commands::db::execute_all(conn, &records)?;
         }
         stamped = Some((shown.clone(), id));
     }
@@ -264,7 +291,7 @@ pub fn import(
         out.print_json(&json!({
             "tool": tool.name(),
             "crate": krate.name,
-            "revisions": report,
+            "revisions": report.iter().map(Imported::json).collect::<Vec<_>>(),
             "models": models.display().to_string(),
             "stamped": stamped.as_ref().map(|(db, id)| json!({"database": db, "revision": id})),
         }));
@@ -282,21 +309,15 @@ pub fn import(
         models.display()
     ));
     for r in &report {
-        let kept = r["kept_as_sql"].as_array().cloned().unwrap_or_default();
-        for k in kept {
+        for k in &r.kept_as_sql {
             out.say(format!(
-                "  {} ({}): kept as SQL: {}",
-                r["revision"].as_str().unwrap_or(""),
-                r["path"].as_str().unwrap_or(""),
-                k.as_str().unwrap_or("")
+                "  {} ({}): kept as SQL: {k}",
+                r.revision,
+                r.path.display()
             ));
         }
-        if r["downgrade"].as_str() != Some("converted") {
-            out.say(format!(
-                "  {}: downgrade {}",
-                r["revision"].as_str().unwrap_or(""),
-                r["downgrade"].as_str().unwrap_or("")
-            ));
+        if r.downgrade != "converted" {
+            out.say(format!("  {}: downgrade {}", r.revision, r.downgrade));
         }
     }
     match (&adopt, &stamped) {
